@@ -1,0 +1,669 @@
+//! Capability lists: QEMU's add/delete/find (pci_add_capability, pci_del_capability,
+//! pci_find_capability, pcie_add_capability) with their masks, and a tolerant walker that never
+//! loops or reads out of range (for decoding real, possibly broken, config spaces).
+
+use crate::error::ConfigError;
+use crate::regs::*;
+use crate::space::{Array, CapRecord, ConfigSpace};
+
+/// One capability found on a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CapEntry {
+    /// Capability ID (8-bit standard, 16-bit extended).
+    pub id: u16,
+    /// Extended capability.
+    pub extended: bool,
+    /// Offset of its header.
+    pub offset: usize,
+    /// Capability version (extended capabilities; 0 for standard ones).
+    pub version: u8,
+    /// The next pointer as read (before any masking).
+    pub next: usize,
+}
+
+/// Something wrong with a chain, reported where pciutils prints `<chain looped>` or
+/// `<chain broken>`. The walk stops there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ChainIssue {
+    /// The pointer leads back to a capability already visited.
+    Looped {
+        /// The revisited offset.
+        at: usize,
+    },
+    /// A standard capability with ID 0xff (what a read of absent hardware returns).
+    Broken {
+        /// Its offset.
+        at: usize,
+    },
+    /// A pointer into the standard header (below 0x40).
+    IntoHeader {
+        /// The capability whose pointer it is (0x34 for the capabilities pointer).
+        from: usize,
+        /// Where it points.
+        to: usize,
+    },
+    /// A pointer past the end of the config space (or of the bytes available).
+    PastEnd {
+        /// The capability whose pointer it is.
+        from: usize,
+        /// Where it points.
+        to: usize,
+    },
+    /// An extended pointer below 0x100.
+    BelowExtended {
+        /// The capability whose pointer it is.
+        from: usize,
+        /// Where it points.
+        to: usize,
+    },
+}
+
+impl std::fmt::Display for ChainIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ChainIssue::Looped { at } => write!(f, "chain looped at {at:#x}"),
+            ChainIssue::Broken { at } => write!(f, "chain broken at {at:#x} (capability ID 0xff)"),
+            ChainIssue::IntoHeader { from, to } => {
+                write!(f, "pointer at {from:#x} points into the header ({to:#x})")
+            }
+            ChainIssue::PastEnd { from, to } => {
+                write!(f, "pointer at {from:#x} points past the end ({to:#x})")
+            }
+            ChainIssue::BelowExtended { from, to } => write!(
+                f,
+                "extended pointer at {from:#x} points below 0x100 ({to:#x})"
+            ),
+        }
+    }
+}
+
+/// A walked chain: the capabilities in chain order, and what stopped the walk early, if anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CapChain {
+    /// Capabilities in chain order.
+    pub entries: Vec<CapEntry>,
+    /// Why the walk stopped before a zero pointer, if it did.
+    pub issue: Option<ChainIssue>,
+}
+
+impl CapChain {
+    /// Offsets sorted by address (the order vfio uses to size capabilities).
+    pub fn offsets_by_address(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = self.entries.iter().map(|e| e.offset).collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Walk the standard capability chain of `config` (any length) as pciutils' show_caps does:
+/// only if Status has the capability-list bit; pointers with the low two bits masked off; stop
+/// at a zero pointer, at a revisited offset (`Looped`), at ID 0xff (`Broken`), at a pointer into
+/// the header or past the available bytes. Never loops, never reads out of range.
+pub fn walk_std(config: &[u8]) -> CapChain {
+    let mut chain = CapChain::default();
+    if config.len() < PCI_CONFIG_HEADER_SIZE {
+        return chain;
+    }
+    let status = u16::from_le_bytes([config[PCI_STATUS], config[PCI_STATUS + 1]]);
+    if status & PCI_STATUS_CAP_LIST == 0 {
+        return chain;
+    }
+    let limit = config.len().min(PCI_CONFIG_SPACE_SIZE);
+    let mut visited = [false; PCI_CONFIG_SPACE_SIZE];
+    let mut from = PCI_CAPABILITY_LIST;
+    let mut pos = usize::from(config[PCI_CAPABILITY_LIST] & !3);
+    while pos != 0 {
+        if pos < PCI_CONFIG_HEADER_SIZE {
+            chain.issue = Some(ChainIssue::IntoHeader { from, to: pos });
+            break;
+        }
+        if pos + 2 > limit {
+            chain.issue = Some(ChainIssue::PastEnd { from, to: pos });
+            break;
+        }
+        if visited[pos] {
+            chain.issue = Some(ChainIssue::Looped { at: pos });
+            break;
+        }
+        visited[pos] = true;
+        let id = config[pos];
+        if id == 0xff {
+            chain.issue = Some(ChainIssue::Broken { at: pos });
+            break;
+        }
+        let next = usize::from(config[pos + 1]);
+        chain.entries.push(CapEntry {
+            id: u16::from(id),
+            extended: false,
+            offset: pos,
+            version: 0,
+            next,
+        });
+        from = pos + 1;
+        pos = next & !3;
+    }
+    chain
+}
+
+/// Walk the extended capability chain from 0x100 as pciutils' show_ext_caps does: stop at a
+/// header of 0 or 0xffffffff, at a revisited offset, at a pointer below 0x100 or past the end.
+/// Returns an empty chain for a config shorter than 0x104 bytes.
+pub fn walk_ext(config: &[u8]) -> CapChain {
+    let mut chain = CapChain::default();
+    let mut visited = vec![false; PCIE_CONFIG_SPACE_SIZE];
+    let mut from = 0usize;
+    let mut pos = PCI_CONFIG_SPACE_SIZE;
+    loop {
+        if pos + 4 > config.len() || pos + 4 > PCIE_CONFIG_SPACE_SIZE {
+            if from != 0 {
+                chain.issue = Some(ChainIssue::PastEnd { from, to: pos });
+            }
+            break;
+        }
+        let header = u32::from_le_bytes([
+            config[pos],
+            config[pos + 1],
+            config[pos + 2],
+            config[pos + 3],
+        ]);
+        if header == 0 || header == 0xffff_ffff {
+            break;
+        }
+        if visited[pos] {
+            chain.issue = Some(ChainIssue::Looped { at: pos });
+            break;
+        }
+        visited[pos] = true;
+        let next = (header >> 20) as usize;
+        chain.entries.push(CapEntry {
+            id: (header & 0xffff) as u16,
+            extended: true,
+            offset: pos,
+            version: ((header >> 16) & 0xf) as u8,
+            next,
+        });
+        let n = next & !3;
+        if n == 0 {
+            break;
+        }
+        if n < PCI_CONFIG_SPACE_SIZE {
+            chain.issue = Some(ChainIssue::BelowExtended { from: pos, to: n });
+            break;
+        }
+        from = pos;
+        pos = n;
+    }
+    chain
+}
+
+impl ConfigSpace {
+    /// pci_find_space: the first run of `size` free bytes in `used[0x40..0x100]`.
+    pub fn find_space(&self, size: usize) -> Option<usize> {
+        let mut offset = PCI_CONFIG_HEADER_SIZE;
+        for i in PCI_CONFIG_HEADER_SIZE..PCI_CONFIG_SPACE_SIZE {
+            if self.used[i] != 0 {
+                offset = i + 1;
+            } else if i + 1 - offset == size {
+                return Some(offset);
+            }
+        }
+        None
+    }
+
+    /// QEMU's list walk from config[0x34] (bounded: a looped list ends at the first revisit).
+    fn std_list(&self) -> Vec<(usize, usize)> {
+        // (prev pointer offset, cap offset)
+        let mut out = Vec::new();
+        if self.config[PCI_STATUS] & PCI_STATUS_CAP_LIST as u8 == 0 {
+            return out;
+        }
+        let mut visited = [false; PCI_CONFIG_SPACE_SIZE];
+        let mut prev = PCI_CAPABILITY_LIST;
+        loop {
+            let next = usize::from(self.config[prev]);
+            if next == 0 || visited[next] || next + 1 >= PCI_CONFIG_SPACE_SIZE {
+                break;
+            }
+            visited[next] = true;
+            out.push((prev, next));
+            prev = next + PCI_CAP_LIST_NEXT;
+        }
+        out
+    }
+
+    /// pci_find_capability_at_offset: the capability on the current list that owns byte
+    /// `offset` (the largest start <= offset), if the byte is marked used.
+    pub fn capability_owning(&self, offset: usize) -> Option<usize> {
+        if offset >= self.size() || self.used[offset] == 0 {
+            return None;
+        }
+        self.std_list()
+            .into_iter()
+            .map(|(_, c)| c)
+            .filter(|&c| c <= offset)
+            .max()
+    }
+
+    /// pci_find_capability: offset of the first capability with `cap_id` on the list.
+    pub fn find_capability(&self, cap_id: u8) -> Option<usize> {
+        self.std_list()
+            .into_iter()
+            .map(|(_, c)| c)
+            .find(|&c| self.config[c] == cap_id)
+    }
+
+    /// The standard chain as QEMU follows it (raw pointers, no masking), bounded.
+    pub fn std_capabilities(&self) -> Vec<CapEntry> {
+        self.std_list()
+            .into_iter()
+            .map(|(_, c)| CapEntry {
+                id: u16::from(self.config[c]),
+                extended: false,
+                offset: c,
+                version: 0,
+                next: usize::from(self.config[c + 1]),
+            })
+            .collect()
+    }
+
+    /// The extended chain from 0x100 (empty for a conventional space); see [`walk_ext`].
+    pub fn ext_capabilities(&self) -> CapChain {
+        walk_ext(&self.config)
+    }
+
+    /// pci_add_capability: add a standard capability at `offset` (0 = first fit in
+    /// 0x40..0x100, pci_find_space), inserted at the head of the list. Checks overlap with
+    /// capabilities already on the list exactly where QEMU does (bytes marked `used`, owned by
+    /// a listed capability) and fails with QEMU's message. Sets config[offset] = ID,
+    /// config[offset+1] = old head, config[0x34] = offset, Status CAP_LIST; used over
+    /// align_up(size, 4); wmask 0 and cmask 0xff over `size` bytes; w1cmask untouched.
+    /// Returns the offset.
+    pub fn add_capability(
+        &mut self,
+        cap_id: u8,
+        offset: usize,
+        size: usize,
+        preset: &str,
+    ) -> Result<usize, ConfigError> {
+        if size == 0 || size > PCI_CONFIG_SPACE_SIZE - PCI_CONFIG_HEADER_SIZE {
+            return Err(ConfigError::StdCapOutOfRange { offset, size });
+        }
+        let offset = if offset == 0 {
+            self.find_space(size).ok_or(ConfigError::NoSpace { size })?
+        } else {
+            if offset < PCI_CONFIG_HEADER_SIZE || offset + size > PCI_CONFIG_SPACE_SIZE {
+                return Err(ConfigError::StdCapOutOfRange { offset, size });
+            }
+            for i in offset..offset + size {
+                if let Some(existing) = self.capability_owning(i) {
+                    return Err(ConfigError::CapabilityOverlap {
+                        address: self.address.qemu_display(),
+                        cap_id,
+                        offset,
+                        existing,
+                        at: i,
+                    });
+                }
+            }
+            offset
+        };
+        let head = self.config[PCI_CAPABILITY_LIST];
+        self.set_byte(Array::Config, offset + PCI_CAP_LIST_ID, cap_id);
+        self.set_byte(Array::Config, offset + PCI_CAP_LIST_NEXT, head);
+        self.set_byte(Array::Config, PCI_CAPABILITY_LIST, offset as u8);
+        let st = self.config[PCI_STATUS] | PCI_STATUS_CAP_LIST as u8;
+        self.set_byte(Array::Config, PCI_STATUS, st);
+        let used_end = (offset + size.next_multiple_of(4)).min(self.size());
+        self.fill(Array::Used, offset..used_end, 0xff);
+        self.fill(Array::Wmask, offset..offset + size, 0);
+        self.fill(Array::Cmask, offset..offset + size, 0xff);
+        self.record_capability(CapRecord {
+            id: u16::from(cap_id),
+            extended: false,
+            offset,
+            size,
+            preset: preset.to_string(),
+        });
+        Ok(offset)
+    }
+
+    /// pci_del_capability: unlink the first capability with `cap_id` and make its `size` bytes
+    /// writable and unchecked again (wmask 0xff, w1cmask 0, cmask 0, used cleared over
+    /// align_up(size, 4)); clear Status CAP_LIST if the list becomes empty. Returns the offset it
+    /// removed, or `None` if there was no such capability (QEMU does nothing then).
+    pub fn del_capability(
+        &mut self,
+        cap_id: u8,
+        size: usize,
+    ) -> Result<Option<usize>, ConfigError> {
+        let Some((prev, offset)) = self
+            .std_list()
+            .into_iter()
+            .find(|&(_, c)| self.config[c] == cap_id)
+        else {
+            return Ok(None);
+        };
+        self.bounds(offset, size)?;
+        let next = self.config[offset + PCI_CAP_LIST_NEXT];
+        self.set_byte(Array::Config, prev, next);
+        self.fill(Array::Wmask, offset..offset + size, 0xff);
+        self.fill(Array::W1cmask, offset..offset + size, 0);
+        self.fill(Array::Cmask, offset..offset + size, 0);
+        let used_end = (offset + size.next_multiple_of(4)).min(self.size());
+        self.fill(Array::Used, offset..used_end, 0);
+        if self.config[PCI_CAPABILITY_LIST] == 0 {
+            let st = self.config[PCI_STATUS] & !(PCI_STATUS_CAP_LIST as u8);
+            self.set_byte(Array::Config, PCI_STATUS, st);
+        }
+        self.caps.retain(|c| c.extended || c.offset != offset);
+        for slot in [
+            &mut self.pm_cap,
+            &mut self.msi_cap,
+            &mut self.msix_cap,
+            &mut self.exp_cap,
+        ] {
+            if *slot == Some(offset) {
+                *slot = None;
+            }
+        }
+        Ok(Some(offset))
+    }
+
+    /// pcie_add_capability: append an extended capability at `offset` (>= 0x100, size >= 8,
+    /// inside 4096 bytes). Unless `offset` is 0x100, the Next field of the last header on the
+    /// chain from 0x100 is set to `offset`. Writes the header (ID, version, next 0) and sets
+    /// wmask 0, w1cmask 0 and cmask 0xff over `size` bytes. No overlap check, as in QEMU.
+    pub fn add_ext_capability(
+        &mut self,
+        cap_id: u16,
+        version: u8,
+        offset: usize,
+        size: usize,
+        preset: &str,
+    ) -> Result<(), ConfigError> {
+        if !self.is_express() {
+            return Err(ConfigError::NotExpress);
+        }
+        if offset < PCI_CONFIG_SPACE_SIZE
+            || size < 8
+            || offset
+                .checked_add(size)
+                .is_none_or(|e| e > PCIE_CONFIG_SPACE_SIZE)
+        {
+            return Err(ConfigError::ExtCapOutOfRange { offset, size });
+        }
+        if offset != PCI_CONFIG_SPACE_SIZE {
+            let last = self.ext_chain_tail()?;
+            let header = self.get_long(last);
+            let header = (header & 0x000f_ffff) | ((offset as u32) << 20);
+            self.set_long(Array::Config, last, header);
+        }
+        let header = u32::from(cap_id) | (u32::from(version & 0xf) << 16);
+        self.set_long(Array::Config, offset, header);
+        self.fill(Array::Wmask, offset..offset + size, 0);
+        self.fill(Array::W1cmask, offset..offset + size, 0);
+        self.fill(Array::Cmask, offset..offset + size, 0xff);
+        self.record_capability(CapRecord {
+            id: cap_id,
+            extended: true,
+            offset,
+            size,
+            preset: preset.to_string(),
+        });
+        Ok(())
+    }
+
+    /// The last header on the extended chain from 0x100 (pcie_find_capability_list with an
+    /// impossible ID). QEMU asserts the chain has a header at 0x100; here a missing or broken
+    /// chain is an error.
+    fn ext_chain_tail(&self) -> Result<usize, ConfigError> {
+        let mut visited = vec![false; PCIE_CONFIG_SPACE_SIZE];
+        let mut pos = PCI_CONFIG_SPACE_SIZE;
+        if self.get_long(pos) == 0 {
+            return Err(ConfigError::ExtChainBroken {
+                at: pos,
+                why: "no extended capability at 0x100 to append after",
+            });
+        }
+        loop {
+            visited[pos] = true;
+            let next = (self.get_long(pos) >> 20) as usize & !3;
+            if next == 0 {
+                return Ok(pos);
+            }
+            if next < PCI_CONFIG_SPACE_SIZE || next + 4 > PCIE_CONFIG_SPACE_SIZE {
+                return Err(ConfigError::ExtChainBroken {
+                    at: pos,
+                    why: "next pointer out of range",
+                });
+            }
+            if visited[next] {
+                return Err(ConfigError::ExtChainBroken {
+                    at: pos,
+                    why: "chain loops",
+                });
+            }
+            pos = next;
+        }
+    }
+
+    /// Offset of the first extended capability with `cap_id` (pcie_find_capability).
+    pub fn find_ext_capability(&self, cap_id: u16) -> Option<usize> {
+        self.ext_capabilities()
+            .entries
+            .iter()
+            .find(|e| e.id == cap_id)
+            .map(|e| e.offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::{DeviceIdentity, DeviceParams, HeaderKind};
+    use crate::space::ConfigSize;
+
+    fn dev(size: ConfigSize) -> ConfigSpace {
+        ConfigSpace::new_device(&DeviceParams {
+            size,
+            header: HeaderKind::Type0,
+            identity: DeviceIdentity {
+                vendor_id: 0x1af4,
+                device_id: 0x1000,
+                class_id: 0x0200,
+                ..Default::default()
+            },
+            multifunction: false,
+        })
+    }
+
+    #[test]
+    fn add_inserts_at_head_and_sets_masks() {
+        let mut s = dev(ConfigSize::Conventional);
+        assert_eq!(s.add_capability(0x09, 0, 0x10, "test").unwrap(), 0x40);
+        assert_eq!(s.add_capability(0x09, 0, 0x14, "test").unwrap(), 0x50);
+        assert_eq!(s.config()[0x34], 0x50);
+        assert_eq!(s.config()[0x51], 0x40);
+        assert_eq!(s.config()[0x41], 0x00);
+        assert_eq!(s.config()[0x06] & 0x10, 0x10);
+        // used is aligned up to 4: 0x50..0x64
+        assert!(s.used()[0x50..0x64].iter().all(|&u| u == 0xff));
+        assert_eq!(s.used()[0x64], 0);
+        // cmask/wmask only over size bytes
+        assert_eq!(s.cmask()[0x63], 0xff);
+        assert_eq!(s.cmask()[0x64], 0);
+        assert_eq!(s.wmask()[0x63], 0);
+        assert_eq!(s.wmask()[0x64], 0xff);
+        let ids: Vec<_> = s.std_capabilities().iter().map(|e| e.offset).collect();
+        assert_eq!(ids, vec![0x50, 0x40]);
+        assert_eq!(s.find_space(8), Some(0x64));
+    }
+
+    #[test]
+    fn overlap_error_is_worded_as_qemu_words_it() {
+        let mut s = dev(ConfigSize::Conventional);
+        s.add_capability(0x05, 0x60, 0x0a, "msi").unwrap();
+        let e = s.add_capability(0x10, 0x5c, 0x3c, "exp").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "0000:00:00:00.0 Attempt to add PCI capability 10 at offset 5c overlaps existing capability 60 at offset 60"
+        );
+        // The alignment padding after a capability counts as used (owned by it).
+        let e = s.add_capability(0x09, 0x6a, 4, "vsc").unwrap_err();
+        assert!(matches!(
+            e,
+            ConfigError::CapabilityOverlap {
+                existing: 0x60,
+                at: 0x6a,
+                ..
+            }
+        ));
+        // Right after the padding is free.
+        s.add_capability(0x09, 0x6c, 4, "vsc").unwrap();
+    }
+
+    #[test]
+    fn out_of_range_capabilities_are_errors() {
+        let mut s = dev(ConfigSize::Conventional);
+        assert!(matches!(
+            s.add_capability(1, 0xfc, 8, "x"),
+            Err(ConfigError::StdCapOutOfRange { .. })
+        ));
+        assert!(matches!(
+            s.add_capability(1, 0x20, 8, "x"),
+            Err(ConfigError::StdCapOutOfRange { .. })
+        ));
+        assert!(matches!(
+            s.add_capability(1, 0, 0xc1, "x"),
+            Err(ConfigError::StdCapOutOfRange { .. })
+        ));
+        assert!(matches!(
+            s.add_ext_capability(1, 1, 0x100, 8, "x"),
+            Err(ConfigError::NotExpress)
+        ));
+        let mut e = dev(ConfigSize::Express);
+        assert!(matches!(
+            e.add_ext_capability(1, 1, 0xff8, 0x10, "x"),
+            Err(ConfigError::ExtCapOutOfRange { .. })
+        ));
+        assert!(matches!(
+            e.add_ext_capability(1, 1, 0x100, 4, "x"),
+            Err(ConfigError::ExtCapOutOfRange { .. })
+        ));
+        assert!(matches!(
+            e.add_ext_capability(1, 1, 0x200, 8, "x"),
+            Err(ConfigError::ExtChainBroken { .. })
+        ));
+    }
+
+    #[test]
+    fn no_space_is_an_error() {
+        let mut s = dev(ConfigSize::Conventional);
+        s.add_capability(0x09, 0x40, 0xb0, "big").unwrap();
+        assert!(matches!(
+            s.add_capability(0x09, 0, 0x14, "x"),
+            Err(ConfigError::NoSpace { size: 0x14 })
+        ));
+        assert_eq!(s.add_capability(0x09, 0, 0x10, "x").unwrap(), 0xf0);
+    }
+
+    #[test]
+    fn delete_unlinks_and_restores_writable_masks() {
+        let mut s = dev(ConfigSize::Conventional);
+        s.add_capability(0x01, 0x40, 8, "pm").unwrap();
+        s.add_capability(0x05, 0x50, 0x0a, "msi").unwrap();
+        assert_eq!(s.del_capability(0x01, 8).unwrap(), Some(0x40));
+        assert_eq!(s.config()[0x51], 0);
+        assert!(s.cmask()[0x40..0x48].iter().all(|&c| c == 0));
+        assert!(s.wmask()[0x40..0x48].iter().all(|&w| w == 0xff));
+        assert_eq!(s.config()[0x06] & 0x10, 0x10);
+        assert_eq!(s.del_capability(0x05, 0x0a).unwrap(), Some(0x50));
+        assert_eq!(s.config()[0x34], 0);
+        assert_eq!(s.config()[0x06] & 0x10, 0);
+        assert_eq!(s.del_capability(0x05, 0x0a).unwrap(), None);
+    }
+
+    #[test]
+    fn ext_caps_append_at_the_tail() {
+        let mut s = dev(ConfigSize::Express);
+        s.add_ext_capability(0x0001, 2, 0x100, 0x48, "aer").unwrap();
+        s.add_ext_capability(0x000d, 1, 0x148, 8, "acs").unwrap();
+        s.add_ext_capability(0x0003, 1, 0x150, 12, "dsn").unwrap();
+        let chain = s.ext_capabilities();
+        let got: Vec<_> = chain
+            .entries
+            .iter()
+            .map(|e| (e.id, e.offset, e.version))
+            .collect();
+        assert_eq!(got, vec![(1, 0x100, 2), (0xd, 0x148, 1), (3, 0x150, 1)]);
+        assert_eq!(s.get_long(0x100), 0x1482_0001);
+        assert!(s.cmask()[0x100..0x15c].iter().all(|&c| c == 0xff));
+        assert!(s.wmask()[0x100..0x15c].iter().all(|&c| c == 0));
+        assert_eq!(s.cmask()[0x15c], 0);
+        assert_eq!(s.find_ext_capability(0x0003), Some(0x150));
+    }
+
+    #[test]
+    fn walkers_stop_on_loops_and_bad_pointers() {
+        let mut c = vec![0u8; 256];
+        c[6] = 0x10;
+        c[0x34] = 0x40;
+        c[0x40] = 0x01;
+        c[0x41] = 0x50;
+        c[0x50] = 0x05;
+        c[0x51] = 0x40; // loop back
+        let w = walk_std(&c);
+        assert_eq!(w.entries.len(), 2);
+        assert_eq!(w.issue, Some(ChainIssue::Looped { at: 0x40 }));
+        c[0x51] = 0x10;
+        assert_eq!(
+            walk_std(&c).issue,
+            Some(ChainIssue::IntoHeader {
+                from: 0x51,
+                to: 0x10
+            })
+        );
+        c[0x51] = 0x60;
+        c[0x60] = 0xff;
+        assert_eq!(walk_std(&c).issue, Some(ChainIssue::Broken { at: 0x60 }));
+        c[0x51] = 0xfe; // masked to 0xfc; fits 2 bytes
+        c[0xfc] = 0x09;
+        assert_eq!(walk_std(&c).entries.last().unwrap().offset, 0xfc);
+        // truncated: a 0x44-byte view
+        c[0x51] = 0x60;
+        assert_eq!(
+            walk_std(&c[..0x58]).issue,
+            Some(ChainIssue::PastEnd {
+                from: 0x51,
+                to: 0x60
+            })
+        );
+
+        let mut e = vec![0u8; 4096];
+        e[0x100..0x104].copy_from_slice(&(0x2000_0001u32 | (1 << 16)).to_le_bytes());
+        e[0x200..0x204].copy_from_slice(&(0x1000_0003u32).to_le_bytes());
+        let w = walk_ext(&e);
+        assert_eq!(w.entries.len(), 2);
+        assert_eq!(w.issue, Some(ChainIssue::Looped { at: 0x100 }));
+        e[0x200..0x204].copy_from_slice(&(0x0800_0003u32).to_le_bytes());
+        assert_eq!(
+            walk_ext(&e).issue,
+            Some(ChainIssue::BelowExtended {
+                from: 0x200,
+                to: 0x80
+            })
+        );
+        assert!(walk_ext(&e[..256]).entries.is_empty());
+        e[0x200..0x204].copy_from_slice(&(0x9000_0003u32).to_le_bytes());
+        assert_eq!(
+            walk_ext(&e[..0x800]).issue,
+            Some(ChainIssue::PastEnd {
+                from: 0x200,
+                to: 0x900
+            })
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! Register offsets and bit values, named as in Linux `include/uapi/linux/pci_regs.h` (which QEMU
+//! uses too), so that an engineer who knows either finds them under the same name.
+//!
+//! Offsets inside a capability are relative to the capability's start.
+
+/// Size of a conventional PCI configuration space.
+pub const PCI_CONFIG_SPACE_SIZE: usize = 0x100;
+/// Size of a PCI Express configuration space.
+pub const PCIE_CONFIG_SPACE_SIZE: usize = 0x1000;
+/// Size of the standard header (type 0 and type 1).
+pub const PCI_CONFIG_HEADER_SIZE: usize = 0x40;
+
+// ---- Common header -------------------------------------------------------------------------
+/// Vendor ID (16 bits).
+pub const PCI_VENDOR_ID: usize = 0x00;
+/// Device ID (16 bits).
+pub const PCI_DEVICE_ID: usize = 0x02;
+/// Command register (16 bits).
+pub const PCI_COMMAND: usize = 0x04;
+/// Status register (16 bits).
+pub const PCI_STATUS: usize = 0x06;
+/// Revision ID.
+pub const PCI_REVISION_ID: usize = 0x08;
+/// Programming interface (low byte of the class code).
+pub const PCI_CLASS_PROG: usize = 0x09;
+/// Device class: sub class (0x0a) and base class (0x0b).
+pub const PCI_CLASS_DEVICE: usize = 0x0a;
+/// Cache line size.
+pub const PCI_CACHE_LINE_SIZE: usize = 0x0c;
+/// Latency timer.
+pub const PCI_LATENCY_TIMER: usize = 0x0d;
+/// Header type (bit 7: multi-function).
+pub const PCI_HEADER_TYPE: usize = 0x0e;
+/// Built-in self test.
+pub const PCI_BIST: usize = 0x0f;
+/// First base address register.
+pub const PCI_BASE_ADDRESS_0: usize = 0x10;
+/// CardBus CIS pointer (type 0).
+pub const PCI_CARDBUS_CIS: usize = 0x28;
+/// Subsystem vendor ID (type 0).
+pub const PCI_SUBSYSTEM_VENDOR_ID: usize = 0x2c;
+/// Subsystem ID (type 0).
+pub const PCI_SUBSYSTEM_ID: usize = 0x2e;
+/// Expansion ROM base address (type 0).
+pub const PCI_ROM_ADDRESS: usize = 0x30;
+/// Capabilities pointer.
+pub const PCI_CAPABILITY_LIST: usize = 0x34;
+/// Interrupt line.
+pub const PCI_INTERRUPT_LINE: usize = 0x3c;
+/// Interrupt pin.
+pub const PCI_INTERRUPT_PIN: usize = 0x3d;
+/// Min_Gnt (type 0).
+pub const PCI_MIN_GNT: usize = 0x3e;
+/// Max_Lat (type 0).
+pub const PCI_MAX_LAT: usize = 0x3f;
+
+// ---- Type 1 (bridge) header ----------------------------------------------------------------
+/// Primary bus number.
+pub const PCI_PRIMARY_BUS: usize = 0x18;
+/// Secondary bus number.
+pub const PCI_SECONDARY_BUS: usize = 0x19;
+/// Subordinate bus number.
+pub const PCI_SUBORDINATE_BUS: usize = 0x1a;
+/// Secondary latency timer.
+pub const PCI_SEC_LATENCY_TIMER: usize = 0x1b;
+/// I/O base.
+pub const PCI_IO_BASE: usize = 0x1c;
+/// I/O limit.
+pub const PCI_IO_LIMIT: usize = 0x1d;
+/// Secondary status.
+pub const PCI_SEC_STATUS: usize = 0x1e;
+/// Memory base.
+pub const PCI_MEMORY_BASE: usize = 0x20;
+/// Memory limit.
+pub const PCI_MEMORY_LIMIT: usize = 0x22;
+/// Prefetchable memory base.
+pub const PCI_PREF_MEMORY_BASE: usize = 0x24;
+/// Prefetchable memory limit.
+pub const PCI_PREF_MEMORY_LIMIT: usize = 0x26;
+/// Prefetchable base, upper 32 bits.
+pub const PCI_PREF_BASE_UPPER32: usize = 0x28;
+/// Prefetchable limit, upper 32 bits.
+pub const PCI_PREF_LIMIT_UPPER32: usize = 0x2c;
+/// I/O base, upper 16 bits.
+pub const PCI_IO_BASE_UPPER16: usize = 0x30;
+/// I/O limit, upper 16 bits.
+pub const PCI_IO_LIMIT_UPPER16: usize = 0x32;
+/// Expansion ROM base address (type 1).
+pub const PCI_ROM_ADDRESS1: usize = 0x38;
+/// Bridge control.
+pub const PCI_BRIDGE_CONTROL: usize = 0x3e;
+
+// ---- Command bits --------------------------------------------------------------------------
+/// Enable response in I/O space.
+pub const PCI_COMMAND_IO: u16 = 0x0001;
+/// Enable response in memory space.
+pub const PCI_COMMAND_MEMORY: u16 = 0x0002;
+/// Enable bus mastering.
+pub const PCI_COMMAND_MASTER: u16 = 0x0004;
+/// Enable SERR.
+pub const PCI_COMMAND_SERR: u16 = 0x0100;
+/// INTx emulation disable.
+pub const PCI_COMMAND_INTX_DISABLE: u16 = 0x0400;
+
+// ---- Status bits ---------------------------------------------------------------------------
+/// Interrupt status.
+pub const PCI_STATUS_INTERRUPT: u16 = 0x0008;
+/// Support capability list.
+pub const PCI_STATUS_CAP_LIST: u16 = 0x0010;
+/// Support 66 MHz PCI 2.1 bus.
+pub const PCI_STATUS_66MHZ: u16 = 0x0020;
+/// Accept fast-back to back.
+pub const PCI_STATUS_FAST_BACK: u16 = 0x0080;
+/// Detected parity error (master data parity error).
+pub const PCI_STATUS_PARITY: u16 = 0x0100;
+/// Set on target abort.
+pub const PCI_STATUS_SIG_TARGET_ABORT: u16 = 0x0800;
+/// Master ack of target abort.
+pub const PCI_STATUS_REC_TARGET_ABORT: u16 = 0x1000;
+/// Set on master abort.
+pub const PCI_STATUS_REC_MASTER_ABORT: u16 = 0x2000;
+/// Set when we drive SERR.
+pub const PCI_STATUS_SIG_SYSTEM_ERROR: u16 = 0x4000;
+/// Set on parity error.
+pub const PCI_STATUS_DETECTED_PARITY: u16 = 0x8000;
+
+// ---- Header type ---------------------------------------------------------------------------
+/// Multi-function device bit of the header type byte.
+pub const PCI_HEADER_TYPE_MULTI_FUNCTION: u8 = 0x80;
+/// Type 0: normal device.
+pub const PCI_HEADER_TYPE_NORMAL: u8 = 0;
+/// Type 1: PCI-to-PCI bridge.
+pub const PCI_HEADER_TYPE_BRIDGE: u8 = 1;
+/// Type 2: CardBus bridge.
+pub const PCI_HEADER_TYPE_CARDBUS: u8 = 2;
+
+// ---- BARs ----------------------------------------------------------------------------------
+/// BAR space bit: 1 = I/O.
+pub const PCI_BASE_ADDRESS_SPACE_IO: u8 = 0x01;
+/// Memory BAR.
+pub const PCI_BASE_ADDRESS_SPACE_MEMORY: u8 = 0x00;
+/// 64-bit memory BAR.
+pub const PCI_BASE_ADDRESS_MEM_TYPE_64: u8 = 0x04;
+/// Prefetchable memory BAR.
+pub const PCI_BASE_ADDRESS_MEM_PREFETCH: u8 = 0x08;
+/// Expansion ROM enable bit.
+pub const PCI_ROM_ADDRESS_ENABLE: u32 = 0x01;
+/// Region index of the expansion ROM (QEMU's PCI_ROM_SLOT).
+pub const PCI_ROM_SLOT: usize = 6;
+
+// ---- Bridge ranges and control -------------------------------------------------------------
+/// I/O range type bits.
+pub const PCI_IO_RANGE_TYPE_MASK: u8 = 0x0f;
+/// I/O range address bits.
+pub const PCI_IO_RANGE_MASK: u8 = 0xf0;
+/// Memory range address bits.
+pub const PCI_MEMORY_RANGE_MASK: u16 = 0xfff0;
+/// Prefetchable range type bits.
+pub const PCI_PREF_RANGE_TYPE_MASK: u16 = 0x000f;
+/// 64-bit prefetchable range.
+pub const PCI_PREF_RANGE_TYPE_64: u16 = 0x0001;
+/// Prefetchable range address bits.
+pub const PCI_PREF_RANGE_MASK: u16 = 0xfff0;
+/// Bridge control: parity error response.
+pub const PCI_BRIDGE_CTL_PARITY: u16 = 0x0001;
+/// Bridge control: SERR forwarding.
+pub const PCI_BRIDGE_CTL_SERR: u16 = 0x0002;
+/// Bridge control: ISA enable.
+pub const PCI_BRIDGE_CTL_ISA: u16 = 0x0004;
+/// Bridge control: VGA enable.
+pub const PCI_BRIDGE_CTL_VGA: u16 = 0x0008;
+/// Bridge control: VGA 16-bit decode.
+pub const PCI_BRIDGE_CTL_VGA_16BIT: u16 = 0x0010;
+/// Bridge control: master abort mode.
+pub const PCI_BRIDGE_CTL_MASTER_ABORT: u16 = 0x0020;
+/// Bridge control: secondary bus reset.
+pub const PCI_BRIDGE_CTL_BUS_RESET: u16 = 0x0040;
+/// Bridge control: fast back-to-back enable.
+pub const PCI_BRIDGE_CTL_FAST_BACK: u16 = 0x0080;
+/// Bridge control: primary discard timer.
+pub const PCI_BRIDGE_CTL_DISCARD: u16 = 0x0100;
+/// Bridge control: secondary discard timer.
+pub const PCI_BRIDGE_CTL_SEC_DISCARD: u16 = 0x0200;
+/// Bridge control: discard timer status.
+pub const PCI_BRIDGE_CTL_DISCARD_STATUS: u16 = 0x0400;
+/// Bridge control: discard timer SERR enable.
+pub const PCI_BRIDGE_CTL_DISCARD_SERR: u16 = 0x0800;
+
+// ---- Standard capability list --------------------------------------------------------------
+/// Capability ID byte, relative to the capability.
+pub const PCI_CAP_LIST_ID: usize = 0;
+/// Next-pointer byte, relative to the capability.
+pub const PCI_CAP_LIST_NEXT: usize = 1;
+
+// ---- Power management (cap 0x01) -----------------------------------------------------------
+/// PMC register.
+pub const PCI_PM_PMC: usize = 2;
+/// PMCSR register.
+pub const PCI_PM_CTRL: usize = 4;
+/// PMCSR bridge support extensions.
+pub const PCI_PM_PPB_EXTENSIONS: usize = 6;
+/// PM data register.
+pub const PCI_PM_DATA_REGISTER: usize = 7;
+/// Size of the PM capability as QEMU adds it.
+pub const PCI_PM_SIZEOF: usize = 8;
+/// PMC: D1 supported.
+pub const PCI_PM_CAP_D1: u16 = 0x0200;
+/// PMC: D2 supported.
+pub const PCI_PM_CAP_D2: u16 = 0x0400;
+/// PMCSR: current power state.
+pub const PCI_PM_CTRL_STATE_MASK: u16 = 0x0003;
+/// PMCSR: no soft reset.
+pub const PCI_PM_CTRL_NO_SOFT_RESET: u16 = 0x0008;
+
+// ---- MSI (cap 0x05) ------------------------------------------------------------------------
+/// Message control.
+pub const PCI_MSI_FLAGS: usize = 2;
+/// MSI enable.
+pub const PCI_MSI_FLAGS_ENABLE: u16 = 0x0001;
+/// Multiple message capable (log2 of vectors).
+pub const PCI_MSI_FLAGS_QMASK: u16 = 0x000e;
+/// Multiple message enable.
+pub const PCI_MSI_FLAGS_QSIZE: u16 = 0x0070;
+/// 64-bit addresses.
+pub const PCI_MSI_FLAGS_64BIT: u16 = 0x0080;
+/// Per-vector masking.
+pub const PCI_MSI_FLAGS_MASKBIT: u16 = 0x0100;
+/// Message address, low dword.
+pub const PCI_MSI_ADDRESS_LO: usize = 4;
+/// Message address, high dword (64-bit).
+pub const PCI_MSI_ADDRESS_HI: usize = 8;
+/// Message data (32-bit).
+pub const PCI_MSI_DATA_32: usize = 8;
+/// Mask bits (32-bit).
+pub const PCI_MSI_MASK_32: usize = 12;
+/// Pending bits (32-bit).
+pub const PCI_MSI_PENDING_32: usize = 16;
+/// Message data (64-bit).
+pub const PCI_MSI_DATA_64: usize = 12;
+/// Mask bits (64-bit).
+pub const PCI_MSI_MASK_64: usize = 16;
+/// Pending bits (64-bit).
+pub const PCI_MSI_PENDING_64: usize = 20;
+/// Writable bits of the low address dword.
+pub const PCI_MSI_ADDRESS_LO_MASK: u32 = 0xffff_fffc;
+/// Maximum number of MSI vectors.
+pub const PCI_MSI_VECTORS_MAX: u32 = 32;
+
+// ---- MSI-X (cap 0x11) ----------------------------------------------------------------------
+/// Message control.
+pub const PCI_MSIX_FLAGS: usize = 2;
+/// Table size minus one.
+pub const PCI_MSIX_FLAGS_QSIZE: u16 = 0x07ff;
+/// Function mask.
+pub const PCI_MSIX_FLAGS_MASKALL: u16 = 0x4000;
+/// MSI-X enable.
+pub const PCI_MSIX_FLAGS_ENABLE: u16 = 0x8000;
+/// Table offset / BIR.
+pub const PCI_MSIX_TABLE: usize = 4;
+/// PBA offset / BIR.
+pub const PCI_MSIX_PBA: usize = 8;
+/// BAR indicator bits of the table/PBA dwords.
+pub const PCI_MSIX_FLAGS_BIRMASK: u32 = 0x7;
+/// Size of an MSI-X table entry.
+pub const PCI_MSIX_ENTRY_SIZE: usize = 16;
+/// Length of the MSI-X capability (QEMU's MSIX_CAP_LENGTH).
+pub const MSIX_CAP_LENGTH: usize = 12;
+
+// ---- PCI Express (cap 0x10) ----------------------------------------------------------------
+/// PCI Express capabilities register.
+pub const PCI_EXP_FLAGS: usize = 0x02;
+/// Capability version.
+pub const PCI_EXP_FLAGS_VERS: u16 = 0x000f;
+/// Device/port type.
+pub const PCI_EXP_FLAGS_TYPE: u16 = 0x00f0;
+/// Slot implemented.
+pub const PCI_EXP_FLAGS_SLOT: u16 = 0x0100;
+/// Interrupt message number.
+pub const PCI_EXP_FLAGS_IRQ: u16 = 0x3e00;
+/// Device capabilities.
+pub const PCI_EXP_DEVCAP: usize = 0x04;
+/// Device control.
+pub const PCI_EXP_DEVCTL: usize = 0x08;
+/// Device status.
+pub const PCI_EXP_DEVSTA: usize = 0x0a;
+/// Link capabilities.
+pub const PCI_EXP_LNKCAP: usize = 0x0c;
+/// Link control.
+pub const PCI_EXP_LNKCTL: usize = 0x10;
+/// Link status.
+pub const PCI_EXP_LNKSTA: usize = 0x12;
+/// Slot capabilities.
+pub const PCI_EXP_SLTCAP: usize = 0x14;
+/// Slot control.
+pub const PCI_EXP_SLTCTL: usize = 0x18;
+/// Slot status.
+pub const PCI_EXP_SLTSTA: usize = 0x1a;
+/// Root control.
+pub const PCI_EXP_RTCTL: usize = 0x1c;
+/// Root capabilities.
+pub const PCI_EXP_RTCAP: usize = 0x1e;
+/// Root status.
+pub const PCI_EXP_RTSTA: usize = 0x20;
+/// Device capabilities 2.
+pub const PCI_EXP_DEVCAP2: usize = 0x24;
+/// Device control 2.
+pub const PCI_EXP_DEVCTL2: usize = 0x28;
+/// Device status 2.
+pub const PCI_EXP_DEVSTA2: usize = 0x2a;
+/// Link capabilities 2.
+pub const PCI_EXP_LNKCAP2: usize = 0x2c;
+/// Link control 2.
+pub const PCI_EXP_LNKCTL2: usize = 0x30;
+/// Link status 2.
+pub const PCI_EXP_LNKSTA2: usize = 0x32;
+/// Slot capabilities 2.
+pub const PCI_EXP_SLTCAP2: usize = 0x34;
+/// Slot control 2.
+pub const PCI_EXP_SLTCTL2: usize = 0x38;
+/// Slot status 2.
+pub const PCI_EXP_SLTSTA2: usize = 0x3a;
+/// Size of a v1 PCI Express capability.
+pub const PCI_EXP_VER1_SIZEOF: usize = 0x14;
+/// Size of a v2 PCI Express capability.
+pub const PCI_EXP_VER2_SIZEOF: usize = 0x3c;
+/// Device/port type: PCI Express endpoint.
+pub const PCI_EXP_TYPE_ENDPOINT: u8 = 0x0;
+/// Device/port type: legacy endpoint.
+pub const PCI_EXP_TYPE_LEG_END: u8 = 0x1;
+/// Device/port type: root port.
+pub const PCI_EXP_TYPE_ROOT_PORT: u8 = 0x4;
+/// Device/port type: upstream port.
+pub const PCI_EXP_TYPE_UPSTREAM: u8 = 0x5;
+/// Device/port type: downstream port.
+pub const PCI_EXP_TYPE_DOWNSTREAM: u8 = 0x6;
+/// Device/port type: PCIe-to-PCI bridge.
+pub const PCI_EXP_TYPE_PCI_BRIDGE: u8 = 0x7;
+/// Device/port type: PCI-to-PCIe bridge.
+pub const PCI_EXP_TYPE_PCIE_BRIDGE: u8 = 0x8;
+/// Device/port type: root complex integrated endpoint.
+pub const PCI_EXP_TYPE_RC_END: u8 = 0x9;
+/// Device/port type: root complex event collector.
+pub const PCI_EXP_TYPE_RC_EC: u8 = 0xa;
+/// DEVCAP: extended tag field supported.
+pub const PCI_EXP_DEVCAP_EXT_TAG: u32 = 0x0000_0020;
+/// DEVCAP: role-based error reporting.
+pub const PCI_EXP_DEVCAP_RBER: u32 = 0x0000_8000;
+/// DEVCAP: function level reset.
+pub const PCI_EXP_DEVCAP_FLR: u32 = 0x1000_0000;
+/// DEVCTL: correctable error reporting enable.
+pub const PCI_EXP_DEVCTL_CERE: u16 = 0x0001;
+/// DEVCTL: non-fatal error reporting enable.
+pub const PCI_EXP_DEVCTL_NFERE: u16 = 0x0002;
+/// DEVCTL: fatal error reporting enable.
+pub const PCI_EXP_DEVCTL_FERE: u16 = 0x0004;
+/// DEVCTL: unsupported request reporting enable.
+pub const PCI_EXP_DEVCTL_URRE: u16 = 0x0008;
+/// DEVCTL: bridge configuration retry / initiate FLR.
+pub const PCI_EXP_DEVCTL_BCR_FLR: u16 = 0x8000;
+/// DEVSTA: error bits (CED, NFED, FED, URD).
+pub const PCI_EXP_DEVSTA_ERRORS: u16 = 0x000f;
+/// LNKCTL: common clock configuration.
+pub const PCI_EXP_LNKCTL_CCC: u16 = 0x0040;
+/// LNKCTL: extended synch.
+pub const PCI_EXP_LNKCTL_ES: u16 = 0x0080;
+/// SLTCTL bits QEMU makes writable in pcie_cap_slot_init (PIC, AIC, HPIE, CCIE, PDCE, ABPE, EIC).
+pub const PCI_EXP_SLTCTL_QEMU_WMASK: u16 =
+    0x0300 | 0x00c0 | 0x0020 | 0x0010 | 0x0008 | 0x0001 | 0x0800;
+/// SLTCTL: power controller control.
+pub const PCI_EXP_SLTCTL_PCC: u16 = 0x0400;
+/// SLTSTA events QEMU emulates (ABP, PDC, CCI): PCI_EXP_HP_EV_SUPPORTED.
+pub const PCI_EXP_HP_EV_SUPPORTED: u16 = 0x0001 | 0x0008 | 0x0010;
+/// SLTSTA: presence detect state.
+pub const PCI_EXP_SLTSTA_PDS: u16 = 0x0040;
+/// RTCTL bits QEMU makes writable (SECEE, SENFEE, SEFEE).
+pub const PCI_EXP_RTCTL_QEMU_WMASK: u16 = 0x0007;
+/// DEVCAP2: ARI forwarding supported.
+pub const PCI_EXP_DEVCAP2_ARI: u32 = 0x0000_0020;
+/// DEVCAP2: extended fmt field supported.
+pub const PCI_EXP_DEVCAP2_EFF: u32 = 0x0010_0000;
+/// DEVCAP2: end-end TLP prefix supported.
+pub const PCI_EXP_DEVCAP2_EETLPP: u32 = 0x0020_0000;
+/// DEVCTL2: ARI forwarding enable.
+pub const PCI_EXP_DEVCTL2_ARI: u16 = 0x0020;
+/// DEVCTL2: end-end TLP prefix blocking.
+pub const PCI_EXP_DEVCTL2_EETLPPB: u16 = 0x8000;
+
+// ---- Extended capabilities -----------------------------------------------------------------
+/// AER: uncorrectable error status.
+pub const PCI_ERR_UNCOR_STATUS: usize = 0x04;
+/// AER: uncorrectable error mask.
+pub const PCI_ERR_UNCOR_MASK: usize = 0x08;
+/// AER: uncorrectable error severity.
+pub const PCI_ERR_UNCOR_SEVER: usize = 0x0c;
+/// AER: correctable error status.
+pub const PCI_ERR_COR_STATUS: usize = 0x10;
+/// AER: correctable error mask.
+pub const PCI_ERR_COR_MASK: usize = 0x14;
+/// AER: capabilities and control.
+pub const PCI_ERR_CAP: usize = 0x18;
+/// AER: header log.
+pub const PCI_ERR_HEADER_LOG: usize = 0x1c;
+/// AER: root error command.
+pub const PCI_ERR_ROOT_COMMAND: usize = 0x2c;
+/// AER: root error status.
+pub const PCI_ERR_ROOT_STATUS: usize = 0x30;
+/// AER: error source identification.
+pub const PCI_ERR_ROOT_ERR_SRC: usize = 0x34;
+/// AER: TLP prefix log.
+pub const PCI_ERR_TLP_PREFIX_LOG: usize = 0x38;
+/// Size of the AER capability as QEMU adds it.
+pub const PCI_ERR_SIZEOF: usize = 0x48;
+/// Uncorrectable errors QEMU emulates (PCI_ERR_UNC_SUPPORTED).
+pub const PCI_ERR_UNC_SUPPORTED: u32 = 0x03ff_f030;
+/// Default uncorrectable error mask (PCI_ERR_UNC_MASK_DEFAULT).
+pub const PCI_ERR_UNC_MASK_DEFAULT: u32 = 0x0240_0000;
+/// Default uncorrectable error severity (PCI_ERR_UNC_SEVERITY_DEFAULT).
+pub const PCI_ERR_UNC_SEVERITY_DEFAULT: u32 = 0x0046_2030;
+/// Correctable errors QEMU emulates (PCI_ERR_COR_SUPPORTED).
+pub const PCI_ERR_COR_SUPPORTED: u32 = 0x0000_f1c1;
+/// Default correctable error mask (PCI_ERR_COR_MASK_DEFAULT).
+pub const PCI_ERR_COR_MASK_DEFAULT: u32 = 0x0000_e000;
+/// AER CAP: ECRC generation capable.
+pub const PCI_ERR_CAP_ECRC_GENC: u32 = 0x0000_0020;
+/// AER CAP: ECRC generation enable.
+pub const PCI_ERR_CAP_ECRC_GENE: u32 = 0x0000_0040;
+/// AER CAP: ECRC check capable.
+pub const PCI_ERR_CAP_ECRC_CHKC: u32 = 0x0000_0080;
+/// AER CAP: ECRC check enable.
+pub const PCI_ERR_CAP_ECRC_CHKE: u32 = 0x0000_0100;
+/// AER CAP: multiple header recording capable.
+pub const PCI_ERR_CAP_MHRC: u32 = 0x0000_0200;
+/// AER CAP: multiple header recording enable.
+pub const PCI_ERR_CAP_MHRE: u32 = 0x0000_0400;
+/// AER root command enable bits.
+pub const PCI_ERR_ROOT_CMD_EN_MASK: u32 = 0x0000_0007;
+/// AER root status report bits.
+pub const PCI_ERR_ROOT_STATUS_REPORT_MASK: u32 = 0x0000_007f;
+/// AER root status: advanced error interrupt message number.
+pub const PCI_ERR_ROOT_IRQ: u32 = 0xf800_0000;
+/// ATS capability register.
+pub const PCI_ATS_CAP: usize = 0x04;
+/// ATS control register.
+pub const PCI_ATS_CTRL: usize = 0x06;
+/// ATS: page-aligned requests.
+pub const PCI_ATS_CAP_PAGE_ALIGNED: u16 = 0x0020;
+/// Size of the ATS capability.
+pub const PCI_EXT_CAP_ATS_SIZEOF: usize = 8;
+/// ACS capability register.
+pub const PCI_ACS_CAP: usize = 0x04;
+/// ACS control register.
+pub const PCI_ACS_CTRL: usize = 0x06;
+/// ACS bits of a downstream port (SV, TB, RR, CR, UF, DT).
+pub const PCI_ACS_DOWNSTREAM_BITS: u16 = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0010 | 0x0040;
+/// Size of the ACS capability as QEMU adds it.
+pub const PCI_ACS_SIZEOF: usize = 8;
+/// ARI capability register.
+pub const PCI_ARI_CAP: usize = 0x04;
+/// Size of the ARI capability.
+pub const PCI_ARI_SIZEOF: usize = 8;
+/// Size of the DSN capability.
+pub const PCI_EXT_CAP_DSN_SIZEOF: usize = 12;
