@@ -71,10 +71,9 @@ impl std::fmt::Display for ChainIssue {
             ChainIssue::PastEnd { from, to } => {
                 write!(f, "pointer at {from:#x} points past the end ({to:#x})")
             }
-            ChainIssue::BelowExtended { from, to } => write!(
-                f,
-                "extended pointer at {from:#x} points below 0x100 ({to:#x})"
-            ),
+            ChainIssue::BelowExtended { from, to } => {
+                write!(f, "extended pointer at {from:#x} points below 0x100 ({to:#x})")
+            }
         }
     }
 }
@@ -163,12 +162,7 @@ pub fn walk_ext(config: &[u8]) -> CapChain {
             }
             break;
         }
-        let header = u32::from_le_bytes([
-            config[pos],
-            config[pos + 1],
-            config[pos + 2],
-            config[pos + 3],
-        ]);
+        let header = u32::from_le_bytes([config[pos], config[pos + 1], config[pos + 2], config[pos + 3]]);
         if header == 0 || header == 0xffff_ffff {
             break;
         }
@@ -334,16 +328,8 @@ impl ConfigSpace {
     /// writable and unchecked again (wmask 0xff, w1cmask 0, cmask 0, used cleared over
     /// align_up(size, 4)); clear Status CAP_LIST if the list becomes empty. Returns the offset it
     /// removed, or `None` if there was no such capability (QEMU does nothing then).
-    pub fn del_capability(
-        &mut self,
-        cap_id: u8,
-        size: usize,
-    ) -> Result<Option<usize>, ConfigError> {
-        let Some((prev, offset)) = self
-            .std_list()
-            .into_iter()
-            .find(|&(_, c)| self.config[c] == cap_id)
-        else {
+    pub fn del_capability(&mut self, cap_id: u8, size: usize) -> Result<Option<usize>, ConfigError> {
+        let Some((prev, offset)) = self.std_list().into_iter().find(|&(_, c)| self.config[c] == cap_id) else {
             return Ok(None);
         };
         self.bounds(offset, size)?;
@@ -389,9 +375,7 @@ impl ConfigSpace {
         }
         if offset < PCI_CONFIG_SPACE_SIZE
             || size < 8
-            || offset
-                .checked_add(size)
-                .is_none_or(|e| e > PCIE_CONFIG_SPACE_SIZE)
+            || offset.checked_add(size).is_none_or(|e| e > PCIE_CONFIG_SPACE_SIZE)
         {
             return Err(ConfigError::ExtCapOutOfRange { offset, size });
         }
@@ -593,11 +577,7 @@ mod tests {
         s.add_ext_capability(0x000d, 1, 0x148, 8, "acs").unwrap();
         s.add_ext_capability(0x0003, 1, 0x150, 12, "dsn").unwrap();
         let chain = s.ext_capabilities();
-        let got: Vec<_> = chain
-            .entries
-            .iter()
-            .map(|e| (e.id, e.offset, e.version))
-            .collect();
+        let got: Vec<_> = chain.entries.iter().map(|e| (e.id, e.offset, e.version)).collect();
         assert_eq!(got, vec![(1, 0x100, 2), (0xd, 0x148, 1), (3, 0x150, 1)]);
         assert_eq!(s.get_long(0x100), 0x1482_0001);
         assert!(s.cmask()[0x100..0x15c].iter().all(|&c| c == 0xff));
@@ -621,10 +601,7 @@ mod tests {
         c[0x51] = 0x10;
         assert_eq!(
             walk_std(&c).issue,
-            Some(ChainIssue::IntoHeader {
-                from: 0x51,
-                to: 0x10
-            })
+            Some(ChainIssue::IntoHeader { from: 0x51, to: 0x10 })
         );
         c[0x51] = 0x60;
         c[0x60] = 0xff;
@@ -636,10 +613,7 @@ mod tests {
         c[0x51] = 0x60;
         assert_eq!(
             walk_std(&c[..0x58]).issue,
-            Some(ChainIssue::PastEnd {
-                from: 0x51,
-                to: 0x60
-            })
+            Some(ChainIssue::PastEnd { from: 0x51, to: 0x60 })
         );
 
         let mut e = vec![0u8; 4096];
@@ -651,19 +625,13 @@ mod tests {
         e[0x200..0x204].copy_from_slice(&(0x0800_0003u32).to_le_bytes());
         assert_eq!(
             walk_ext(&e).issue,
-            Some(ChainIssue::BelowExtended {
-                from: 0x200,
-                to: 0x80
-            })
+            Some(ChainIssue::BelowExtended { from: 0x200, to: 0x80 })
         );
         assert!(walk_ext(&e[..256]).entries.is_empty());
         e[0x200..0x204].copy_from_slice(&(0x9000_0003u32).to_le_bytes());
         assert_eq!(
             walk_ext(&e[..0x800]).issue,
-            Some(ChainIssue::PastEnd {
-                from: 0x200,
-                to: 0x900
-            })
+            Some(ChainIssue::PastEnd { from: 0x200, to: 0x900 })
         );
     }
 }

@@ -93,10 +93,7 @@ pub fn failing_offsets(saved: &[u8], device: &ConfigSpace) -> Result<Vec<usize>,
 }
 
 /// The first failing offset, as QEMU reports it (`None`: the restore passes).
-pub fn first_failing_offset(
-    saved: &[u8],
-    device: &ConfigSpace,
-) -> Result<Option<usize>, ConfigError> {
+pub fn first_failing_offset(saved: &[u8], device: &ConfigSpace) -> Result<Option<usize>, ConfigError> {
     let mut first = None;
     scan(saved, device, |i| {
         first = Some(i);
@@ -105,11 +102,7 @@ pub fn first_failing_offset(
     Ok(first)
 }
 
-fn scan(
-    saved: &[u8],
-    device: &ConfigSpace,
-    mut on_fail: impl FnMut(usize) -> bool,
-) -> Result<(), ConfigError> {
+fn scan(saved: &[u8], device: &ConfigSpace, mut on_fail: impl FnMut(usize) -> bool) -> Result<(), ConfigError> {
     if saved.len() != device.size() {
         return Err(ConfigError::SizeMismatch {
             saved: saved.len(),
@@ -198,7 +191,10 @@ mod tests {
                 capability: None,
             },
         };
-        assert_eq!(m.qemu_line(), "get_pci_config_device: Bad config data: i=0x45 read: 12 device: 34 cmask: ff wmask: 0 w1cmask:0");
+        assert_eq!(
+            m.qemu_line(),
+            "get_pci_config_device: Bad config data: i=0x45 read: 12 device: 34 cmask: ff wmask: 0 w1cmask:0"
+        );
     }
 
     #[test]
@@ -213,8 +209,14 @@ mod tests {
         let r = restore_check(&saved, &d).unwrap();
         let offs: Vec<_> = r.mismatches.iter().map(|m| m.offset).collect();
         assert_eq!(offs, vec![0x02, 0x06, 0x0e]);
-        assert_eq!(r.qemu_line().unwrap(), "get_pci_config_device: Bad config data: i=0x2 read: c device: e cmask: ff wmask: 0 w1cmask:0");
-        assert_eq!(r.mismatches[1].qemu_line(), "get_pci_config_device: Bad config data: i=0x6 read: 10 device: 0 cmask: 10 wmask: 0 w1cmask:0");
+        assert_eq!(
+            r.qemu_line().unwrap(),
+            "get_pci_config_device: Bad config data: i=0x2 read: c device: e cmask: ff wmask: 0 w1cmask:0"
+        );
+        assert_eq!(
+            r.mismatches[1].qemu_line(),
+            "get_pci_config_device: Bad config data: i=0x6 read: 10 device: 0 cmask: 10 wmask: 0 w1cmask:0"
+        );
         assert_eq!(r.mismatches[0].location.register, "Device ID");
         assert_eq!(first_failing_offset(&saved, &d).unwrap(), Some(2));
         assert!(!r.passed());

@@ -54,7 +54,9 @@ pub enum ConfigError {
         size: usize,
     },
     /// An extended capability outside 0x100..0x1000 or smaller than its 8-byte minimum.
-    #[error("extended capability at {offset:#x} with size {size:#x} must lie in 0x100..0x1000 and be at least 8 bytes")]
+    #[error(
+        "extended capability at {offset:#x} with size {size:#x} must lie in 0x100..0x1000 and be at least 8 bytes"
+    )]
     ExtCapOutOfRange {
         /// Offset asked for.
         offset: usize,

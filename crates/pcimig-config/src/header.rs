@@ -106,11 +106,7 @@ impl ConfigSpace {
         self.set_word(
             Array::Wmask,
             PCI_COMMAND,
-            PCI_COMMAND_IO
-                | PCI_COMMAND_MEMORY
-                | PCI_COMMAND_MASTER
-                | PCI_COMMAND_INTX_DISABLE
-                | PCI_COMMAND_SERR,
+            PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE | PCI_COMMAND_SERR,
         );
         let n = self.size();
         self.fill(Array::Wmask, PCI_CONFIG_HEADER_SIZE..n, 0xff);
@@ -139,11 +135,7 @@ impl ConfigSpace {
         self.set_word(Array::Wmask, PCI_MEMORY_LIMIT, PCI_MEMORY_RANGE_MASK);
         self.set_word(Array::Wmask, PCI_PREF_MEMORY_BASE, PCI_PREF_RANGE_MASK);
         self.set_word(Array::Wmask, PCI_PREF_MEMORY_LIMIT, PCI_PREF_RANGE_MASK);
-        self.fill(
-            Array::Wmask,
-            PCI_PREF_BASE_UPPER32..PCI_PREF_BASE_UPPER32 + 8,
-            0xff,
-        );
+        self.fill(Array::Wmask, PCI_PREF_BASE_UPPER32..PCI_PREF_BASE_UPPER32 + 8, 0xff);
         // PCI_IO_RANGE_TYPE_16 is 0: OR-ing it into config is a no-op, as in QEMU.
         self.or_word(Array::Config, PCI_PREF_MEMORY_BASE, PCI_PREF_RANGE_TYPE_64);
         self.or_word(Array::Config, PCI_PREF_MEMORY_LIMIT, PCI_PREF_RANGE_TYPE_64);
@@ -162,21 +154,13 @@ impl ConfigSpace {
                 | PCI_BRIDGE_CTL_SEC_DISCARD
                 | PCI_BRIDGE_CTL_DISCARD_SERR,
         );
-        self.set_word(
-            Array::W1cmask,
-            PCI_BRIDGE_CONTROL,
-            PCI_BRIDGE_CTL_DISCARD_STATUS,
-        );
+        self.set_word(Array::W1cmask, PCI_BRIDGE_CONTROL, PCI_BRIDGE_CTL_DISCARD_STATUS);
         let v = self.cmask[PCI_IO_BASE] | PCI_IO_RANGE_TYPE_MASK;
         self.set_byte(Array::Cmask, PCI_IO_BASE, v);
         let v = self.cmask[PCI_IO_LIMIT] | PCI_IO_RANGE_TYPE_MASK;
         self.set_byte(Array::Cmask, PCI_IO_LIMIT, v);
         self.or_word(Array::Cmask, PCI_PREF_MEMORY_BASE, PCI_PREF_RANGE_TYPE_MASK);
-        self.or_word(
-            Array::Cmask,
-            PCI_PREF_MEMORY_LIMIT,
-            PCI_PREF_RANGE_TYPE_MASK,
-        );
+        self.or_word(Array::Cmask, PCI_PREF_MEMORY_LIMIT, PCI_PREF_RANGE_TYPE_MASK);
     }
 
     /// pci_bridge_initfn: Status 66MHz|FAST_BACK, class PCI-to-PCI bridge (0x0604), header type 1
@@ -184,20 +168,11 @@ impl ConfigSpace {
     /// and `x-pci-express-writeable-slt-bug` is off (it is on only for machine types <= 8.1),
     /// the secondary latency timer becomes read-only.
     pub fn pci_bridge_initfn(&mut self, secondary_is_pcie: bool, writeable_slt_bug: bool) {
-        self.or_word(
-            Array::Config,
-            PCI_STATUS,
-            PCI_STATUS_66MHZ | PCI_STATUS_FAST_BACK,
-        );
+        self.or_word(Array::Config, PCI_STATUS, PCI_STATUS_66MHZ | PCI_STATUS_FAST_BACK);
         self.set_word(Array::Config, PCI_CLASS_DEVICE, 0x0604);
-        let ht = (self.config[PCI_HEADER_TYPE] & PCI_HEADER_TYPE_MULTI_FUNCTION)
-            | PCI_HEADER_TYPE_BRIDGE;
+        let ht = (self.config[PCI_HEADER_TYPE] & PCI_HEADER_TYPE_MULTI_FUNCTION) | PCI_HEADER_TYPE_BRIDGE;
         self.set_byte(Array::Config, PCI_HEADER_TYPE, ht);
-        self.set_word(
-            Array::Config,
-            PCI_SEC_STATUS,
-            PCI_STATUS_66MHZ | PCI_STATUS_FAST_BACK,
-        );
+        self.set_word(Array::Config, PCI_SEC_STATUS, PCI_STATUS_66MHZ | PCI_STATUS_FAST_BACK);
         if secondary_is_pcie && !writeable_slt_bug {
             self.set_byte(Array::Wmask, PCI_SEC_LATENCY_TIMER, 0);
         }
@@ -223,8 +198,7 @@ impl ConfigSpace {
     /// The header layout from the header type byte (type 1 only for 0x01; everything else is
     /// treated as type 0).
     pub fn header_kind(&self) -> HeaderKind {
-        if self.config[PCI_HEADER_TYPE] & !PCI_HEADER_TYPE_MULTI_FUNCTION == PCI_HEADER_TYPE_BRIDGE
-        {
+        if self.config[PCI_HEADER_TYPE] & !PCI_HEADER_TYPE_MULTI_FUNCTION == PCI_HEADER_TYPE_BRIDGE {
             HeaderKind::Type1
         } else {
             HeaderKind::Type0
@@ -235,9 +209,7 @@ impl ConfigSpace {
     /// type 1), as QEMU's pci_bar().
     pub fn bar_offset(&self, region: usize) -> Option<usize> {
         match (region, self.header_kind()) {
-            (0..=5, HeaderKind::Type0) | (0..=1, HeaderKind::Type1) => {
-                Some(PCI_BASE_ADDRESS_0 + 4 * region)
-            }
+            (0..=5, HeaderKind::Type0) | (0..=1, HeaderKind::Type1) => Some(PCI_BASE_ADDRESS_0 + 4 * region),
             (PCI_ROM_SLOT, HeaderKind::Type0) => Some(PCI_ROM_ADDRESS),
             (PCI_ROM_SLOT, HeaderKind::Type1) => Some(PCI_ROM_ADDRESS1),
             _ => None,
@@ -250,12 +222,7 @@ impl ConfigSpace {
     ///
     /// QEMU asserts on what this refuses: a size that is not a power of two, a region out of
     /// range for the header, a region registered twice, a 64-bit BAR in the last slot.
-    pub fn register_bar(
-        &mut self,
-        region: usize,
-        bar_type: u8,
-        size: u64,
-    ) -> Result<(), ConfigError> {
+    pub fn register_bar(&mut self, region: usize, bar_type: u8, size: u64) -> Result<(), ConfigError> {
         let bad = |why: &str| ConfigError::InvalidBar {
             region,
             why: why.to_string(),
@@ -272,18 +239,12 @@ impl ConfigSpace {
         let info = BarInfo { size, bar_type };
         let is64 = region != PCI_ROM_SLOT && info.is_64bit();
         if is64 {
-            let last = if self.header_kind() == HeaderKind::Type1 {
-                1
-            } else {
-                5
-            };
+            let last = if self.header_kind() == HeaderKind::Type1 { 1 } else { 5 };
             if region >= last {
                 return Err(bad("a 64-bit BAR needs the next BAR slot too"));
             }
             if self.bars[region + 1].is_some() {
-                return Err(bad(
-                    "the next BAR slot, needed for the upper 32 bits, is registered",
-                ));
+                return Err(bad("the next BAR slot, needed for the upper 32 bits, is registered"));
             }
         }
         let mut wmask = !(size - 1);
@@ -473,10 +434,7 @@ mod tests {
         s.register_bar(2, 0x0c, 0x4000).unwrap();
         assert_eq!(s.config()[0x18], 0x0c);
         assert_eq!(&s.checked()[0x18..0x20], &[0xff, 0x3f, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(
-            &s.wmask()[0x18..0x20],
-            &[0, 0xc0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
-        );
+        assert_eq!(&s.wmask()[0x18..0x20], &[0, 0xc0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         // IO BAR of 32 bytes.
         s.register_bar(4, 0x01, 0x20).unwrap();
         assert_eq!(&s.checked()[0x20..0x24], &[0x1f, 0, 0, 0]);

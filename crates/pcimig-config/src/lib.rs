@@ -62,7 +62,5 @@ pub use error::ConfigError;
 pub use header::{DeviceIdentity, DeviceParams, HeaderKind};
 pub use ids::{CapId, ExtCapId};
 pub use names::{locate_in_bytes, CapLocation, Location};
-pub use space::{
-    Array, BarInfo, ByteMasks, CapRecord, ConfigSize, ConfigSpace, Exemption, PciAddress, RawMut,
-};
+pub use space::{Array, BarInfo, ByteMasks, CapRecord, ConfigSize, ConfigSpace, Exemption, PciAddress, RawMut};
 pub use vmstate::{Embedding, PciDeviceState, VmstateError};

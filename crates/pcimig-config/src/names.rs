@@ -118,10 +118,7 @@ pub fn std_cap_field(id: u8, rel: usize, cap: &[u8]) -> String {
         (CapId::Pm, 6) => Some("PMCSR_BSE"),
         (CapId::Pm, 7) => Some("Data"),
         (CapId::Msi, _) => {
-            let flags = u16::from_le_bytes([
-                cap.get(2).copied().unwrap_or(0),
-                cap.get(3).copied().unwrap_or(0),
-            ]);
+            let flags = u16::from_le_bytes([cap.get(2).copied().unwrap_or(0), cap.get(3).copied().unwrap_or(0)]);
             let is64 = flags & PCI_MSI_FLAGS_64BIT != 0;
             let (data, mask) = if is64 {
                 (PCI_MSI_DATA_64, PCI_MSI_MASK_64)
@@ -134,12 +131,8 @@ pub fn std_cap_field(id: u8, rel: usize, cap: &[u8]) -> String {
                 8..=11 if is64 => Some("Message Upper Address"),
                 r if r == data || r == data + 1 => Some("Message Data"),
                 r if r == data + 2 || r == data + 3 => Some("Extended Message Data"),
-                r if (mask..mask + 4).contains(&r) && flags & PCI_MSI_FLAGS_MASKBIT != 0 => {
-                    Some("Mask Bits")
-                }
-                r if (mask + 4..mask + 8).contains(&r) && flags & PCI_MSI_FLAGS_MASKBIT != 0 => {
-                    Some("Pending Bits")
-                }
+                r if (mask..mask + 4).contains(&r) && flags & PCI_MSI_FLAGS_MASKBIT != 0 => Some("Mask Bits"),
+                r if (mask + 4..mask + 8).contains(&r) && flags & PCI_MSI_FLAGS_MASKBIT != 0 => Some("Pending Bits"),
                 _ => None,
             }
         }
@@ -363,11 +356,7 @@ pub fn locate_in_bytes(config: &[u8], offset: usize) -> Location {
     let offs: Vec<usize> = chain.entries.iter().map(|e| e.offset).collect();
     for (o, end) in sized_by_address(&offs, config.len()) {
         if (o..end).contains(&offset) {
-            let id = chain
-                .entries
-                .iter()
-                .find(|e| e.offset == o)
-                .map_or(0, |e| e.id);
+            let id = chain.entries.iter().find(|e| e.offset == o).map_or(0, |e| e.id);
             return ext_loc(id, o, offset);
         }
     }
@@ -427,21 +416,12 @@ mod tests {
         .unwrap();
         s.msi_init(0x50, 1, true, true).unwrap();
         s.dsn_init(0x100, 7).unwrap();
-        assert_eq!(
-            s.locate(0x45).to_string(),
-            "Vendor Specific (09) @0x40 +0x05 payload"
-        );
-        assert_eq!(
-            s.locate(0x42).to_string(),
-            "Vendor Specific (09) @0x40 Length"
-        );
+        assert_eq!(s.locate(0x45).to_string(), "Vendor Specific (09) @0x40 +0x05 payload");
+        assert_eq!(s.locate(0x42).to_string(), "Vendor Specific (09) @0x40 Length");
         assert_eq!(s.locate(0xb2).to_string(), "MSI-X @0xb0 Message Control");
         assert_eq!(s.locate(0x5c).to_string(), "MSI @0x50 Message Data");
         assert_eq!(s.locate(0x64).to_string(), "MSI @0x50 Pending Bits");
-        assert_eq!(
-            s.locate(0x104).to_string(),
-            "Device Serial Number @0x100 Serial Number"
-        );
+        assert_eq!(s.locate(0x104).to_string(), "Device Serial Number @0x100 Serial Number");
         assert_eq!(s.locate(0x80).to_string(), "device-specific 0x80");
         assert_eq!(s.locate(0x200).to_string(), "extended config 0x200");
         let l = s.locate(0x45);
@@ -458,14 +438,8 @@ mod tests {
         c[0x40] = 0x01;
         c[0x100..0x104].copy_from_slice(&0x2000_000bu32.to_le_bytes());
         c[0x200..0x204].copy_from_slice(&0x0001_0003u32.to_le_bytes());
-        assert_eq!(
-            locate_in_bytes(&c, 0x48).to_string(),
-            "Power Management @0x40 +0x08"
-        );
-        assert_eq!(
-            locate_in_bytes(&c, 0x6a).to_string(),
-            "PCI Express @0x60 Device Status"
-        );
+        assert_eq!(locate_in_bytes(&c, 0x48).to_string(), "Power Management @0x40 +0x08");
+        assert_eq!(locate_in_bytes(&c, 0x6a).to_string(), "PCI Express @0x60 Device Status");
         assert_eq!(
             locate_in_bytes(&c, 0x1f0).to_string(),
             "Vendor Specific Extended (000b) @0x100 +0xf0 payload"

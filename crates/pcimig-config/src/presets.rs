@@ -119,10 +119,7 @@ const PCI_SSVID_SIZEOF: usize = 8;
 
 /// Size of an MSI capability with the given flags (msi_cap_sizeof).
 pub fn msi_cap_sizeof(flags: u16) -> usize {
-    match (
-        flags & PCI_MSI_FLAGS_64BIT != 0,
-        flags & PCI_MSI_FLAGS_MASKBIT != 0,
-    ) {
+    match (flags & PCI_MSI_FLAGS_64BIT != 0, flags & PCI_MSI_FLAGS_MASKBIT != 0) {
         (true, true) => 0x18,
         (true, false) => 0x0e,
         (false, true) => 0x14,
@@ -134,11 +131,7 @@ impl ConfigSpace {
     /// pci_pm_init: an 8-byte PM capability (no wmask from QEMU itself). `pmcsr_state_writable`
     /// is what vfio-pci and virtio-pci (`x-pcie-pm-init`) do after it: PMCSR wmask word 0x0003
     /// (power state). Records the PM capability, which enables the write-time D-state rules.
-    pub fn pm_init(
-        &mut self,
-        offset: usize,
-        pmcsr_state_writable: bool,
-    ) -> Result<usize, ConfigError> {
+    pub fn pm_init(&mut self, offset: usize, pmcsr_state_writable: bool) -> Result<usize, ConfigError> {
         let pos = self.add_capability(0x01, offset, PCI_PM_SIZEOF, "pci_pm_init")?;
         self.pm_cap = Some(pos);
         if pmcsr_state_writable {
@@ -179,26 +172,14 @@ impl ConfigSpace {
             pos + PCI_MSI_FLAGS,
             PCI_MSI_FLAGS_QSIZE | PCI_MSI_FLAGS_ENABLE,
         );
-        self.set_long(
-            Array::Wmask,
-            pos + PCI_MSI_ADDRESS_LO,
-            PCI_MSI_ADDRESS_LO_MASK,
-        );
+        self.set_long(Array::Wmask, pos + PCI_MSI_ADDRESS_LO, PCI_MSI_ADDRESS_LO_MASK);
         if msi64bit {
             self.set_long(Array::Wmask, pos + PCI_MSI_ADDRESS_HI, 0xffff_ffff);
         }
-        let data = if msi64bit {
-            PCI_MSI_DATA_64
-        } else {
-            PCI_MSI_DATA_32
-        };
+        let data = if msi64bit { PCI_MSI_DATA_64 } else { PCI_MSI_DATA_32 };
         self.set_word(Array::Wmask, pos + data, 0xffff);
         if per_vector_mask {
-            let mask = if msi64bit {
-                PCI_MSI_MASK_64
-            } else {
-                PCI_MSI_MASK_32
-            };
+            let mask = if msi64bit { PCI_MSI_MASK_64 } else { PCI_MSI_MASK_32 };
             self.set_long(
                 Array::Wmask,
                 pos + mask,
@@ -228,8 +209,7 @@ impl ConfigSpace {
         let table_size = u64::from(n) * PCI_MSIX_ENTRY_SIZE as u64;
         let pba_size = u64::from(n.next_multiple_of(64) / 8);
         let (to, po) = (u64::from(layout.table_offset), u64::from(layout.pba_offset));
-        let overlap =
-            layout.table_bar == layout.pba_bar && to < po + pba_size && po < to + table_size;
+        let overlap = layout.table_bar == layout.pba_bar && to < po + pba_size && po < to + table_size;
         let misaligned = (layout.table_offset | layout.pba_offset) & PCI_MSIX_FLAGS_BIRMASK != 0;
         let outside = layout
             .bar_sizes
@@ -261,11 +241,7 @@ impl ConfigSpace {
     /// msix_init_exclusive_bar: a 32-bit memory BAR `bar_nr` of its own (4 KiB for up to 128
     /// vectors: table at 0, PBA at 0x800; larger, rounded to a power of two, beyond), then
     /// msix_init at the first free offset. Returns the capability offset.
-    pub fn msix_init_exclusive_bar(
-        &mut self,
-        nentries: u16,
-        bar_nr: u8,
-    ) -> Result<usize, ConfigError> {
+    pub fn msix_init_exclusive_bar(&mut self, nentries: u16, bar_nr: u8) -> Result<usize, ConfigError> {
         let n = u32::from(nentries);
         let mut bar_size: u32 = 4096;
         let mut pba_offset = bar_size / 2;
@@ -287,11 +263,7 @@ impl ConfigSpace {
                 bar_sizes: Some((u64::from(bar_size), u64::from(bar_size))),
             },
         )?;
-        self.register_bar(
-            usize::from(bar_nr),
-            PCI_BASE_ADDRESS_SPACE_MEMORY,
-            u64::from(bar_size),
-        )?;
+        self.register_bar(usize::from(bar_nr), PCI_BASE_ADDRESS_SPACE_MEMORY, u64::from(bar_size))?;
         Ok(pos)
     }
 
@@ -302,14 +274,7 @@ impl ConfigSpace {
         })
     }
 
-    fn pcie_cap_v1_fill(
-        &mut self,
-        pos: usize,
-        port: u8,
-        dev_type: u8,
-        version: u16,
-        ext_tag: bool,
-    ) {
+    fn pcie_cap_v1_fill(&mut self, pos: usize, port: u8, dev_type: u8, version: u16, ext_tag: bool) {
         self.set_word(
             Array::Config,
             pos + PCI_EXP_FLAGS,
@@ -350,11 +315,7 @@ impl ConfigSpace {
         );
         if speed > LinkSpeed::Gt2_5 {
             self.clear_word(Array::Config, pos + PCI_EXP_LNKCTL2, PCI_EXP_LNKCTL2_TLS);
-            self.or_word(
-                Array::Config,
-                pos + PCI_EXP_LNKCTL2,
-                speed as u16 & PCI_EXP_LNKCTL2_TLS,
-            );
+            self.or_word(Array::Config, pos + PCI_EXP_LNKCTL2, speed as u16 & PCI_EXP_LNKCTL2_TLS);
         }
         if speed > LinkSpeed::Gt5 {
             let mut sls = 0x2 | 0x4 | 0x8;
@@ -444,18 +405,9 @@ impl ConfigSpace {
         self.or_long(
             Array::Wmask,
             pos + PCI_EXP_DEVCTL,
-            u32::from(
-                PCI_EXP_DEVCTL_CERE
-                    | PCI_EXP_DEVCTL_NFERE
-                    | PCI_EXP_DEVCTL_FERE
-                    | PCI_EXP_DEVCTL_URRE,
-            ),
+            u32::from(PCI_EXP_DEVCTL_CERE | PCI_EXP_DEVCTL_NFERE | PCI_EXP_DEVCTL_FERE | PCI_EXP_DEVCTL_URRE),
         );
-        self.or_long(
-            Array::W1cmask,
-            pos + PCI_EXP_DEVSTA,
-            u32::from(PCI_EXP_DEVSTA_ERRORS),
-        );
+        self.or_long(Array::W1cmask, pos + PCI_EXP_DEVSTA, u32::from(PCI_EXP_DEVSTA_ERRORS));
         Ok(())
     }
 
@@ -482,11 +434,7 @@ impl ConfigSpace {
     pub fn pcie_cap_arifwd_init(&mut self) -> Result<(), ConfigError> {
         let pos = self.exp("pcie_cap_arifwd_init")?;
         self.or_long(Array::Config, pos + PCI_EXP_DEVCAP2, PCI_EXP_DEVCAP2_ARI);
-        self.or_long(
-            Array::Wmask,
-            pos + PCI_EXP_DEVCTL2,
-            u32::from(PCI_EXP_DEVCTL2_ARI),
-        );
+        self.or_long(Array::Wmask, pos + PCI_EXP_DEVCTL2, u32::from(PCI_EXP_DEVCTL2_ARI));
         Ok(())
     }
 
@@ -536,16 +484,8 @@ impl ConfigSpace {
             pos + PCI_EXP_SLTCTL,
             PCI_EXP_SLTCTL_PWR_IND_OFF | PCI_EXP_SLTCTL_ATTN_IND_OFF,
         );
-        self.or_word(
-            Array::Wmask,
-            pos + PCI_EXP_SLTCTL,
-            PCI_EXP_SLTCTL_QEMU_WMASK,
-        );
-        self.or_word(
-            Array::W1cmask,
-            pos + PCI_EXP_SLTSTA,
-            PCI_EXP_HP_EV_SUPPORTED,
-        );
+        self.or_word(Array::Wmask, pos + PCI_EXP_SLTCTL, PCI_EXP_SLTCTL_QEMU_WMASK);
+        self.or_word(Array::W1cmask, pos + PCI_EXP_SLTSTA, PCI_EXP_HP_EV_SUPPORTED);
         self.clear_word(Array::Cmask, pos + PCI_EXP_SLTSTA, PCI_EXP_SLTSTA_PDS);
         Ok(())
     }
@@ -571,48 +511,20 @@ impl ConfigSpace {
         }
         self.add_ext_capability(0x0001, version, offset, size, "pcie_aer_init")?;
         self.aer_cap = Some(offset);
-        self.set_long(
-            Array::W1cmask,
-            offset + PCI_ERR_UNCOR_STATUS,
-            PCI_ERR_UNC_SUPPORTED,
-        );
+        self.set_long(Array::W1cmask, offset + PCI_ERR_UNCOR_STATUS, PCI_ERR_UNC_SUPPORTED);
         if unc_mask {
-            self.set_long(
-                Array::Config,
-                offset + PCI_ERR_UNCOR_MASK,
-                PCI_ERR_UNC_MASK_DEFAULT,
-            );
-            self.set_long(
-                Array::Wmask,
-                offset + PCI_ERR_UNCOR_MASK,
-                PCI_ERR_UNC_SUPPORTED,
-            );
+            self.set_long(Array::Config, offset + PCI_ERR_UNCOR_MASK, PCI_ERR_UNC_MASK_DEFAULT);
+            self.set_long(Array::Wmask, offset + PCI_ERR_UNCOR_MASK, PCI_ERR_UNC_SUPPORTED);
         }
         self.set_long(
             Array::Config,
             offset + PCI_ERR_UNCOR_SEVER,
             PCI_ERR_UNC_SEVERITY_DEFAULT,
         );
-        self.set_long(
-            Array::Wmask,
-            offset + PCI_ERR_UNCOR_SEVER,
-            PCI_ERR_UNC_SUPPORTED,
-        );
-        self.or_long(
-            Array::W1cmask,
-            offset + PCI_ERR_COR_STATUS,
-            PCI_ERR_COR_SUPPORTED,
-        );
-        self.set_long(
-            Array::Config,
-            offset + PCI_ERR_COR_MASK,
-            PCI_ERR_COR_MASK_DEFAULT,
-        );
-        self.set_long(
-            Array::Wmask,
-            offset + PCI_ERR_COR_MASK,
-            PCI_ERR_COR_SUPPORTED,
-        );
+        self.set_long(Array::Wmask, offset + PCI_ERR_UNCOR_SEVER, PCI_ERR_UNC_SUPPORTED);
+        self.or_long(Array::W1cmask, offset + PCI_ERR_COR_STATUS, PCI_ERR_COR_SUPPORTED);
+        self.set_long(Array::Config, offset + PCI_ERR_COR_MASK, PCI_ERR_COR_MASK_DEFAULT);
+        self.set_long(Array::Wmask, offset + PCI_ERR_COR_MASK, PCI_ERR_COR_SUPPORTED);
         let (cfg, wm) = if log_max > 0 {
             (
                 PCI_ERR_CAP_ECRC_GENC | PCI_ERR_CAP_ECRC_CHKC | PCI_ERR_CAP_MHRC,
@@ -646,11 +558,7 @@ impl ConfigSpace {
             what: "pcie_aer_root_init",
             cap: "AER",
         })?;
-        self.set_long(
-            Array::Wmask,
-            pos + PCI_ERR_ROOT_COMMAND,
-            PCI_ERR_ROOT_CMD_EN_MASK,
-        );
+        self.set_long(Array::Wmask, pos + PCI_ERR_ROOT_COMMAND, PCI_ERR_ROOT_CMD_EN_MASK);
         self.set_long(
             Array::W1cmask,
             pos + PCI_ERR_ROOT_STATUS,
@@ -665,11 +573,7 @@ impl ConfigSpace {
     pub fn ats_init(&mut self, offset: usize, aligned: bool) -> Result<(), ConfigError> {
         self.add_ext_capability(0x000f, 1, offset, PCI_EXT_CAP_ATS_SIZEOF, "pcie_ats_init")?;
         if aligned {
-            self.set_word(
-                Array::Config,
-                offset + PCI_ATS_CAP,
-                PCI_ATS_CAP_PAGE_ALIGNED,
-            );
+            self.set_word(Array::Config, offset + PCI_ATS_CAP, PCI_ATS_CAP_PAGE_ALIGNED);
         }
         self.set_word(Array::Config, offset + PCI_ATS_CTRL, 0);
         self.set_word(Array::Wmask, offset + PCI_ATS_CTRL, 0x800f);
@@ -680,11 +584,7 @@ impl ConfigSpace {
     /// writable in ACS_CTRL, otherwise nothing.
     pub fn acs_init(&mut self, offset: usize, downstream_port: bool) -> Result<(), ConfigError> {
         self.add_ext_capability(0x000d, 1, offset, PCI_ACS_SIZEOF, "pcie_acs_init")?;
-        let bits = if downstream_port {
-            PCI_ACS_DOWNSTREAM_BITS
-        } else {
-            0
-        };
+        let bits = if downstream_port { PCI_ACS_DOWNSTREAM_BITS } else { 0 };
         self.set_word(Array::Config, offset + PCI_ACS_CAP, bits);
         self.set_word(Array::Wmask, offset + PCI_ACS_CTRL, bits);
         Ok(())
@@ -693,34 +593,19 @@ impl ConfigSpace {
     /// pcie_ari_init: ARI (8 bytes), read-only and checked; next function number 1 or 0.
     pub fn ari_init(&mut self, offset: usize, nextfn_1: bool) -> Result<(), ConfigError> {
         self.add_ext_capability(0x000e, 1, offset, PCI_ARI_SIZEOF, "pcie_ari_init")?;
-        self.set_long(
-            Array::Config,
-            offset + PCI_ARI_CAP,
-            if nextfn_1 { 1 << 8 } else { 0 },
-        );
+        self.set_long(Array::Config, offset + PCI_ARI_CAP, if nextfn_1 { 1 << 8 } else { 0 });
         Ok(())
     }
 
     /// pcie_dev_ser_num_init: Device Serial Number (12 bytes), read-only and checked.
     pub fn dsn_init(&mut self, offset: usize, serial: u64) -> Result<(), ConfigError> {
-        self.add_ext_capability(
-            0x0003,
-            1,
-            offset,
-            PCI_EXT_CAP_DSN_SIZEOF,
-            "pcie_dev_ser_num_init",
-        )?;
+        self.add_ext_capability(0x0003, 1, offset, PCI_EXT_CAP_DSN_SIZEOF, "pcie_dev_ser_num_init")?;
         self.set_quad(Array::Config, offset + 4, serial);
         Ok(())
     }
 
     /// pci_bridge_ssvid_init: bridge subsystem ID capability (8 bytes), checked.
-    pub fn ssvid_init(
-        &mut self,
-        offset: usize,
-        svid: u16,
-        ssid: u16,
-    ) -> Result<usize, ConfigError> {
+    pub fn ssvid_init(&mut self, offset: usize, svid: u16, ssid: u16) -> Result<usize, ConfigError> {
         let pos = self.add_capability(0x0d, offset, PCI_SSVID_SIZEOF, "pci_bridge_ssvid_init")?;
         self.set_word(Array::Config, pos + 4, svid);
         self.set_word(Array::Config, pos + 6, ssid);
@@ -866,15 +751,7 @@ mod tests {
             ..bad
         };
         assert!(u.msix_init(0, &outside).is_err());
-        assert!(u
-            .msix_init(
-                0,
-                &MsixLayout {
-                    nentries: 0,
-                    ..outside
-                }
-            )
-            .is_err());
+        assert!(u.msix_init(0, &MsixLayout { nentries: 0, ..outside }).is_err());
     }
 
     #[test]
@@ -900,14 +777,7 @@ mod tests {
         // On a PCIe root bus: RC integrated endpoint; with ext tag off (<= 9.1), DEVCAP 0x8000.
         let mut r = dev(ConfigSize::Express, HeaderKind::Type0);
         let p = r
-            .pcie_endpoint_cap_init(
-                0,
-                true,
-                &PcieCapOptions {
-                    ext_tag: false,
-                    ..opts
-                },
-            )
+            .pcie_endpoint_cap_init(0, true, &PcieCapOptions { ext_tag: false, ..opts })
             .unwrap();
         assert_eq!(cfg(&r, p + 2, 2), 0x0092);
         assert_eq!(cfg(&r, p + 4, 4), 0x8000);

@@ -364,8 +364,7 @@ pub const PCI_EXP_LNKCTL_CCC: u16 = 0x0040;
 /// LNKCTL: extended synch.
 pub const PCI_EXP_LNKCTL_ES: u16 = 0x0080;
 /// SLTCTL bits QEMU makes writable in pcie_cap_slot_init (PIC, AIC, HPIE, CCIE, PDCE, ABPE, EIC).
-pub const PCI_EXP_SLTCTL_QEMU_WMASK: u16 =
-    0x0300 | 0x00c0 | 0x0020 | 0x0010 | 0x0008 | 0x0001 | 0x0800;
+pub const PCI_EXP_SLTCTL_QEMU_WMASK: u16 = 0x0300 | 0x00c0 | 0x0020 | 0x0010 | 0x0008 | 0x0001 | 0x0800;
 /// SLTCTL: power controller control.
 pub const PCI_EXP_SLTCTL_PCC: u16 = 0x0400;
 /// SLTSTA events QEMU emulates (ABP, PDC, CCI): PCI_EXP_HP_EV_SUPPORTED.

@@ -184,8 +184,7 @@ pub struct BarInfo {
 impl BarInfo {
     /// A 64-bit memory BAR (occupies two BAR slots).
     pub fn is_64bit(&self) -> bool {
-        self.bar_type & PCI_BASE_ADDRESS_SPACE_IO == 0
-            && self.bar_type & PCI_BASE_ADDRESS_MEM_TYPE_64 != 0
+        self.bar_type & PCI_BASE_ADDRESS_SPACE_IO == 0 && self.bar_type & PCI_BASE_ADDRESS_MEM_TYPE_64 != 0
     }
 }
 
@@ -193,14 +192,8 @@ impl fmt::Debug for ConfigSpace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConfigSpace")
             .field("size", &self.size())
-            .field(
-                "vendor_id",
-                &format_args!("{:#06x}", self.get_word(PCI_VENDOR_ID)),
-            )
-            .field(
-                "device_id",
-                &format_args!("{:#06x}", self.get_word(PCI_DEVICE_ID)),
-            )
+            .field("vendor_id", &format_args!("{:#06x}", self.get_word(PCI_VENDOR_ID)))
+            .field("device_id", &format_args!("{:#06x}", self.get_word(PCI_DEVICE_ID)))
             .field("caps", &self.caps)
             .field("exemptions", &self.exemptions)
             .finish_non_exhaustive()
@@ -563,13 +556,7 @@ impl ConfigSpace {
 
     /// Set `len` bytes (1..=8) of one array at `offset` to `value` (little-endian), as QEMU's
     /// pci_set_byte/word/long/quad do on a mask array.
-    pub fn set_le(
-        &mut self,
-        a: Array,
-        offset: usize,
-        len: usize,
-        value: u64,
-    ) -> Result<(), ConfigError> {
+    pub fn set_le(&mut self, a: Array, offset: usize, len: usize, value: u64) -> Result<(), ConfigError> {
         if !(1..=8).contains(&len) {
             return Err(ConfigError::BadAccessLength { len });
         }
@@ -585,18 +572,11 @@ impl ConfigSpace {
         }
         self.bounds(offset, len)?;
         let arr = self.array(a);
-        Ok((0..len)
-            .rev()
-            .fold(0u64, |v, i| (v << 8) | u64::from(arr[offset + i])))
+        Ok((0..len).rev().fold(0u64, |v, i| (v << 8) | u64::from(arr[offset + i])))
     }
 
     /// Fill a byte range of one array with `value`.
-    pub fn fill_range(
-        &mut self,
-        a: Array,
-        range: Range<usize>,
-        value: u8,
-    ) -> Result<(), ConfigError> {
+    pub fn fill_range(&mut self, a: Array, range: Range<usize>, value: u8) -> Result<(), ConfigError> {
         if range.start > range.end {
             return Err(ConfigError::AccessOutOfRange {
                 offset: range.start,
@@ -611,12 +591,7 @@ impl ConfigSpace {
 
     /// Clear cmask over `range` on behalf of a named policy, and record the exemption so reports
     /// can say which policy made these bytes unchecked.
-    pub fn exempt(
-        &mut self,
-        range: Range<usize>,
-        policy: &str,
-        reason: &str,
-    ) -> Result<(), ConfigError> {
+    pub fn exempt(&mut self, range: Range<usize>, policy: &str, reason: &str) -> Result<(), ConfigError> {
         if range.start >= range.end {
             return Ok(());
         }
@@ -668,10 +643,7 @@ mod tests {
         ));
         assert!(s.write(0x100, 0, 1).is_err());
         assert!(s.write(usize::MAX, 0, 4).is_err());
-        assert!(matches!(
-            s.read(0, 3),
-            Err(ConfigError::BadAccessLength { len: 3 })
-        ));
+        assert!(matches!(s.read(0, 3), Err(ConfigError::BadAccessLength { len: 3 })));
         assert!(s.read(0xfc, 4).is_ok());
         assert!(s.set_le(Array::Cmask, usize::MAX - 1, 4, 0).is_err());
         assert!(s.fill_range(Array::Cmask, 0xf0..0x101, 0).is_err());

@@ -126,11 +126,7 @@ pub enum Embedding {
 
 impl ConfigSpace {
     /// The state QEMU would save for this device (version 2, the config bytes, `irq_state`).
-    pub fn save_state(
-        &self,
-        irq_state: [u32; PCI_NUM_PINS],
-        embedding: Embedding,
-    ) -> PciDeviceState {
+    pub fn save_state(&self, irq_state: [u32; PCI_NUM_PINS], embedding: Embedding) -> PciDeviceState {
         let mut config = self.config.clone();
         if embedding == Embedding::SaveLoad {
             config[PCI_STATUS] &= !(PCI_STATUS_INTERRUPT as u8);
@@ -148,11 +144,7 @@ impl ConfigSpace {
     /// already been copied when this fails, as in QEMU). With [`Embedding::SaveLoad`] the Status
     /// INTERRUPT bit is recomputed from irq_state afterwards. Returns the decoded state and the
     /// number of bytes consumed.
-    pub fn load_state(
-        &mut self,
-        bytes: &[u8],
-        embedding: Embedding,
-    ) -> Result<(PciDeviceState, usize), VmstateError> {
+    pub fn load_state(&mut self, bytes: &[u8], embedding: Embedding) -> Result<(PciDeviceState, usize), VmstateError> {
         let (state, used) = PciDeviceState::decode(bytes, self.size())?;
         if !(0..=PCI_DEVICE_VMSTATE_VERSION).contains(&state.version_id) {
             return Err(VmstateError::Version {
@@ -214,10 +206,7 @@ mod tests {
         assert_eq!(b.len(), 4 + 256 + 16);
         assert_eq!(&b[..4], &[0, 0, 0, 2]);
         assert_eq!(&b[4..8], &[0xf4, 0x1a, 0x00, 0x10]);
-        assert_eq!(
-            &b[260..276],
-            &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
-        );
+        assert_eq!(&b[260..276], &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
         let (back, used) = PciDeviceState::decode(&b, 256).unwrap();
         assert_eq!(used, 276);
         assert_eq!(back, st);
@@ -229,9 +218,7 @@ mod tests {
         let mut st = d.save_state([0; 4], Embedding::Struct);
         st.version_id = 3;
         assert_eq!(
-            d.load_state(&st.encode(), Embedding::Struct)
-                .unwrap_err()
-                .to_string(),
+            d.load_state(&st.encode(), Embedding::Struct).unwrap_err().to_string(),
             "Invalid value 3 expecting positive value <= 2"
         );
         st.version_id = -1;
@@ -242,9 +229,7 @@ mod tests {
         st.version_id = 1;
         st.irq_state = [0, 0, 0xffff_ffff, 0];
         assert_eq!(
-            d.load_state(&st.encode(), Embedding::Struct)
-                .unwrap_err()
-                .to_string(),
+            d.load_state(&st.encode(), Embedding::Struct).unwrap_err().to_string(),
             "irq state -1: must be 0 or 1."
         );
         st.irq_state = [0; 4];
@@ -260,10 +245,7 @@ mod tests {
         ));
         assert!(matches!(
             d.load_state(&b[..2], Embedding::Struct),
-            Err(VmstateError::Truncated {
-                what: "version_id",
-                ..
-            })
+            Err(VmstateError::Truncated { what: "version_id", .. })
         ));
     }
 
