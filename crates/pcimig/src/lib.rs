@@ -1,0 +1,4 @@
+//! pcimig: readers for real config-space sources and the reports of the `pcimig` CLI.
+#![deny(missing_docs)]
+
+pub mod source;
