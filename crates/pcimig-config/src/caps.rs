@@ -358,8 +358,8 @@ impl ConfigSpace {
         Ok(Some(offset))
     }
 
-    /// pcie_add_capability: append an extended capability at `offset` (>= 0x100, size >= 8,
-    /// inside 4096 bytes). Unless `offset` is 0x100, the Next field of the last header on the
+    /// pcie_add_capability: append an extended capability at `offset` (>= 0x100, dword-aligned,
+    /// size >= 8, inside 4096 bytes). Unless `offset` is 0x100, the Next field of the last header on the
     /// chain from 0x100 is set to `offset`. Writes the header (ID, version, next 0) and sets
     /// wmask 0, w1cmask 0 and cmask 0xff over `size` bytes. No overlap check, as in QEMU.
     pub fn add_ext_capability(
@@ -373,7 +373,10 @@ impl ConfigSpace {
         if !self.is_express() {
             return Err(ConfigError::NotExpress);
         }
+        // pcie_ext_cap_set_next asserts the new offset is dword-aligned (PCI_EXT_CAP_ALIGN): the
+        // Next field cannot point anywhere else.
         if offset < PCI_CONFIG_SPACE_SIZE
+            || offset % 4 != 0
             || size < 8
             || offset.checked_add(size).is_none_or(|e| e > PCIE_CONFIG_SPACE_SIZE)
         {

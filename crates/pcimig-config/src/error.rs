@@ -53,9 +53,10 @@ pub enum ConfigError {
         /// Size asked for.
         size: usize,
     },
-    /// An extended capability outside 0x100..0x1000 or smaller than its 8-byte minimum.
+    /// An extended capability outside 0x100..0x1000, not dword-aligned, or smaller than its
+    /// 8-byte minimum.
     #[error(
-        "extended capability at {offset:#x} with size {size:#x} must lie in 0x100..0x1000 and be at least 8 bytes"
+        "extended capability at {offset:#x} with size {size:#x} must be dword-aligned, lie in 0x100..0x1000 and be at least 8 bytes"
     )]
     ExtCapOutOfRange {
         /// Offset asked for.

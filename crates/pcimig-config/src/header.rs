@@ -217,11 +217,14 @@ impl ConfigSpace {
     }
 
     /// pci_register_bar: the BAR dword is set to `bar_type`; wmask = !(size-1) (plus the ROM enable
-    /// bit for the ROM), over a qword for a 64-bit memory BAR, else a dword; cmask all-ones over
+    /// bit for the ROM), over a qword for a 64-bit memory type, else a dword; cmask all-ones over
     /// the same bytes. So only the size/type bits below the BAR size are checked.
     ///
-    /// QEMU asserts on what this refuses: a size that is not a power of two, a region out of
-    /// range for the header, a region registered twice, a 64-bit BAR in the last slot.
+    /// Refused, where QEMU asserts: a size that is not a power of two, a region out of range for
+    /// the header (bridges have regions 0, 1 and the ROM), a region registered twice. Like QEMU,
+    /// the 64-bit test looks only at the type bits: a 64-bit type in the last BAR slot or in the
+    /// ROM slot writes its qword masks over the 4 bytes that follow (QEMU does not assert there),
+    /// and the slot after a 64-bit BAR is not marked as taken.
     pub fn register_bar(&mut self, region: usize, bar_type: u8, size: u64) -> Result<(), ConfigError> {
         let bad = |why: &str| ConfigError::InvalidBar {
             region,
@@ -237,16 +240,7 @@ impl ConfigSpace {
             return Err(bad("already registered"));
         }
         let info = BarInfo { size, bar_type };
-        let is64 = region != PCI_ROM_SLOT && info.is_64bit();
-        if is64 {
-            let last = if self.header_kind() == HeaderKind::Type1 { 1 } else { 5 };
-            if region >= last {
-                return Err(bad("a 64-bit BAR needs the next BAR slot too"));
-            }
-            if self.bars[region + 1].is_some() {
-                return Err(bad("the next BAR slot, needed for the upper 32 bits, is registered"));
-            }
-        }
+        let is64 = info.is_64bit();
         let mut wmask = !(size - 1);
         if region == PCI_ROM_SLOT {
             wmask |= u64::from(PCI_ROM_ADDRESS_ENABLE);
@@ -447,15 +441,35 @@ mod tests {
     #[test]
     fn bar_registration_refuses_what_qemu_asserts_on() {
         let mut s = type0();
-        assert!(s.register_bar(0, 0, 0x3000).is_err());
-        assert!(s.register_bar(7, 0, 0x1000).is_err());
-        assert!(s.register_bar(5, 0x04, 0x1000).is_err());
+        assert!(s.register_bar(0, 0, 0x3000).is_err(), "assert(is_power_of_2(size))");
+        assert!(s.register_bar(0, 0, 0).is_err(), "is_power_of_2(0) is false");
+        assert!(
+            s.register_bar(7, 0, 0x1000).is_err(),
+            "assert(region_num < PCI_NUM_REGIONS)"
+        );
         s.register_bar(1, 0, 0x1000).unwrap();
-        assert!(s.register_bar(1, 0, 0x1000).is_err());
-        assert!(s.register_bar(0, 0x04, 0x1000).is_err());
+        assert!(s.register_bar(1, 0, 0x1000).is_err(), "assert(!r->size)");
         let mut b = type1(ConfigSize::Conventional);
-        assert!(b.register_bar(2, 0, 0x1000).is_err());
+        assert!(b.register_bar(2, 0, 0x1000).is_err(), "bridges: region_num < 2");
         b.register_bar(PCI_ROM_SLOT, 0, 0x800).unwrap();
         assert_eq!(b.get_le(Array::Cmask, 0x38, 4).unwrap(), 0xffff_ffff);
+    }
+
+    /// pci_register_bar tests only the type bits for a 64-bit BAR and asserts nothing about the
+    /// slot after it: the qword masks land on whatever follows.
+    #[test]
+    fn a_64bit_type_in_the_last_slot_spills_its_masks_as_in_qemu() {
+        let mut s = type0();
+        s.register_bar(5, 0x04, 0x1000).unwrap();
+        // BAR5 is 0x24..0x28; the upper dword's masks land on the CardBus CIS pointer.
+        assert_eq!(s.get_le(Array::Wmask, 0x24, 8).unwrap(), !0xfffu64);
+        assert_eq!(s.get_le(Array::Cmask, 0x24, 8).unwrap(), u64::MAX);
+        assert_eq!(&s.checked()[0x28..0x2c], &[0, 0, 0, 0]);
+        // The slot after a 64-bit BAR can still be registered; it overwrites the upper masks.
+        let mut t = type0();
+        t.register_bar(0, 0x04, 0x1000).unwrap();
+        t.register_bar(1, 0x01, 0x20).unwrap();
+        assert_eq!(t.get_le(Array::Wmask, 0x14, 4).unwrap(), 0xffff_ffe0);
+        assert_eq!(t.config()[0x14], 0x01);
     }
 }

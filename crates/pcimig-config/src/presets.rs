@@ -116,6 +116,8 @@ const PCI_EXP_SLTCTL_AIC: u16 = 0x00c0;
 const PCI_EXP_SLTCTL_PWR_IND_OFF: u16 = 0x0300;
 const PCI_EXP_SLTCTL_ATTN_IND_OFF: u16 = 0x00c0;
 const PCI_SSVID_SIZEOF: usize = 8;
+/// PCIE_AER_LOG_MAX_LIMIT: the largest `aer_log_max` pcie_aer_init accepts.
+pub const PCIE_AER_LOG_MAX_LIMIT: u16 = 128;
 
 /// Size of an MSI capability with the given flags (msi_cap_sizeof).
 pub fn msi_cap_sizeof(flags: u16) -> usize {
@@ -507,6 +509,14 @@ impl ConfigSpace {
             return Err(ConfigError::InvalidPreset {
                 what: "pcie_aer_init",
                 why: format!("size {size:#x} is smaller than the AER registers"),
+            });
+        }
+        if log_max > PCIE_AER_LOG_MAX_LIMIT {
+            // QEMU adds the capability first and then fails realize with this message; here the
+            // space is left untouched.
+            return Err(ConfigError::InvalidPreset {
+                what: "pcie_aer_init",
+                why: format!("Invalid aer_log_max {log_max}. The max number of aer log is {PCIE_AER_LOG_MAX_LIMIT}"),
             });
         }
         self.add_ext_capability(0x0001, version, offset, size, "pcie_aer_init")?;

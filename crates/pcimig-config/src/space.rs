@@ -413,9 +413,15 @@ impl ConfigSpace {
 
     /// A guest write of 1, 2 or 4 bytes, applied byte by byte as pci_default_write_config does:
     /// `config = (config & !wmask) | (val & wmask)`, then the `val & w1cmask` bits are cleared.
-    /// With a PM capability added by [`ConfigSpace::pm_init`], a write that makes an invalid
-    /// power-state transition is reverted as QEMU's pci_pm_update does (D1/D2 only if PMC says
-    /// so; from D1..D3 only to a deeper state or D0).
+    ///
+    /// Two side effects of pci_default_write_config change config bytes as well:
+    /// - with a PM capability added by [`ConfigSpace::pm_init`], a write that makes an invalid
+    ///   power-state transition is reverted as QEMU's pci_pm_update does (D1/D2 only if PMC says
+    ///   so; from D1..D3 only to a deeper state or D0);
+    /// - with an MSI capability added by [`ConfigSpace::msi_init`], a write that touches it while
+    ///   MSI is enabled runs msi_write_config: Multiple Message Enable is clamped to Multiple
+    ///   Message Capable, and with per-vector masking the pending bits of unimplemented vectors
+    ///   are discarded and those of unmasked vectors cleared (QEMU delivers them).
     pub fn write(&mut self, offset: usize, value: u32, len: usize) -> Result<(), ConfigError> {
         self.access(offset, len)?;
         let old_pm = self.pm_state();
@@ -430,7 +436,44 @@ impl ConfigSpace {
             val >>= 8;
         }
         self.pm_update(offset, len, old_pm);
+        self.msi_write_config(offset, len);
         Ok(())
+    }
+
+    /// msi_write_config's config side effects (hw/pci/msi.c).
+    fn msi_write_config(&mut self, offset: usize, len: usize) {
+        let Some(pos) = self.msi_cap else { return };
+        let flags_off = pos + PCI_MSI_FLAGS;
+        let mut flags = self.get_word(flags_off);
+        let msi64 = flags & PCI_MSI_FLAGS_64BIT != 0;
+        let size = crate::presets::msi_cap_sizeof(flags);
+        // ranges_overlap(addr, len, msi_cap, msi_cap_sizeof(flags))
+        if !(offset < pos + size && pos < offset + len) || flags & PCI_MSI_FLAGS_ENABLE == 0 {
+            return;
+        }
+        let log_num = (flags & PCI_MSI_FLAGS_QSIZE) >> 4;
+        let log_max = (flags & PCI_MSI_FLAGS_QMASK) >> 1;
+        if log_num > log_max {
+            flags = (flags & !PCI_MSI_FLAGS_QSIZE) | (log_max << 4);
+            self.set_word(Array::Config, flags_off, flags);
+        }
+        if flags & PCI_MSI_FLAGS_MASKBIT == 0 {
+            return;
+        }
+        let nr_vectors = 1u32 << ((flags & PCI_MSI_FLAGS_QSIZE) >> 4);
+        let implemented = u32::MAX
+            .checked_shr(PCI_MSI_VECTORS_MAX.saturating_sub(nr_vectors))
+            .unwrap_or(0);
+        let (mask_off, pending_off) = if msi64 {
+            (PCI_MSI_MASK_64, PCI_MSI_PENDING_64)
+        } else {
+            (PCI_MSI_MASK_32, PCI_MSI_PENDING_32)
+        };
+        let masked = self.get_long(pos + mask_off);
+        // Pending bits of vectors >= nr_vectors are discarded; unmasked pending vectors are
+        // delivered (msi_notify) and their pending bit cleared.
+        let pending = self.get_long(pos + pending_off) & implemented & masked;
+        self.set_long(Array::Config, pos + pending_off, pending);
     }
 
     /// Current PM D-state (0..3) if the space has a PM capability from [`ConfigSpace::pm_init`].

@@ -142,7 +142,8 @@ impl ConfigSpace {
     /// (get_int32_le), then the config is checked (get_pci_config_device) and, when it passes,
     /// copied whole; then each irq_state word must be 0 or 1 (get_pci_irq_state; the config has
     /// already been copied when this fails, as in QEMU). With [`Embedding::SaveLoad`] the Status
-    /// INTERRUPT bit is recomputed from irq_state afterwards. Returns the decoded state and the
+    /// INTERRUPT bit is recomputed from irq_state afterwards (cleared when irq_state was
+    /// refused: the destination's own INTx levels, none asserted, are kept). Returns the decoded state and the
     /// number of bytes consumed.
     pub fn load_state(&mut self, bytes: &[u8], embedding: Embedding) -> Result<(PciDeviceState, usize), VmstateError> {
         let (state, used) = PciDeviceState::decode(bytes, self.size())?;
@@ -163,7 +164,11 @@ impl ConfigSpace {
             .find(|&&v| v > 1)
             .map(|&v| VmstateError::IrqState(v as i32));
         if embedding == Embedding::SaveLoad {
-            let any = state.irq_state.contains(&1);
+            // pci_device_load recomputes the bit from the device's irq_state, which
+            // get_pci_irq_state updates only when all four words are valid. On failure it keeps
+            // the destination's own levels: none asserted on a device waiting for an incoming
+            // migration (the model does not track INTx levels otherwise).
+            let any = result.is_none() && state.irq_state.contains(&1);
             let st = if any {
                 self.config[PCI_STATUS] | PCI_STATUS_INTERRUPT as u8
             } else {
