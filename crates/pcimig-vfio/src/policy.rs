@@ -1,0 +1,255 @@
+//! The inputs config bytes cannot carry: slot, machine type, the `skip-vsc-check` property and
+//! its machine-type compat, BAR/ROM sizes, and our own opt-in policy for extended vendor
+//! capabilities. Every one of them is an explicit value, so a report can say which policy made
+//! a byte checked or exempt.
+
+use crate::VfioError;
+use std::fmt;
+use std::str::FromStr;
+
+/// Where the passthrough device sits in the guest. Decides what vfio-pci does with the PCI
+/// Express capability (vfio_setup_pcie_cap) and whether extended capabilities are exposed
+/// (vfio_add_ext_cap needs a PCIe bus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Slot {
+    /// Behind a PCIe root or downstream port (where libvirt puts passthrough devices on q35):
+    /// Root Complex Integrated Endpoints become Endpoints; extended capabilities exposed.
+    PciePort,
+    /// Directly on q35's PCIe root bus (pcie.0): Endpoints become Root Complex Integrated
+    /// Endpoints with their link registers zeroed; Legacy Endpoints lose the PCIe capability;
+    /// extended capabilities exposed.
+    Q35Root,
+    /// Behind a conventional PCI bridge on q35: the PCIe capability is hidden and there are no
+    /// extended capabilities.
+    PciBridge,
+    /// On i440fx (a conventional root bus, behind a bridge or not): the PCIe capability is kept
+    /// unchanged and there are no extended capabilities.
+    I440fx,
+}
+
+impl Slot {
+    /// The bus the device is on is PCI Express.
+    pub fn bus_is_express(self) -> bool {
+        matches!(self, Slot::PciePort | Slot::Q35Root)
+    }
+
+    /// The CLI spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Slot::PciePort => "pcie-port",
+            Slot::Q35Root => "q35-root",
+            Slot::PciBridge => "pci-bridge",
+            Slot::I440fx => "i440fx",
+        }
+    }
+}
+
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Slot {
+    type Err = VfioError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pcie-port" => Ok(Slot::PciePort),
+            "q35-root" => Ok(Slot::Q35Root),
+            "pci-bridge" => Ok(Slot::PciBridge),
+            "i440fx" => Ok(Slot::I440fx),
+            other => Err(VfioError::BadOption(format!(
+                "unknown slot '{other}': expected pcie-port, q35-root, pci-bridge or i440fx"
+            ))),
+        }
+    }
+}
+
+/// An x86 machine type of QEMU 10.0.2: `pc-q35-X.Y` / `pc-i440fx-X.Y`, or the aliases `q35`
+/// (= pc-q35-10.0) and `pc` (= pc-i440fx-10.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MachineType {
+    /// q35 (true) or i440fx (false).
+    pub q35: bool,
+    /// Major version.
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+}
+
+/// The newest machine version QEMU 10.0.2 knows.
+pub const LATEST_MACHINE: (u32, u32) = (10, 0);
+
+impl MachineType {
+    /// Parse a `-machine` type name.
+    pub fn parse(s: &str) -> Result<Self, VfioError> {
+        let bad = |why: &str| VfioError::BadOption(format!("machine type '{s}': {why}"));
+        let (q35, ver) = match s {
+            "q35" => {
+                return Ok(MachineType {
+                    q35: true,
+                    major: LATEST_MACHINE.0,
+                    minor: LATEST_MACHINE.1,
+                })
+            }
+            "pc" => {
+                return Ok(MachineType {
+                    q35: false,
+                    major: LATEST_MACHINE.0,
+                    minor: LATEST_MACHINE.1,
+                })
+            }
+            _ => {
+                if let Some(v) = s.strip_prefix("pc-q35-") {
+                    (true, v)
+                } else if let Some(v) = s.strip_prefix("pc-i440fx-") {
+                    (false, v)
+                } else {
+                    return Err(bad("expected pc-q35-X.Y, pc-i440fx-X.Y, q35 or pc"));
+                }
+            }
+        };
+        let (ma, mi) = ver.split_once('.').ok_or_else(|| bad("no X.Y version"))?;
+        let major: u32 = ma.parse().map_err(|_| bad("bad major version"))?;
+        let minor: u32 = mi.parse().map_err(|_| bad("bad minor version"))?;
+        if (major, minor) > LATEST_MACHINE {
+            return Err(bad("newer than QEMU 10.0.2's newest machine type (10.0)"));
+        }
+        Ok(MachineType { q35, major, minor })
+    }
+
+    /// The machine applies hw_compat_9_0 (every machine type 9.0 and older).
+    pub fn applies_hw_compat_9_0(&self) -> bool {
+        (self.major, self.minor) <= (9, 0)
+    }
+
+    /// The canonical name (`pc-q35-10.0`).
+    pub fn name(&self) -> String {
+        format!(
+            "pc-{}-{}.{}",
+            if self.q35 { "q35" } else { "i440fx" },
+            self.major,
+            self.minor
+        )
+    }
+}
+
+impl fmt::Display for MachineType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// The effective value of a policy and why it has that value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Effective {
+    /// The value in force.
+    pub value: bool,
+    /// Why: `explicit property`, `hw_compat_9_0 (pc-q35-9.0)`, `property default (pc-q35-10.0)`.
+    pub reason: String,
+}
+
+/// `skip-vsc-check` as QEMU 10.0.2 resolves it on the destination: an explicit property
+/// (`-device vfio-pci,skip-vsc-check=…` or `-global vfio-pci.skip-vsc-check=…`) always wins;
+/// otherwise machine types 9.0 and older get `false` from hw_compat_9_0; otherwise the property
+/// default `true`.
+pub fn effective_skip_vsc_check(explicit: Option<bool>, machine: &MachineType) -> Effective {
+    match explicit {
+        Some(v) => Effective {
+            value: v,
+            reason: format!("explicit skip-vsc-check={}", if v { "on" } else { "off" }),
+        },
+        None if machine.applies_hw_compat_9_0() => Effective {
+            value: false,
+            reason: format!("hw_compat_9_0 sets it off for machine type {machine}"),
+        },
+        None => Effective {
+            value: true,
+            reason: format!("property default (on) for machine type {machine}"),
+        },
+    }
+}
+
+/// Resolve `--slot` and `--machine`: `pc-i440fx-*` implies the `i440fx` slot unless the slot is
+/// given; a q35 slot on an i440fx machine (or the reverse) is a contradiction. Without a machine
+/// type, the current one of the slot's chipset is assumed (`pc-q35-10.0` / `pc-i440fx-10.0`).
+pub fn resolve_slot_and_machine(
+    slot: Option<Slot>,
+    machine: Option<MachineType>,
+) -> Result<(Slot, MachineType), VfioError> {
+    let latest = |q35| MachineType {
+        q35,
+        major: LATEST_MACHINE.0,
+        minor: LATEST_MACHINE.1,
+    };
+    match (slot, machine) {
+        (None, None) => Ok((Slot::PciePort, latest(true))),
+        (None, Some(m)) => Ok((if m.q35 { Slot::PciePort } else { Slot::I440fx }, m)),
+        (Some(s), None) => Ok((s, latest(s != Slot::I440fx))),
+        (Some(s), Some(m)) => {
+            if (s == Slot::I440fx) == m.q35 {
+                Err(VfioError::BadOption(format!(
+                    "--slot {s} contradicts --machine {m}: {}",
+                    if m.q35 {
+                        "the i440fx slot needs a pc-i440fx machine type"
+                    } else {
+                        "an i440fx machine has only a conventional PCI root bus: use --slot i440fx"
+                    }
+                )))
+            } else {
+                Ok((s, m))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_types_parse_and_compat_boundary_is_9_0() {
+        let m = MachineType::parse("pc-q35-9.0").unwrap();
+        assert!(m.q35 && m.applies_hw_compat_9_0());
+        assert!(!MachineType::parse("pc-q35-9.1").unwrap().applies_hw_compat_9_0());
+        assert!(MachineType::parse("pc-i440fx-2.12").unwrap().applies_hw_compat_9_0());
+        assert!(!MachineType::parse("q35").unwrap().applies_hw_compat_9_0());
+        assert_eq!(MachineType::parse("pc").unwrap().name(), "pc-i440fx-10.0");
+        assert!(MachineType::parse("pc-q35-10.1").is_err());
+        assert!(MachineType::parse("virt-9.0").is_err());
+        assert!(MachineType::parse("pc-q35-x").is_err());
+    }
+
+    /// TV7: the destination's machine type decides, an explicit property always wins.
+    #[test]
+    fn skip_vsc_check_follows_tv7() {
+        let q = |s| MachineType::parse(s).unwrap();
+        assert!(!effective_skip_vsc_check(None, &q("pc-q35-9.0")).value);
+        assert!(!effective_skip_vsc_check(None, &q("pc-i440fx-9.0")).value);
+        assert!(!effective_skip_vsc_check(None, &q("pc-q35-8.2")).value);
+        assert!(effective_skip_vsc_check(None, &q("pc-q35-9.1")).value);
+        assert!(effective_skip_vsc_check(None, &q("pc-q35-9.2")).value);
+        assert!(effective_skip_vsc_check(None, &q("q35")).value);
+        assert!(effective_skip_vsc_check(Some(true), &q("pc-q35-9.0")).value);
+        assert!(!effective_skip_vsc_check(Some(false), &q("pc-q35-10.0")).value);
+    }
+
+    #[test]
+    fn i440fx_machine_implies_i440fx_slot_and_contradictions_are_errors() {
+        let i = MachineType::parse("pc-i440fx-9.2").unwrap();
+        assert_eq!(resolve_slot_and_machine(None, Some(i)).unwrap().0, Slot::I440fx);
+        assert!(resolve_slot_and_machine(Some(Slot::PciePort), Some(i)).is_err());
+        assert!(resolve_slot_and_machine(Some(Slot::I440fx), Some(MachineType::parse("q35").unwrap())).is_err());
+        assert_eq!(
+            resolve_slot_and_machine(None, None).unwrap(),
+            (Slot::PciePort, MachineType::parse("q35").unwrap())
+        );
+        assert_eq!(
+            resolve_slot_and_machine(Some(Slot::I440fx), None).unwrap().1.name(),
+            "pc-i440fx-10.0"
+        );
+    }
+}
