@@ -444,8 +444,8 @@ fn add_virt_caps(
     opts: &VfioOptions,
     notes: &mut Vec<String>,
 ) -> Result<(), VfioError> {
-    let vendor = le16(&space.config().to_vec(), PCI_VENDOR_ID);
-    let device = le16(&space.config().to_vec(), PCI_DEVICE_ID);
+    let vendor = le16(space.config(), PCI_VENDOR_ID);
+    let device = le16(space.config(), PCI_DEVICE_ID);
     if let Some(clique) = opts.nv_gpudirect_clique {
         if clique > 15 {
             return Err(VfioError::BadOption(format!(
