@@ -1,0 +1,249 @@
+//! Positioned reads with a small adaptive window: sequential reads grow the window (up to
+//! 64 KiB), a skip past the window (RAM pages) drops it, so skipped bytes are never copied.
+
+use crate::error::{ErrorKind, StreamError};
+use std::io;
+
+/// Something bytes can be read from at an offset (a file, or bytes in memory for tests).
+pub(crate) trait ReadAt {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+}
+
+impl ReadAt for std::fs::File {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(self, buf, offset)
+    }
+}
+
+impl ReadAt for Vec<u8> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.len());
+        let n = buf.len().min(self.len() - start);
+        buf[..n].copy_from_slice(&self[start..start + n]);
+        Ok(n)
+    }
+}
+
+const MIN_WINDOW: usize = 256;
+const MAX_WINDOW: usize = 64 * 1024;
+
+/// A cursor over a [`ReadAt`] of known length.
+pub(crate) struct Cursor<'a> {
+    src: &'a dyn ReadAt,
+    path: &'a str,
+    len: u64,
+    pos: u64,
+    buf: Vec<u8>,
+    win_start: u64,
+    win_len: usize,
+    next_window: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(src: &'a dyn ReadAt, path: &'a str, len: u64) -> Self {
+        Cursor {
+            src,
+            path,
+            len,
+            pos: 0,
+            buf: vec![0; MAX_WINDOW],
+            win_start: 0,
+            win_len: 0,
+            next_window: MIN_WINDOW,
+        }
+    }
+
+    pub(crate) fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub(crate) fn remaining(&self) -> u64 {
+        self.len.saturating_sub(self.pos)
+    }
+
+    pub(crate) fn err(&self, kind: ErrorKind, offset: u64, msg: impl std::fmt::Display) -> StreamError {
+        StreamError::at(self.path, kind, offset, msg)
+    }
+
+    fn truncated(&self, need: u64, what: &str) -> StreamError {
+        self.err(
+            ErrorKind::Truncated,
+            self.pos,
+            format!(
+                "stream ends at byte {:#x}: {need} bytes needed for {what}, {} available",
+                self.len,
+                self.remaining()
+            ),
+        )
+    }
+
+    /// Make `n` (<= MAX_WINDOW) bytes at `pos` available in the window.
+    fn fill(&mut self, n: usize, what: &str) -> Result<&[u8], StreamError> {
+        if (n as u64) > self.remaining() {
+            return Err(self.truncated(n as u64, what));
+        }
+        let in_window = self.pos >= self.win_start && self.pos + n as u64 <= self.win_start + self.win_len as u64;
+        if !in_window {
+            let sequential = self.win_len > 0 && self.pos == self.win_start + self.win_len as u64;
+            self.next_window = if sequential {
+                (self.next_window * 2).min(MAX_WINDOW)
+            } else {
+                MIN_WINDOW
+            };
+            let want = (self.next_window.max(n) as u64).min(self.remaining()) as usize;
+            let mut got = 0;
+            while got < want {
+                let r = self.src.read_at(&mut self.buf[got..want], self.pos + got as u64);
+                match r {
+                    Ok(0) => break,
+                    Ok(k) => got += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(self.err(ErrorKind::Io, self.pos + got as u64, format!("read error: {e}"))),
+                }
+            }
+            self.win_start = self.pos;
+            self.win_len = got;
+            if got < n {
+                return Err(self.truncated(n as u64, what));
+            }
+        }
+        let off = (self.pos - self.win_start) as usize;
+        Ok(&self.buf[off..off + n])
+    }
+
+    pub(crate) fn peek_u8(&mut self) -> Option<u8> {
+        if self.remaining() == 0 {
+            return None;
+        }
+        self.fill(1, "a byte").ok().map(|b| b[0])
+    }
+
+    pub(crate) fn u8(&mut self, what: &str) -> Result<u8, StreamError> {
+        let b = self.fill(1, what)?[0];
+        self.pos += 1;
+        Ok(b)
+    }
+
+    pub(crate) fn be16(&mut self, what: &str) -> Result<u16, StreamError> {
+        let b = self.fill(2, what)?;
+        let v = u16::from_be_bytes([b[0], b[1]]);
+        self.pos += 2;
+        Ok(v)
+    }
+
+    pub(crate) fn be32(&mut self, what: &str) -> Result<u32, StreamError> {
+        let b = self.fill(4, what)?;
+        let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        self.pos += 4;
+        Ok(v)
+    }
+
+    pub(crate) fn be64(&mut self, what: &str) -> Result<u64, StreamError> {
+        let b = self.fill(8, what)?;
+        let v = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        self.pos += 8;
+        Ok(v)
+    }
+
+    /// Read `n` bytes into a new vector. `n` is checked against `cap` and the bytes left before
+    /// anything is allocated.
+    pub(crate) fn bytes(&mut self, n: u64, cap: u64, what: &str) -> Result<Vec<u8>, StreamError> {
+        if n > cap {
+            return Err(self.err(
+                ErrorKind::TooLarge,
+                self.pos,
+                format!("{what}: length {n:#x} exceeds the limit {cap:#x}"),
+            ));
+        }
+        if n > self.remaining() {
+            return Err(self.err(
+                ErrorKind::TooLarge,
+                self.pos,
+                format!(
+                    "{what}: length {n:#x} exceeds the file ({:#x} bytes left)",
+                    self.remaining()
+                ),
+            ));
+        }
+        let mut out = Vec::with_capacity(n as usize);
+        let mut left = n as usize;
+        while left > 0 {
+            let k = left.min(MAX_WINDOW);
+            let chunk = self.fill(k, what)?;
+            out.extend_from_slice(chunk);
+            self.pos += k as u64;
+            left -= k;
+        }
+        Ok(out)
+    }
+
+    /// A one-byte-length string (idstr, RAM block name, subsection name).
+    pub(crate) fn short_str(&mut self, what: &str) -> Result<String, StreamError> {
+        let n = self.u8(what)?;
+        let b = self.bytes(u64::from(n), 255, what)?;
+        Ok(String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// Move forward `n` bytes without reading them.
+    pub(crate) fn skip(&mut self, n: u64, what: &str) -> Result<(), StreamError> {
+        if n > self.remaining() {
+            return Err(self.err(
+                ErrorKind::TooLarge,
+                self.pos,
+                format!(
+                    "{what}: length {n:#x} exceeds the file ({:#x} bytes left)",
+                    self.remaining()
+                ),
+            ));
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    /// Jump to an absolute offset (must be within the file).
+    pub(crate) fn seek_to(&mut self, off: u64, what: &str) -> Result<(), StreamError> {
+        if off > self.len {
+            return Err(self.err(
+                ErrorKind::TooLarge,
+                self.pos,
+                format!(
+                    "{what}: offset {off:#x} is beyond the end of the file ({:#x})",
+                    self.len
+                ),
+            ));
+        }
+        self.pos = off;
+        Ok(())
+    }
+
+    /// Read up to `buf.len()` bytes at an absolute offset, bypassing the window.
+    pub(crate) fn read_exact_at(&self, buf: &mut [u8], off: u64, what: &str) -> Result<(), StreamError> {
+        if off.checked_add(buf.len() as u64).is_none_or(|end| end > self.len) {
+            return Err(self.err(
+                ErrorKind::Truncated,
+                off,
+                format!("{what}: {} bytes needed, the file ends first", buf.len()),
+            ));
+        }
+        let mut got = 0;
+        while got < buf.len() {
+            match self.src.read_at(&mut buf[got..], off + got as u64) {
+                Ok(0) => {
+                    return Err(self.err(
+                        ErrorKind::Truncated,
+                        off + got as u64,
+                        format!("{what}: unexpected end of file"),
+                    ))
+                }
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.err(ErrorKind::Io, off + got as u64, format!("read error: {e}"))),
+            }
+        }
+        Ok(())
+    }
+}
