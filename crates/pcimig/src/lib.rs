@@ -1,4 +1,8 @@
 //! pcimig: readers for real config-space sources and the reports of the `pcimig` CLI.
 #![deny(missing_docs)]
 
+pub mod check;
+pub mod demo;
+pub mod report;
+pub mod show;
 pub mod source;

@@ -1,20 +1,175 @@
-//! `pcimig check` (vfio issue).
+//! `pcimig check`: predict QEMU's verdict on restoring the saved config onto the destination.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use pcimig::check::{self, CheckError, CheckRequest};
+use pcimig::report;
+use pcimig_vfio::Slot;
+
+/// `on` / `off`, as QEMU spells boolean properties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+impl OnOff {
+    fn bool(self) -> bool {
+        self == OnOff::On
+    }
+}
+
+/// Where the device sits in the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SlotArg {
+    /// Behind a PCIe root/downstream port (default; where libvirt puts passthrough on q35).
+    PciePort,
+    /// On q35's PCIe root bus.
+    Q35Root,
+    /// Behind a conventional PCI bridge on q35.
+    PciBridge,
+    /// On i440fx.
+    I440fx,
+}
+
+impl From<SlotArg> for Slot {
+    fn from(s: SlotArg) -> Slot {
+        match s {
+            SlotArg::PciePort => Slot::PciePort,
+            SlotArg::Q35Root => Slot::Q35Root,
+            SlotArg::PciBridge => Slot::PciBridge,
+            SlotArg::I440fx => Slot::I440fx,
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The saved side (a physical config on the source host, or a config from a stream).
+    /// The saved side: the source host's physical config (virtualized as vfio-pci would), or a
+    /// config from a migration stream (`stream:FILE#DEVICE`, used as saved).
     #[arg(long)]
     pub saved: String,
-    /// The destination side.
+    /// The destination: the destination host's physical config of the same device model.
     #[arg(long)]
     pub dest: String,
-    /// Structured output.
+    /// Both sides are physical configs virtualized as vfio-pci (the default for raw dumps).
+    #[arg(long)]
+    pub vfio: bool,
+    /// The destination is an emulated QEMU device whose config is in a stream of the freshly
+    /// started destination VM.
+    #[arg(long, conflicts_with = "vfio")]
+    pub emulated: bool,
+    /// QMP `query-pci` output of the destination VM (BAR sizes for --emulated).
+    #[arg(long, value_name = "FILE", requires = "emulated")]
+    pub dest_query_pci: Option<std::path::PathBuf>,
+    /// The vfio-pci property on the destination (default: on, off for machine types <= 9.0).
+    #[arg(long, value_name = "on|off")]
+    pub skip_vsc_check: Option<OnOff>,
+    /// The destination's machine type (pc-q35-X.Y, pc-i440fx-X.Y, q35, pc).
+    #[arg(long, value_name = "TYPE")]
+    pub machine: Option<String>,
+    /// Where the device sits in the guest (default pcie-port; i440fx with --machine pc-i440fx-*).
+    #[arg(long, value_enum)]
+    pub slot: Option<SlotArg>,
+    /// A BAR's size, e.g. `--bar 0=16M` (repeatable).
+    #[arg(long = "bar", value_name = "N=SIZE")]
+    pub bars: Vec<String>,
+    /// The expansion ROM's size, e.g. `--rom 512K`.
+    #[arg(long, value_name = "SIZE")]
+    pub rom: Option<String>,
+    /// pcimig's opt-in policy: exempt extended vendor-specific (VSEC/DVSEC) payloads.
+    #[arg(long, value_name = "on|off", default_value = "off")]
+    pub exempt_ext_vendor: OnOff,
+    /// Structured output (schema in README.md).
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(_args: CheckArgs) -> anyhow::Result<u8> {
-    anyhow::bail!("check: not implemented yet")
+/// Parse a size: decimal or 0x-hex bytes, with an optional K/M/G/T suffix (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let v = if let Some(h) = num.strip_prefix("0x") {
+        u64::from_str_radix(h, 16)
+    } else {
+        num.parse::<u64>()
+    }
+    .map_err(|_| format!("size '{s}' is not a number"))?;
+    v.checked_mul(mult).ok_or_else(|| format!("size '{s}' is too large"))
+}
+
+fn request(a: &CheckArgs) -> Result<CheckRequest, CheckError> {
+    let mut bars = Vec::new();
+    for b in &a.bars {
+        let (i, sz) = b
+            .split_once('=')
+            .ok_or_else(|| CheckError::Options(format!("--bar {b}: expected N=SIZE")))?;
+        let i: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| CheckError::Options(format!("--bar {b}: BAR index must be 0..5")))?;
+        if i > 5 {
+            return Err(CheckError::Options(format!("--bar {b}: BAR index must be 0..5")));
+        }
+        let sz = parse_size(sz).map_err(|e| CheckError::Options(format!("--bar {b}: {e}")))?;
+        if sz != 0 && !sz.is_power_of_two() {
+            return Err(CheckError::Options(format!("--bar {b}: a BAR size is a power of two")));
+        }
+        if bars.iter().any(|&(j, _)| j == i) {
+            return Err(CheckError::Options(format!("--bar {i} given twice")));
+        }
+        bars.push((i, sz));
+    }
+    let rom = match &a.rom {
+        Some(r) => Some(parse_size(r).map_err(|e| CheckError::Options(format!("--rom: {e}")))?),
+        None => None,
+    };
+    Ok(CheckRequest {
+        saved: a.saved.clone(),
+        dest: a.dest.clone(),
+        slot: a.slot.map(Slot::from),
+        machine: a.machine.clone(),
+        skip_vsc_check: a.skip_vsc_check.map(OnOff::bool),
+        bars,
+        rom,
+        exempt_ext_vendor: a.exempt_ext_vendor.bool(),
+    })
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
+    if args.emulated {
+        return super::check_stream::run(&args);
+    }
+    let out = request(&args).and_then(|r| check::run(&r))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", report::check_text(&out));
+    }
+    Ok(out.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("0x1000"), Ok(0x1000));
+        assert_eq!(parse_size("64G"), Ok(64 << 30));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("abc").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
 }

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod check_stream;
 pub mod demo;
 pub mod show;
 pub mod stream;
@@ -54,13 +55,19 @@ pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path.file_name().context("output path has no file name")?.to_string_lossy().to_string();
+    let name = path
+        .file_name()
+        .context("output path has no file name")?
+        .to_string_lossy()
+        .to_string();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| -> anyhow::Result<()> {
         let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(data).with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(data)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         f.sync_all().ok();
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
         Ok(())
     })();
     if result.is_err() {

@@ -1,0 +1,198 @@
+//! `pcimig demo`: the bundled scenarios, and how their data derives from the real H100 config.
+//!
+//! 1. vGPU across driver versions: a vGPU-like device derived from the real H100 config
+//!    (`data/samples/h100-firecracker/0000:00:06.0.config.bin`) with a Vendor Specific
+//!    Capability added to its standard chain at 0xc0 (the H100 has none there) and without a
+//!    Device Serial Number; host A's and host B's drivers fill the VSC payload differently.
+//! 2. Whole-GPU passthrough between two physical H100s whose Device Serial Numbers differ.
+//!
+//! Every expected outcome is derived from the data and QEMU's rules (which bytes differ, which
+//! are checked), not from running the checker.
+
+use crate::check::{self, CheckOutput, CheckRequest};
+use std::path::{Path, PathBuf};
+
+/// Offset of the VSC added to the vGPU-like device.
+pub const VSC_OFFSET: usize = 0xc0;
+/// The VSC's length byte.
+pub const VSC_LEN: u8 = 0x18;
+
+/// The VSC payload (from +3) a host's vendor driver presents: a signature, the driver branch
+/// and the capability bits that branch advertises.
+fn vsc_payload(branch: &[u8; 4], caps: u32) -> Vec<u8> {
+    let mut p = vec![0x01]; // +3: layout version
+    p.extend_from_slice(b"vGPU"); // +4..+8
+    p.extend_from_slice(branch); // +8..+0xc: driver branch
+    p.extend_from_slice(&caps.to_le_bytes()); // +0xc..+0x10: capability bits
+    p.extend_from_slice(&[0x00, 0x10, 0x00, 0x00]); // +0x10..+0x14: framebuffer GiB
+    p.extend_from_slice(&[0; 4]); // up to the declared length 0x18
+    p
+}
+
+/// The vGPU-like config a host with the given driver branch presents.
+pub fn vgpu_config(h100: &[u8], branch: &[u8; 4], caps: u32) -> Vec<u8> {
+    let mut c = h100.to_vec();
+    // Standard chain: MSI-X at 0xb0 is the last capability; link a VSC after it.
+    c[0xb0 + 1] = VSC_OFFSET as u8;
+    c[VSC_OFFSET] = 0x09;
+    c[VSC_OFFSET + 1] = 0x00;
+    c[VSC_OFFSET + 2] = VSC_LEN;
+    let p = vsc_payload(branch, caps);
+    c[VSC_OFFSET + 3..VSC_OFFSET + 3 + p.len()].copy_from_slice(&p);
+    // No Device Serial Number: unlink it from the extended chain (0x2b8 -> 0x2f0) and clear it.
+    let h = u32::from_le_bytes([c[0x2b8], c[0x2b9], c[0x2ba], c[0x2bb]]) & 0x000f_ffff;
+    c[0x2b8..0x2bc].copy_from_slice(&h.to_le_bytes());
+    c[0x2f0..0x2fc].fill(0);
+    c
+}
+
+/// Every demo data file, derived from the H100 config: `(file name, bytes)`.
+pub fn derive_files(h100: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let a = vgpu_config(h100, b"R550", 0x0000_00f3);
+    let b = vgpu_config(h100, b"R570", 0x0000_01f7);
+    let mut other_type = b.clone();
+    other_type[0x02] = 0x31; // host B presents another vGPU type: device ID 0x2331
+    let mut vsc_len = b.clone();
+    vsc_len[VSC_OFFSET + 2] = 0x1c; // host B's driver declares a longer VSC
+    let gpu0 = h100.to_vec();
+    let mut gpu1 = h100.to_vec();
+    gpu1[0x2f4..0x2fc].copy_from_slice(&0x1b2e_7c40_99aa_5106u64.to_le_bytes()); // another board's serial
+    vec![
+        ("vgpu-host-a-r550.bin", a),
+        ("vgpu-host-b-r570.bin", b),
+        ("vgpu-host-b-r570-other-type.bin", other_type),
+        ("vgpu-host-b-r570-vsc-len.bin", vsc_len),
+        ("h100-gpu0.bin", gpu0),
+        ("h100-gpu1.bin", gpu1),
+    ]
+}
+
+/// What a scenario must come out as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    /// `pass` or `fail`.
+    pub verdict: &'static str,
+    /// QEMU's line, when it fails.
+    pub qemu_line: Option<String>,
+    /// A warning that must be present (substring).
+    pub warning: Option<&'static str>,
+}
+
+/// One scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Title.
+    pub title: String,
+    /// Why it comes out this way.
+    pub why: String,
+    /// The check.
+    pub request: CheckRequest,
+    /// The command line that runs it.
+    pub command: String,
+    /// Expected outcome.
+    pub expected: Expected,
+}
+
+fn qemu_line(i: usize, read: u8, device: u8) -> String {
+    format!("get_pci_config_device: Bad config data: i=0x{i:x} read: {read:x} device: {device:x} cmask: ff wmask: 0 w1cmask:0")
+}
+
+fn first_diff(a: &[u8], b: &[u8], range: std::ops::Range<usize>) -> usize {
+    range
+        .clone()
+        .find(|&i| a[i] != b[i])
+        .expect("the derived files differ in this range")
+}
+
+/// The scenarios over the data in `dir` (files named as [`derive_files`] names them).
+pub fn scenarios(dir: &Path) -> std::io::Result<Vec<Scenario>> {
+    let f = |n: &str| dir.join(n).to_string_lossy().to_string();
+    let read = |n: &str| std::fs::read(dir.join(n));
+    let (a, b) = (read("vgpu-host-a-r550.bin")?, read("vgpu-host-b-r570.bin")?);
+    let other = read("vgpu-host-b-r570-other-type.bin")?;
+    let vlen = read("vgpu-host-b-r570-vsc-len.bin")?;
+    let (g0, g1) = (read("h100-gpu0.bin")?, read("h100-gpu1.bin")?);
+    // The VSC's payload (after its 3-byte header, up to the next capability or 0x100) is the
+    // only part host A and B differ in.
+    let p = first_diff(&a, &b, VSC_OFFSET + 3..0x100);
+    let dsn = first_diff(&g0, &g1, 0x2f4..0x2fc);
+    let base = |saved: &str, dest: &str| CheckRequest {
+        saved: f(saved),
+        dest: f(dest),
+        ..CheckRequest::default()
+    };
+    let cmd =
+        |extra: &str, saved: &str, dest: &str| format!("pcimig check --saved {} --dest {}{}", f(saved), f(dest), extra);
+    let (sa, sb) = ("vgpu-host-a-r550.bin", "vgpu-host-b-r570.bin");
+    Ok(vec![
+        Scenario {
+            title: "1a. vGPU, host A (driver R550) -> host B (driver R570), destination machine pc-q35-9.0".into(),
+            why: "hw_compat_9_0 turns skip-vsc-check off: the whole VSC is checked, and the drivers fill its payload differently".into(),
+            request: CheckRequest { machine: Some("pc-q35-9.0".into()), ..base(sa, sb) },
+            command: cmd(" --machine pc-q35-9.0", sa, sb),
+            expected: Expected { verdict: "fail", qemu_line: Some(qemu_line(p, a[p], b[p])), warning: None },
+        },
+        Scenario {
+            title: "1b. the same with skip-vsc-check=off on the current machine type".into(),
+            why: "an explicit property wins over the machine type's default".into(),
+            request: CheckRequest { skip_vsc_check: Some(false), ..base(sa, sb) },
+            command: cmd(" --skip-vsc-check off", sa, sb),
+            expected: Expected { verdict: "fail", qemu_line: Some(qemu_line(p, a[p], b[p])), warning: None },
+        },
+        Scenario {
+            title: "1c. the same on the current machine type (pc-q35-10.0): the default".into(),
+            why: "skip-vsc-check is on: only the VSC's 3-byte header (ID, next, length) is checked".into(),
+            request: base(sa, sb),
+            command: cmd("", sa, sb),
+            expected: Expected { verdict: "pass", qemu_line: None, warning: None },
+        },
+        Scenario {
+            title: "1d. host B presents another vGPU type (device ID 0x2331)".into(),
+            why: "the exemption covers VSC payloads only: the Device ID is always checked".into(),
+            request: base(sa, "vgpu-host-b-r570-other-type.bin"),
+            command: cmd("", sa, "vgpu-host-b-r570-other-type.bin"),
+            expected: Expected { verdict: "fail", qemu_line: Some(qemu_line(0x2, a[2], other[2])), warning: None },
+        },
+        Scenario {
+            title: "1e. host B's driver declares a longer VSC (length byte 0x1c)".into(),
+            why: "the VSC header (ID, next pointer, length) stays checked under skip-vsc-check".into(),
+            request: base(sa, "vgpu-host-b-r570-vsc-len.bin"),
+            command: cmd("", sa, "vgpu-host-b-r570-vsc-len.bin"),
+            expected: Expected {
+                verdict: "fail",
+                qemu_line: Some(qemu_line(VSC_OFFSET + 2, a[VSC_OFFSET + 2], vlen[VSC_OFFSET + 2])),
+                warning: None,
+            },
+        },
+        Scenario {
+            title: "2. whole-GPU passthrough, H100 -> another H100 (Device Serial Numbers differ)".into(),
+            why: "vfio-pci exposes the DSN and checks it fully; no exemption covers extended capabilities".into(),
+            request: base("h100-gpu0.bin", "h100-gpu1.bin"),
+            command: cmd("", "h100-gpu0.bin", "h100-gpu1.bin"),
+            expected: Expected { verdict: "fail", qemu_line: Some(qemu_line(dsn, g0[dsn], g1[dsn])), warning: Some("DSN hazard") },
+        },
+    ])
+}
+
+/// Whether an outcome is what the scenario expects.
+pub fn matches(out: &CheckOutput, e: &Expected) -> bool {
+    out.verdict == e.verdict
+        && out.qemu_verdict == e.verdict
+        && out.qemu_line == e.qemu_line
+        && e.warning.is_none_or(|w| out.warnings.iter().any(|x| x.contains(w)))
+}
+
+/// Find the demo data: `data/demo` under the current directory, else in the source tree this
+/// binary was built from.
+pub fn default_dir() -> PathBuf {
+    let cwd = PathBuf::from("data/demo");
+    if cwd.is_dir() {
+        return cwd;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo")
+}
+
+/// Run one scenario.
+pub fn run_one(s: &Scenario) -> Result<CheckOutput, check::CheckError> {
+    check::run(&s.request)
+}
