@@ -419,7 +419,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
         Vec::new()
     };
 
-    hazards(&space, &skip, opts, &mut warnings);
+    hazards(&space, &skip, &mut warnings);
     Ok(VfioDevice {
         space,
         slot: opts.slot,
@@ -742,8 +742,15 @@ fn add_ext_caps(
     Ok(())
 }
 
-/// Migration hazards visible in the guest view.
-fn hazards(space: &ConfigSpace, skip: &Effective, opts: &VfioOptions, warnings: &mut Vec<String>) {
+/// Migration hazards visible in the guest view, and what pcimig does not model.
+fn hazards(space: &ConfigSpace, skip: &Effective, warnings: &mut Vec<String>) {
+    let cfg = space.config();
+    if le16(cfg, PCI_VENDOR_ID) == 0x8086 && cfg[PCI_CLASS_DEVICE + 1] == 0x03 {
+        warnings.push(
+            "Intel integrated graphics: QEMU's IGD quirks (hw/vfio/igd.c: OpRegion/legacy mode) change wmask at 0x50 (GMCH), 0x5c or 0xc0 (BDSM) and 0xfc (ASLS) after the capabilities are added; pcimig does not model them"
+                .into(),
+        );
+    }
     for r in space.cap_records() {
         if r.extended && r.id == 0x0003 {
             warnings.push(format!(
@@ -758,7 +765,6 @@ fn hazards(space: &ConfigSpace, skip: &Effective, opts: &VfioOptions, warnings: 
             ));
         }
     }
-    let _ = opts;
 }
 
 #[cfg(test)]
