@@ -9,7 +9,10 @@ pub(super) fn load(spec: &SourceSpec, data: Vec<u8>) -> Result<Vec<ConfigSource>
     if spec.selector.is_some() {
         return Err(SourceError::new(
             &spec.raw,
-            format!("{} is a single-device binary dump: '#…' selects a device only in lspci text or a stream", spec.path),
+            format!(
+                "{} is a single-device binary dump: '#…' selects a device only in lspci text or a stream",
+                spec.path
+            ),
         ));
     }
     let mut src = ConfigSource::physical(&spec.path, Vec::new());
@@ -25,7 +28,9 @@ pub(super) fn load(spec: &SourceSpec, data: Vec<u8>) -> Result<Vec<ConfigSource>
         n => {
             return Err(SourceError::new(
                 &spec.path,
-                format!("{n} bytes is not a config space dump (expected 256 or 4096 bytes, or 64 for a truncated header)"),
+                format!(
+                    "{n} bytes is not a config space dump (expected 256 or 4096 bytes, or 64 for a truncated header)"
+                ),
             ))
         }
     }

@@ -9,7 +9,10 @@
 //!   `stream:FILE#DEVICE`.
 
 mod binary;
+pub mod lspci;
 mod stream;
+pub mod sysfs;
+mod vfio;
 
 use std::fmt;
 use std::path::Path;
@@ -93,12 +96,20 @@ pub struct SourceError {
 impl SourceError {
     /// An error about `origin` with no particular offset.
     pub fn new(origin: impl Into<String>, message: impl Into<String>) -> Self {
-        SourceError { origin: origin.into(), offset: None, message: message.into() }
+        SourceError {
+            origin: origin.into(),
+            offset: None,
+            message: message.into(),
+        }
     }
 
     /// An error about `origin` at byte `offset`.
     pub fn at(origin: impl Into<String>, offset: u64, message: impl Into<String>) -> Self {
-        SourceError { origin: origin.into(), offset: Some(offset), message: message.into() }
+        SourceError {
+            origin: origin.into(),
+            offset: Some(offset),
+            message: message.into(),
+        }
     }
 }
 
@@ -138,7 +149,12 @@ impl SourceSpec {
             Some((p, sel)) => (p.to_string(), Some(sel.to_string())),
             None => (rest.to_string(), None),
         };
-        SourceSpec { raw: raw.to_string(), scheme, path, selector }
+        SourceSpec {
+            raw: raw.to_string(),
+            scheme,
+            path,
+            selector,
+        }
     }
 }
 
@@ -146,9 +162,44 @@ impl SourceSpec {
 pub fn load_all(raw: &str) -> Result<Vec<ConfigSource>, SourceError> {
     let spec = SourceSpec::parse(raw);
     match spec.scheme.as_deref() {
-        Some("file") | None => load_file(&spec),
-        Some(other) => Err(SourceError::new(raw, format!("the {other}: source is not supported by this build"))),
+        Some("file") => load_file(&spec),
+        None if spec.selector.is_none() && sysfs::is_bare_bdf(&spec.path) && !Path::new(&spec.path).exists() => {
+            sysfs::load(&spec)
+        }
+        None => load_file(&spec),
+        Some("sysfs") => sysfs::load(&spec),
+        Some("vfio") => vfio::load(&spec),
+        Some("stream") => stream::load(&spec),
+        Some(other) => Err(SourceError::new(raw, format!("unknown source scheme '{other}:'"))),
     }
+}
+
+/// The QEMU migration stream magic, "QEVM" big-endian.
+pub const QEMU_VM_FILE_MAGIC: u32 = 0x5145_564d;
+
+/// What a file holds, judged by its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A binary config dump (64, 256 or 4096 bytes).
+    Binary,
+    /// `lspci -x/-xxx/-xxxx` text.
+    Lspci,
+    /// A QEMU migration stream.
+    Stream,
+}
+
+/// Detect a file's format from its bytes; `None` when it is none of the known ones.
+pub fn detect(data: &[u8]) -> Option<Format> {
+    if data.len() >= 4 && u32::from_be_bytes([data[0], data[1], data[2], data[3]]) == QEMU_VM_FILE_MAGIC {
+        return Some(Format::Stream);
+    }
+    if lspci::looks_like_lspci(data) {
+        return Some(Format::Lspci);
+    }
+    if matches!(data.len(), 64 | 256 | 4096) {
+        return Some(Format::Binary);
+    }
+    None
 }
 
 /// Read exactly one device: a SRC naming several is an error listing them.
@@ -158,7 +209,10 @@ pub fn load_one(raw: &str) -> Result<ConfigSource, SourceError> {
         1 => Ok(all.remove(0)),
         0 => Err(SourceError::new(raw, "no device found")),
         n => {
-            let names: Vec<String> = all.iter().map(|s| s.bdf.clone().unwrap_or_else(|| s.origin.clone())).collect();
+            let names: Vec<String> = all
+                .iter()
+                .map(|s| s.bdf.clone().unwrap_or_else(|| s.origin.clone()))
+                .collect();
             Err(SourceError::new(
                 raw,
                 format!("holds {n} devices ({}); select one with {raw}#DEVICE", names.join(", ")),
@@ -169,8 +223,37 @@ pub fn load_one(raw: &str) -> Result<ConfigSource, SourceError> {
 
 fn load_file(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> {
     let path = Path::new(&spec.path);
-    let data = read_limited(path, &spec.raw)?;
-    binary::load(spec, data)
+    let meta = std::fs::metadata(path).map_err(|e| SourceError::new(&spec.path, format!("cannot read: {e}")))?;
+    if meta.is_dir() {
+        return Err(SourceError::new(&spec.path, "is a directory, not a config source"));
+    }
+    // A stream is read by its own reader, in bounded pieces: peek at the magic only.
+    let mut magic = [0u8; 4];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| SourceError::new(&spec.path, format!("cannot read: {e}")))?;
+        f.read(&mut magic)
+            .map_err(|e| SourceError::new(&spec.path, format!("cannot read: {e}")))?
+    };
+    if n == 4 && u32::from_be_bytes(magic) == QEMU_VM_FILE_MAGIC {
+        return stream::load(spec);
+    }
+    let data = read_limited(path, &spec.path)?;
+    match detect(&data) {
+        Some(Format::Binary) => binary::load(spec, data),
+        Some(Format::Lspci) => lspci::load(spec, &data),
+        Some(Format::Stream) => stream::load(spec),
+        None if data.is_empty() => Err(SourceError::new(&spec.path, "empty file: not a config source")),
+        None => Err(SourceError::new(
+            &spec.path,
+            format!(
+                "not a config source: {} bytes that are neither a binary config dump (256 or 4096 bytes, or the 64 of an \
+                 unprivileged sysfs read), lspci -x/-xxx/-xxxx text (no line like '00:1f.3 …' followed by hex lines), \
+                 nor a QEMU migration stream (magic QEVM)",
+                data.len()
+            ),
+        )),
+    }
 }
 
 /// The largest input file read whole (a config source is at most a few hundred KiB of text
@@ -185,7 +268,10 @@ fn read_limited(path: &Path, origin: &str) -> Result<Vec<u8>, SourceError> {
     if meta.len() > MAX_TEXT_SOURCE {
         return Err(SourceError::new(
             origin,
-            format!("{} bytes is too large for a config dump or lspci text (limit {MAX_TEXT_SOURCE})", meta.len()),
+            format!(
+                "{} bytes is too large for a config dump or lspci text (limit {MAX_TEXT_SOURCE})",
+                meta.len()
+            ),
         ));
     }
     std::fs::read(path).map_err(|e| SourceError::new(origin, format!("cannot read: {e}")))

@@ -1,0 +1,820 @@
+//! The registers that matter for migration, decoded per capability. Every read is bounds-checked:
+//! a capability that runs past the bytes available gets the fields that fit and a note.
+
+use serde::Serialize;
+
+/// One decoded register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// Register name as pciutils / the PCI spec calls it (`DevCtl`, `Message Control`).
+    pub name: &'static str,
+    /// Absolute config offset of the register.
+    pub offset: usize,
+    /// Width in bytes (1, 2, 4 or 8).
+    pub size: usize,
+    /// Raw value (little-endian).
+    pub value: u64,
+    /// The value decoded, pciutils style (`Enable+ Count=1/32 Maskable- 64bit+`).
+    pub text: String,
+}
+
+pub(crate) struct Cx<'a> {
+    b: &'a [u8],
+    base: usize,
+    pub fields: Vec<Field>,
+    /// Set when a register did not fit in the bytes available.
+    pub cut: bool,
+}
+
+impl<'a> Cx<'a> {
+    pub fn new(b: &'a [u8], base: usize) -> Self {
+        Cx {
+            b,
+            base,
+            fields: Vec::new(),
+            cut: false,
+        }
+    }
+
+    /// Read `size` bytes at `rel` from the capability start, if they are all available.
+    pub fn rd(&self, rel: usize, size: usize) -> Option<u64> {
+        let start = self.base.checked_add(rel)?;
+        let bytes = self.b.get(start..start.checked_add(size)?)?;
+        Some(bytes.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x)))
+    }
+
+    /// Decode one register; `None` (and `cut`) when it does not fit.
+    pub fn f(&mut self, rel: usize, size: usize, name: &'static str, text: impl FnOnce(u64) -> String) -> Option<u64> {
+        match self.rd(rel, size) {
+            Some(v) => {
+                self.fields.push(Field {
+                    name,
+                    offset: self.base + rel,
+                    size,
+                    value: v,
+                    text: text(v),
+                });
+                Some(v)
+            }
+            None => {
+                self.cut = true;
+                None
+            }
+        }
+    }
+}
+
+fn bit(v: u64, b: u32) -> bool {
+    v >> b & 1 == 1
+}
+
+fn bits(v: u64, lo: u32, hi: u32) -> u64 {
+    (v >> lo) & ((1u64 << (hi - lo + 1)) - 1)
+}
+
+/// Flags as pciutils writes them: `Name+` / `Name-`.
+fn flags(v: u64, list: &[(u32, &str)]) -> String {
+    let mut s = String::new();
+    for (i, (b, n)) in list.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(n);
+        s.push(if bit(v, *b) { '+' } else { '-' });
+    }
+    s
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+fn link_speed(s: u64) -> &'static str {
+    match s {
+        1 => "2.5GT/s",
+        2 => "5GT/s",
+        3 => "8GT/s",
+        4 => "16GT/s",
+        5 => "32GT/s",
+        6 => "64GT/s",
+        _ => "unknown",
+    }
+}
+
+fn payload(code: u64) -> u64 {
+    128u64 << code.min(5)
+}
+
+/// PCI Express port types (PCIe Capabilities register bits 7:4).
+pub fn pcie_type_name(t: u64) -> &'static str {
+    match t {
+        0 => "Endpoint",
+        1 => "Legacy Endpoint",
+        4 => "Root Port",
+        5 => "Upstream Port",
+        6 => "Downstream Port",
+        7 => "PCI-Express to PCI/PCI-X Bridge",
+        8 => "PCI/PCI-X to PCI-Express Bridge",
+        9 => "Root Complex Integrated Endpoint",
+        10 => "Root Complex Event Collector",
+        _ => "Unknown type",
+    }
+}
+
+pub(crate) fn pm(c: &mut Cx) {
+    c.f(2, 2, "PMC", |v| {
+        format!(
+            "version {} {} AuxCurrent={} PME(D0{},D1{},D2{},D3hot{},D3cold{})",
+            bits(v, 0, 2),
+            flags(v, &[(3, "PMEClk"), (5, "DSI"), (9, "D1"), (10, "D2")]),
+            bits(v, 6, 8),
+            pm_flag(v, 11),
+            pm_flag(v, 12),
+            pm_flag(v, 13),
+            pm_flag(v, 14),
+            pm_flag(v, 15)
+        )
+    });
+    c.f(4, 2, "PMCSR", |v| {
+        format!(
+            "D{} {} DSel={} DScale={} {}",
+            bits(v, 0, 1),
+            flags(v, &[(3, "NoSoftRst"), (8, "PME-Enable")]),
+            bits(v, 9, 12),
+            bits(v, 13, 14),
+            flags(v, &[(15, "PME")])
+        )
+    });
+}
+
+fn pm_flag(v: u64, b: u32) -> char {
+    if bit(v, b) {
+        '+'
+    } else {
+        '-'
+    }
+}
+
+pub(crate) fn msi(c: &mut Cx) {
+    let Some(ctl) = c.f(2, 2, "Message Control", |v| {
+        format!(
+            "Enable{} Count={}/{} {}",
+            pm_flag(v, 0),
+            1u32 << bits(v, 4, 6),
+            1u32 << bits(v, 1, 3),
+            flags(v, &[(8, "Maskable"), (7, "64bit")])
+        )
+    }) else {
+        return;
+    };
+    let is64 = bit(ctl, 7);
+    c.f(4, 4, "Message Address", hex);
+    let mut rel = 8;
+    if is64 {
+        c.f(8, 4, "Message Upper Address", hex);
+        rel = 12;
+    }
+    c.f(rel, 2, "Message Data", hex);
+    if bit(ctl, 8) {
+        c.f(rel + 4, 4, "Mask Bits", hex);
+        c.f(rel + 8, 4, "Pending Bits", hex);
+    }
+}
+
+pub(crate) fn msix(c: &mut Cx) {
+    c.f(2, 2, "Message Control", |v| {
+        format!(
+            "Enable{} Count={} {}",
+            pm_flag(v, 15),
+            bits(v, 0, 10) + 1,
+            flags(v, &[(14, "Masked")])
+        )
+    });
+    c.f(4, 4, "Table", |v| format!("BAR={} offset={:08x}", v & 7, v & !7));
+    c.f(8, 4, "PBA", |v| format!("BAR={} offset={:08x}", v & 7, v & !7));
+}
+
+pub(crate) fn vndr(c: &mut Cx) {
+    c.f(2, 1, "Length", |v| format!("{v} bytes"));
+}
+
+pub(crate) fn ssvid(c: &mut Cx) {
+    c.f(4, 2, "Subsystem Vendor ID", |v| format!("{v:04x}"));
+    c.f(6, 2, "Subsystem ID", |v| format!("{v:04x}"));
+}
+
+pub(crate) fn pcix(c: &mut Cx) {
+    c.f(2, 2, "Command", hex);
+    c.f(4, 4, "Status", hex);
+}
+
+pub(crate) fn vpd(c: &mut Cx) {
+    c.f(2, 2, "VPD Address", hex);
+    c.f(4, 4, "VPD Data", hex);
+}
+
+/// The PCI Express capability; returns the port type.
+pub(crate) fn express(c: &mut Cx) -> Option<u64> {
+    let cap = c.f(2, 2, "PCIe Capabilities", |v| {
+        format!(
+            "v{} {}{}, IntMsgNum {}",
+            bits(v, 0, 3),
+            pcie_type_name(bits(v, 4, 7)),
+            if bit(v, 8) { " (Slot+)" } else { "" },
+            bits(v, 9, 13)
+        )
+    })?;
+    let version = bits(cap, 0, 3);
+    let ty = bits(cap, 4, 7);
+    let slot = bit(cap, 8);
+    c.f(4, 4, "DevCap", |v| {
+        format!(
+            "MaxPayload {} bytes, PhantFunc {}, {} SlotPowerLimit {}*10^-{}W",
+            payload(bits(v, 0, 2)),
+            bits(v, 3, 4),
+            flags(v, &[(5, "ExtTag"), (15, "RBE"), (28, "FLReset")]),
+            bits(v, 18, 25),
+            bits(v, 26, 27)
+        )
+    });
+    c.f(8, 2, "DevCtl", |v| {
+        format!(
+            "{} MaxPayload {} bytes, MaxReadReq {} bytes",
+            flags(
+                v,
+                &[
+                    (0, "CorrErr"),
+                    (1, "NonFatalErr"),
+                    (2, "FatalErr"),
+                    (3, "UnsupReq"),
+                    (4, "RlxdOrd"),
+                    (8, "ExtTag"),
+                    (9, "PhantFunc"),
+                    (10, "AuxPwr"),
+                    (11, "NoSnoop")
+                ]
+            ),
+            payload(bits(v, 5, 7)),
+            payload(bits(v, 12, 14))
+        )
+    });
+    c.f(0xa, 2, "DevSta", |v| {
+        flags(
+            v,
+            &[
+                (0, "CorrErr"),
+                (1, "NonFatalErr"),
+                (2, "FatalErr"),
+                (3, "UnsupReq"),
+                (4, "AuxPwr"),
+                (5, "TransPend"),
+            ],
+        )
+    });
+    let has_link = !matches!(ty, 9 | 10);
+    if has_link {
+        c.f(0xc, 4, "LnkCap", |v| {
+            format!(
+                "Port #{}, Speed {}, Width x{}, ASPM {}, {}",
+                bits(v, 24, 31),
+                link_speed(bits(v, 0, 3)),
+                bits(v, 4, 9),
+                ["not supported", "L0s", "L1", "L0s L1"][bits(v, 10, 11) as usize],
+                flags(
+                    v,
+                    &[
+                        (18, "ClockPM"),
+                        (19, "Surprise"),
+                        (20, "LLActRep"),
+                        (21, "BwNot"),
+                        (22, "ASPMOptComp")
+                    ]
+                )
+            )
+        });
+        c.f(0x10, 2, "LnkCtl", |v| {
+            format!(
+                "ASPM {}; RCB {} bytes, {}",
+                ["Disabled", "L0s Enabled", "L1 Enabled", "L0s L1 Enabled"][bits(v, 0, 1) as usize],
+                if bit(v, 3) { 128 } else { 64 },
+                flags(
+                    v,
+                    &[
+                        (4, "Disabled"),
+                        (5, "Retrain"),
+                        (6, "CommClk"),
+                        (7, "ExtSynch"),
+                        (8, "ClockPM"),
+                        (9, "AutWidDis"),
+                        (10, "BWInt"),
+                        (11, "AutBWInt")
+                    ]
+                )
+            )
+        });
+        c.f(0x12, 2, "LnkSta", |v| {
+            format!(
+                "Speed {}, Width x{}, {}",
+                link_speed(bits(v, 0, 3)),
+                bits(v, 4, 9),
+                flags(
+                    v,
+                    &[
+                        (11, "Train"),
+                        (12, "SlotClk"),
+                        (13, "DLActive"),
+                        (14, "BWMgmt"),
+                        (15, "ABWMgmt")
+                    ]
+                )
+            )
+        });
+    }
+    if slot {
+        c.f(0x14, 4, "SltCap", |v| {
+            format!(
+                "{} Slot #{}",
+                flags(
+                    v,
+                    &[
+                        (0, "AttnBtn"),
+                        (1, "PwrCtrl"),
+                        (2, "MRL"),
+                        (3, "AttnInd"),
+                        (4, "PwrInd"),
+                        (5, "HotPlug"),
+                        (6, "Surprise"),
+                        (18, "Interlock"),
+                        (19, "NoCompl")
+                    ]
+                ),
+                bits(v, 19, 31)
+            )
+        });
+        c.f(0x18, 2, "SltCtl", |v| {
+            flags(
+                v,
+                &[
+                    (0, "AttnBtn"),
+                    (1, "PwrFlt"),
+                    (2, "MRL"),
+                    (3, "PresDet"),
+                    (4, "CmdCplt"),
+                    (5, "HPIrq"),
+                    (10, "PwrCtrl-Off"),
+                    (12, "LinkChg"),
+                ],
+            )
+        });
+        c.f(0x1a, 2, "SltSta", |v| {
+            flags(
+                v,
+                &[
+                    (0, "AttnBtn"),
+                    (1, "PowerFlt"),
+                    (2, "MRL"),
+                    (3, "CmdCplt"),
+                    (4, "PresDet"),
+                    (5, "Interlock"),
+                    (6, "PresDetState"),
+                    (8, "DLLStateChg"),
+                ],
+            )
+        });
+    }
+    if matches!(ty, 4 | 10) {
+        c.f(0x1c, 2, "RootCtl", |v| {
+            flags(
+                v,
+                &[
+                    (0, "ErrCorrectable"),
+                    (1, "ErrNon-Fatal"),
+                    (2, "ErrFatal"),
+                    (3, "PMEIntEna"),
+                    (4, "CRSVisible"),
+                ],
+            )
+        });
+        c.f(0x1e, 2, "RootCap", |v| flags(v, &[(0, "CRSVisible")]));
+        c.f(0x20, 4, "RootSta", |v| {
+            format!(
+                "PME ReqID {:04x}, {}",
+                bits(v, 0, 15),
+                flags(v, &[(16, "PMEStatus"), (17, "PMEPending")])
+            )
+        });
+    }
+    if version >= 2 {
+        c.f(0x24, 4, "DevCap2", |v| {
+            format!(
+                "Completion Timeout ranges {:x}, {} OBFF {}",
+                bits(v, 0, 3),
+                flags(
+                    v,
+                    &[
+                        (4, "TimeoutDis"),
+                        (5, "ARIFwd"),
+                        (6, "AtomicOpsRouting"),
+                        (11, "LTR"),
+                        (16, "10BitTagComp")
+                    ]
+                ),
+                bits(v, 18, 19)
+            )
+        });
+        c.f(0x28, 2, "DevCtl2", |v| {
+            format!(
+                "Completion Timeout {:x}, {} OBFF {}",
+                bits(v, 0, 3),
+                flags(
+                    v,
+                    &[
+                        (4, "TimeoutDis"),
+                        (5, "ARIFwd"),
+                        (6, "AtomicOpsReqEn"),
+                        (10, "LTR"),
+                        (12, "10BitTagReq")
+                    ]
+                ),
+                bits(v, 13, 14)
+            )
+        });
+        if has_link {
+            c.f(0x2c, 4, "LnkCap2", |v| {
+                let speeds: Vec<&str> = (1..=6)
+                    .filter(|i| bit(v, *i))
+                    .map(|i| link_speed(u64::from(i)))
+                    .collect();
+                format!(
+                    "Supported Link Speeds: {}, {}",
+                    speeds.join(" "),
+                    flags(v, &[(8, "Crosslink")])
+                )
+            });
+            c.f(0x30, 2, "LnkCtl2", |v| {
+                format!(
+                    "Target Link Speed: {}, {}",
+                    link_speed(bits(v, 0, 3)),
+                    flags(v, &[(4, "EnterCompliance"), (5, "SpeedDis")])
+                )
+            });
+            c.f(0x32, 2, "LnkSta2", |v| {
+                format!(
+                    "De-emphasis {}, {}",
+                    if bit(v, 0) { "-3.5dB" } else { "-6dB" },
+                    flags(v, &[(1, "EqualizationComplete"), (5, "LinkEqualizationRequest")])
+                )
+            });
+        }
+    }
+    Some(ty)
+}
+
+const UE: &[(u32, &str)] = &[
+    (4, "DLP"),
+    (5, "SDES"),
+    (12, "TLP"),
+    (13, "FCP"),
+    (14, "CmpltTO"),
+    (15, "CmpltAbrt"),
+    (16, "UnxCmplt"),
+    (17, "RxOF"),
+    (18, "MalfTLP"),
+    (19, "ECRC"),
+    (20, "UnsupReq"),
+    (21, "ACSViol"),
+];
+const CE: &[(u32, &str)] = &[
+    (0, "RxErr"),
+    (6, "BadTLP"),
+    (7, "BadDLLP"),
+    (8, "Rollover"),
+    (12, "Timeout"),
+    (13, "AdvNonFatalErr"),
+];
+
+pub(crate) fn aer(c: &mut Cx, root: bool) {
+    c.f(4, 4, "UESta", |v| flags(v, UE));
+    c.f(8, 4, "UEMsk", |v| flags(v, UE));
+    c.f(0xc, 4, "UESvrt", |v| flags(v, UE));
+    c.f(0x10, 4, "CESta", |v| flags(v, CE));
+    c.f(0x14, 4, "CEMsk", |v| flags(v, CE));
+    c.f(0x18, 4, "AERCap", |v| {
+        format!(
+            "First Error Pointer: {:02x}, {}",
+            bits(v, 0, 4),
+            flags(
+                v,
+                &[
+                    (5, "GenCap"),
+                    (6, "CGenEn"),
+                    (7, "ChkCap"),
+                    (8, "ChkEn"),
+                    (9, "MultHdrRecCap")
+                ]
+            )
+        )
+    });
+    c.f(0x1c, 4, "HeaderLog0", |v| format!("{v:08x}"));
+    c.f(0x20, 4, "HeaderLog1", |v| format!("{v:08x}"));
+    c.f(0x24, 4, "HeaderLog2", |v| format!("{v:08x}"));
+    c.f(0x28, 4, "HeaderLog3", |v| format!("{v:08x}"));
+    if root {
+        c.f(0x2c, 4, "RootCmd", |v| {
+            flags(v, &[(0, "CERptEn"), (1, "NFERptEn"), (2, "FERptEn")])
+        });
+        c.f(0x30, 4, "RootSta", |v| {
+            flags(
+                v,
+                &[
+                    (0, "CERcvd"),
+                    (1, "MultCERcvd"),
+                    (2, "UERcvd"),
+                    (3, "MultUERcvd"),
+                    (4, "FirstFatal"),
+                ],
+            )
+        });
+        c.f(0x34, 4, "ErrorSrc", |v| {
+            format!("ERR_COR: {:04x} ERR_FATAL/NONFATAL: {:04x}", v & 0xffff, v >> 16)
+        });
+    }
+}
+
+pub(crate) fn sriov(c: &mut Cx) {
+    c.f(4, 4, "IOVCap", |v| {
+        format!(
+            "{} IntMsgNum {}",
+            flags(v, &[(0, "Migration"), (1, "ARIHierarchy")]),
+            v >> 21
+        )
+    });
+    c.f(8, 2, "IOVCtl", |v| {
+        flags(
+            v,
+            &[
+                (0, "Enable"),
+                (1, "Migration"),
+                (2, "Interrupt"),
+                (3, "MSE"),
+                (4, "ARIHierarchy"),
+            ],
+        )
+    });
+    c.f(0xa, 2, "IOVSta", |v| flags(v, &[(0, "Migration")]));
+    c.f(0xc, 2, "Initial VFs", |v| v.to_string());
+    c.f(0xe, 2, "Total VFs", |v| v.to_string());
+    c.f(0x10, 2, "Number of VFs", |v| v.to_string());
+    c.f(0x12, 1, "Function Dependency Link", |v| format!("{v:02x}"));
+    c.f(0x14, 2, "VF offset", |v| v.to_string());
+    c.f(0x16, 2, "VF stride", |v| v.to_string());
+    c.f(0x1a, 2, "VF Device ID", |v| format!("{v:04x}"));
+    c.f(0x1c, 4, "Supported Page Size", |v| format!("{v:08x}"));
+    c.f(0x20, 4, "System Page Size", |v| format!("{v:08x}"));
+    const VF_BARS: [&str; 6] = ["VF BAR0", "VF BAR1", "VF BAR2", "VF BAR3", "VF BAR4", "VF BAR5"];
+    for (i, name) in VF_BARS.iter().enumerate() {
+        c.f(0x24 + 4 * i, 4, name, |v| format!("{v:08x}"));
+    }
+    c.f(0x3c, 4, "VF Migration", |v| {
+        format!("offset: {:08x}, BIR: {}", v & !7, v & 7)
+    });
+}
+
+pub(crate) fn ats(c: &mut Cx) {
+    c.f(4, 2, "ATSCap", |v| {
+        format!(
+            "Invalidate Queue Depth: {:02x}, {}",
+            bits(v, 0, 4),
+            flags(v, &[(5, "PageAligned")])
+        )
+    });
+    c.f(6, 2, "ATSCtl", |v| {
+        format!(
+            "{} Smallest Translation Unit: {:02x}",
+            flags(v, &[(15, "Enable")]),
+            bits(v, 0, 4)
+        )
+    });
+}
+
+pub(crate) fn pri(c: &mut Cx) {
+    c.f(4, 2, "PRICtl", |v| flags(v, &[(0, "Enable"), (1, "Reset")]));
+    c.f(6, 2, "PRISta", |v| {
+        flags(v, &[(0, "RF"), (1, "UPRGI"), (8, "Stopped"), (15, "PASID")])
+    });
+    c.f(8, 4, "Page Request Capacity", |v| format!("{v:08x}"));
+    c.f(0xc, 4, "Page Request Allocation", |v| format!("{v:08x}"));
+}
+
+pub(crate) fn pasid(c: &mut Cx) {
+    c.f(4, 2, "PASIDCap", |v| {
+        format!(
+            "{} Width: {:02x}",
+            flags(v, &[(1, "Exec"), (2, "Priv")]),
+            bits(v, 8, 12)
+        )
+    });
+    c.f(6, 2, "PASIDCtl", |v| {
+        flags(v, &[(0, "Enable"), (1, "Exec"), (2, "Priv")])
+    });
+}
+
+const ACS: &[(u32, &str)] = &[
+    (0, "SrcValid"),
+    (1, "TransBlk"),
+    (2, "ReqRedir"),
+    (3, "CmpltRedir"),
+    (4, "UpstreamFwd"),
+    (5, "EgressCtrl"),
+    (6, "DirectTrans"),
+];
+
+pub(crate) fn acs(c: &mut Cx) {
+    c.f(4, 2, "ACSCap", |v| flags(v, ACS));
+    c.f(6, 2, "ACSCtl", |v| flags(v, ACS));
+}
+
+pub(crate) fn ari(c: &mut Cx) {
+    c.f(4, 2, "ARICap", |v| {
+        format!(
+            "{} NextFunc: {:02x}",
+            flags(v, &[(0, "MFVC"), (1, "ACS")]),
+            bits(v, 8, 15)
+        )
+    });
+    c.f(6, 2, "ARICtl", |v| {
+        format!(
+            "{} Function Group: {}",
+            flags(v, &[(0, "MFVC"), (1, "ACS")]),
+            bits(v, 4, 6)
+        )
+    });
+}
+
+pub(crate) fn dsn(c: &mut Cx) -> Option<u64> {
+    c.f(4, 8, "Serial Number", |v| {
+        let b = v.to_be_bytes();
+        b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join("-")
+    })
+}
+
+/// VSEC header; returns (ID, rev, length).
+pub(crate) fn vsec(c: &mut Cx) -> Option<(u64, u64, u64)> {
+    let v = c.f(4, 4, "VSEC Header", |v| {
+        format!("ID={:04x} Rev={} Len={:03x}", v & 0xffff, bits(v, 16, 19), v >> 20)
+    })?;
+    Some((v & 0xffff, bits(v, 16, 19), v >> 20))
+}
+
+/// DVSEC headers; returns (vendor, rev, length, DVSEC ID).
+pub(crate) fn dvsec(c: &mut Cx) -> Option<(u64, u64, u64, u64)> {
+    let h1 = c.f(4, 4, "DVSEC Header 1", |v| {
+        format!("Vendor={:04x} Rev={} Len={:03x}", v & 0xffff, bits(v, 16, 19), v >> 20)
+    })?;
+    let h2 = c.f(8, 2, "DVSEC Header 2", |v| format!("ID={v:04x}"))?;
+    Some((h1 & 0xffff, bits(h1, 16, 19), h1 >> 20, h2))
+}
+
+fn bar_size_name(n: u64) -> String {
+    // Resizable BAR size encoding: 0 = 1 MB, 1 = 2 MB, ...
+    match n {
+        0..=9 => format!("{}MB", 1u64 << n),
+        10..=19 => format!("{}GB", 1u64 << (n - 10)),
+        20..=29 => format!("{}TB", 1u64 << (n - 20)),
+        _ => format!("{}PB", 1u64 << (n.min(39) - 30)),
+    }
+}
+
+pub(crate) fn rebar(c: &mut Cx) {
+    const CAPS: [&str; 6] = [
+        "BAR Cap 0",
+        "BAR Cap 1",
+        "BAR Cap 2",
+        "BAR Cap 3",
+        "BAR Cap 4",
+        "BAR Cap 5",
+    ];
+    const CTLS: [&str; 6] = [
+        "BAR Ctl 0",
+        "BAR Ctl 1",
+        "BAR Ctl 2",
+        "BAR Ctl 3",
+        "BAR Ctl 4",
+        "BAR Ctl 5",
+    ];
+    let Some(ctl0) = c.rd(8, 4) else {
+        c.cut = true;
+        return;
+    };
+    let n = (bits(ctl0, 5, 7) as usize).clamp(1, 6);
+    for i in 0..n {
+        c.f(4 + 8 * i, 4, CAPS[i], |v| {
+            let sizes: Vec<String> = (4..32)
+                .filter(|b| bit(v, *b))
+                .map(|b| bar_size_name(u64::from(b - 4)))
+                .collect();
+            format!("supported: {}", sizes.join(" "))
+        });
+        c.f(8 + 8 * i, 4, CTLS[i], |v| {
+            format!(
+                "BAR {}: current size {}, {} BARs",
+                bits(v, 0, 2),
+                bar_size_name(bits(v, 8, 13)),
+                bits(v, 5, 7)
+            )
+        });
+    }
+}
+
+const L1SS: &[(u32, &str)] = &[
+    (0, "PCI-PM_L1.2"),
+    (1, "PCI-PM_L1.1"),
+    (2, "ASPM_L1.2"),
+    (3, "ASPM_L1.1"),
+];
+
+pub(crate) fn l1ss(c: &mut Cx) {
+    c.f(4, 4, "L1SubCap", |v| {
+        format!(
+            "{} {} PortCommonModeRestoreTime={}us PortTPowerOnTime={}x{}",
+            flags(v, L1SS),
+            flags(v, &[(4, "L1_PM_Substates")]),
+            bits(v, 8, 15),
+            bits(v, 19, 23),
+            [2, 10, 100, 0][bits(v, 16, 17) as usize]
+        )
+    });
+    c.f(8, 4, "L1SubCtl1", |v| {
+        format!(
+            "{} LTR1.2_Threshold scale {} value {}",
+            flags(v, L1SS),
+            v >> 29,
+            bits(v, 16, 25)
+        )
+    });
+    c.f(0xc, 4, "L1SubCtl2", |v| {
+        format!("T_PwrOn scale {} value {}", bits(v, 0, 1), bits(v, 3, 7))
+    });
+}
+
+fn ltr_ns(v: u64) -> u64 {
+    bits(v, 0, 9) << (5 * bits(v, 10, 12).min(5))
+}
+
+pub(crate) fn ltr(c: &mut Cx) {
+    c.f(4, 2, "Max snoop latency", |v| format!("{}ns", ltr_ns(v)));
+    c.f(6, 2, "Max no snoop latency", |v| format!("{}ns", ltr_ns(v)));
+}
+
+pub(crate) fn ptm(c: &mut Cx) {
+    c.f(4, 4, "PTMCap", |v| {
+        format!(
+            "{} Granularity: {}ns",
+            flags(v, &[(0, "Requester"), (1, "Responder"), (2, "Root")]),
+            bits(v, 8, 15)
+        )
+    });
+    c.f(8, 4, "PTMControl", |v| {
+        format!(
+            "{} Granularity: {}ns",
+            flags(v, &[(0, "Enabled"), (1, "RootSelected")]),
+            bits(v, 8, 15)
+        )
+    });
+}
+
+pub(crate) fn dpc(c: &mut Cx) {
+    c.f(4, 2, "DpcCap", |v| {
+        format!(
+            "IntMsgNum {}, {}",
+            bits(v, 0, 4),
+            flags(v, &[(5, "RPExt"), (6, "PoisonedTLP")])
+        )
+    });
+    c.f(6, 2, "DpcCtl", |v| {
+        format!("Trigger:{} {}", bits(v, 0, 1), flags(v, &[(3, "Int"), (4, "ErrCor")]))
+    });
+    c.f(8, 2, "DpcSta", |v| {
+        format!("Trigger{} Reason:{:02x}", pm_flag(v, 0), bits(v, 1, 2))
+    });
+}
+
+pub(crate) fn tph(c: &mut Cx) {
+    c.f(4, 4, "TPHCap", |v| {
+        format!(
+            "{} Steering table size {}",
+            flags(v, &[(0, "NoST"), (1, "IntVec"), (2, "DevSpec")]),
+            bits(v, 16, 26) + 1
+        )
+    });
+    c.f(8, 4, "TPHCtl", |v| {
+        format!("ST mode {}, requester enable {}", bits(v, 0, 2), bits(v, 8, 9))
+    });
+}
+
+pub(crate) fn vc(c: &mut Cx) {
+    c.f(4, 4, "Port VC Capability 1", |v| {
+        format!("Extended VCs {}, LPEVC {}", bits(v, 0, 2), bits(v, 4, 6))
+    });
+    c.f(0xc, 2, "Port VC Control", hex);
+}

@@ -1,0 +1,479 @@
+//! `lspci -x`, `-xxx` and `-xxxx` text, read as pciutils' dump reader (`lib/dump.c`, what
+//! `lspci -F FILE` uses) reads it:
+//!
+//! - a device starts at a line beginning `BB:DD.F ` or `DDDD:BB:DD.F ` (a domain of 4 to 6 hex
+//!   digits), followed by a space and whatever lspci printed after it;
+//! - hex lines `OFF: xx xx …` (2 to 8 hex digits of offset) fill that device's bytes; every other
+//!   line (decoded text, `-v` output) is skipped; a blank line ends the device;
+//! - bytes a dump does not give read as 0xff, as in pciutils; the device has as many bytes as the
+//!   highest offset written (64 for `-x`, 256 for `-xxx`, 4096 for `-xxxx`);
+//! - CRLF line ends are accepted; a hex line with anything but pairs of hex digits separated by
+//!   single spaces is an error (pciutils: `dump: Malformed line`), named by line and file offset.
+//!
+//! Unlike pciutils, a last line without a newline and lines longer than 255 bytes are accepted.
+
+use super::{ConfigSource, SourceError, SourceSpec, Truncation};
+use pcimig_config::regs::{PCI_CAPABILITY_LIST, PCI_STATUS, PCI_STATUS_CAP_LIST};
+
+/// Highest config offset a dump may hold (pciutils: "At most 4096 bytes of config space").
+const MAX_CONFIG: usize = 4096;
+
+/// A device address as lspci writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bdf {
+    /// PCI domain (segment); `None` when the text gives none (domain 0).
+    pub domain: Option<u32>,
+    /// Bus.
+    pub bus: u8,
+    /// Device (slot) 0..31.
+    pub device: u8,
+    /// Function 0..7.
+    pub function: u8,
+}
+
+impl Bdf {
+    /// The domain, 0 when none is written.
+    pub fn domain_or_zero(&self) -> u32 {
+        self.domain.unwrap_or(0)
+    }
+
+    /// `DDDD:BB:DD.F`, always with the domain.
+    pub fn full(&self) -> String {
+        format!(
+            "{:04x}:{:02x}:{:02x}.{}",
+            self.domain_or_zero(),
+            self.bus,
+            self.device,
+            self.function
+        )
+    }
+
+    /// Parse `BB:DD.F` or `DDDD:BB:DD.F` (domain of 1 to 8 hex digits, case-insensitive) exactly;
+    /// `None` for anything else.
+    pub fn parse(s: &str) -> Option<Bdf> {
+        let s = s.trim();
+        let (domain, rest) = match s.matches(':').count() {
+            2 => {
+                let (d, rest) = s.split_once(':')?;
+                if d.is_empty() || d.len() > 8 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                (Some(u32::from_str_radix(d, 16).ok()?), rest)
+            }
+            1 => (None, s),
+            _ => return None,
+        };
+        let (bus, rest) = rest.split_once(':')?;
+        let (dev, func) = rest.split_once('.')?;
+        let hex = |t: &str, max: usize| -> Option<u8> {
+            if t.is_empty() || t.len() > max || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            u8::from_str_radix(t, 16).ok()
+        };
+        let bus = hex(bus, 2)?;
+        let device = hex(dev, 2)?;
+        if device > 31 || func.len() != 1 {
+            return None;
+        }
+        let function = func.parse::<u8>().ok().filter(|f| *f < 8)?;
+        Some(Bdf {
+            domain,
+            bus,
+            device,
+            function,
+        })
+    }
+
+    /// Whether a selector names this device: a selector without a domain matches any domain.
+    pub fn matches(&self, selector: &Bdf) -> bool {
+        (selector.bus, selector.device, selector.function) == (self.bus, self.device, self.function)
+            && selector.domain.is_none_or(|d| d == self.domain_or_zero())
+    }
+}
+
+impl std::fmt::Display for Bdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.domain {
+            Some(d) => write!(f, "{d:04x}:{:02x}:{:02x}.{}", self.bus, self.device, self.function),
+            None => write!(f, "{:02x}:{:02x}.{}", self.bus, self.device, self.function),
+        }
+    }
+}
+
+/// One device of a dump, before it becomes a [`ConfigSource`].
+#[derive(Debug, Clone)]
+pub struct DumpDevice {
+    /// Its address as the text writes it.
+    pub bdf: Bdf,
+    /// 1-based line number of its header line.
+    pub line: usize,
+    /// The rest of the header line (lspci's description), trimmed.
+    pub description: String,
+    /// The bytes, 0xff where the dump gives none; as long as the highest byte written.
+    pub bytes: Vec<u8>,
+    /// Which bytes the dump gave.
+    present: Vec<bool>,
+}
+
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    }
+}
+
+/// A device header line: `BB:DD.F ` or `DDDD:BB:DD.F ` with a 4..6 digit domain, as pciutils'
+/// dump_validate patterns. Returns the address and the rest of the line.
+fn device_line(line: &[u8]) -> Option<(Bdf, &[u8])> {
+    // Position of the bus: after an optional domain and ':'.
+    let mut domain = None;
+    let mut p = 0;
+    let hex_run = line.iter().take_while(|&&b| is_hex(b)).count();
+    if (4..=6).contains(&hex_run) && line.get(hex_run) == Some(&b':') {
+        domain = Some(
+            line[..hex_run]
+                .iter()
+                .fold(0u32, |v, &b| (v << 4) | u32::from(hex_val(b))),
+        );
+        p = hex_run + 1;
+    }
+    let rest = &line[p..];
+    // "##:##.# "
+    if rest.len() < 8
+        || !(is_hex(rest[0]) && is_hex(rest[1]) && rest[2] == b':' && is_hex(rest[3]) && is_hex(rest[4]))
+        || rest[5] != b'.'
+        || !is_hex(rest[6])
+        || rest[7] != b' '
+    {
+        return None;
+    }
+    let bus = (hex_val(rest[0]) << 4) | hex_val(rest[1]);
+    let device = (hex_val(rest[3]) << 4) | hex_val(rest[4]);
+    let function = match rest[6] {
+        f @ b'0'..=b'7' => f - b'0',
+        _ => return None,
+    };
+    if device > 31 {
+        return None;
+    }
+    Some((
+        Bdf {
+            domain,
+            bus,
+            device,
+            function,
+        },
+        &rest[8..],
+    ))
+}
+
+/// A hex line `OFF: ` with 2..8 hex digits of offset; returns the offset and the rest.
+fn hex_line(line: &[u8]) -> Option<(usize, &[u8])> {
+    let n = line.iter().take_while(|&&b| is_hex(b)).count();
+    if !(2..=8).contains(&n) || line.get(n) != Some(&b':') || line.get(n + 1) != Some(&b' ') {
+        return None;
+    }
+    let off = line[..n].iter().fold(0u64, |v, &b| (v << 4) | u64::from(hex_val(b)));
+    Some((usize::try_from(off).unwrap_or(usize::MAX), &line[n + 2..]))
+}
+
+/// Whether `data` looks like lspci text: some line in the first 64 KiB is a device header line.
+pub(super) fn looks_like_lspci(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(64 * 1024)];
+    if head.contains(&0) {
+        return false;
+    }
+    head.split(|&b| b == b'\n').any(|l| device_line(l).is_some())
+}
+
+/// Parse every device of a dump. Errors name the file, line and byte offset.
+pub fn parse(origin: &str, data: &[u8]) -> Result<Vec<DumpDevice>, SourceError> {
+    let mut devices: Vec<DumpDevice> = Vec::new();
+    let mut current: Option<usize> = None;
+    let mut pos = 0usize;
+    let mut lineno = 0usize;
+    while pos < data.len() {
+        lineno += 1;
+        let end = data[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |e| pos + e);
+        let mut line = &data[pos..end];
+        let line_start = pos;
+        pos = end + 1;
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        if let Some((bdf, rest)) = device_line(line) {
+            devices.push(DumpDevice {
+                bdf,
+                line: lineno,
+                description: String::from_utf8_lossy(rest).trim().to_string(),
+                bytes: Vec::new(),
+                present: Vec::new(),
+            });
+            current = Some(devices.len() - 1);
+            continue;
+        }
+        if line.is_empty() {
+            current = None;
+            continue;
+        }
+        let Some(idx) = current else { continue };
+        let Some((mut off, mut rest)) = hex_line(line) else {
+            continue;
+        };
+        let dev = &mut devices[idx];
+        let col0 = line.len() - rest.len();
+        while rest.len() >= 2 && is_hex(rest[0]) && is_hex(rest[1]) && (rest.len() == 2 || rest[2] == b' ') {
+            if off >= MAX_CONFIG {
+                return Err(SourceError::at(
+                    origin,
+                    (line_start + line.len() - rest.len()) as u64,
+                    format!("line {lineno}: config offset {off:#x} is past 4096 bytes, the most a config space has"),
+                ));
+            }
+            if off >= dev.bytes.len() {
+                let new_len = if off < 64 {
+                    64
+                } else if off < 256 {
+                    256
+                } else {
+                    MAX_CONFIG
+                };
+                dev.bytes.resize(new_len.max(dev.bytes.len()), 0xff);
+                dev.present.resize(dev.bytes.len(), false);
+            }
+            dev.bytes[off] = (hex_val(rest[0]) << 4) | hex_val(rest[1]);
+            dev.present[off] = true;
+            off += 1;
+            rest = if rest.len() > 2 { &rest[3..] } else { &rest[2..] };
+        }
+        if !rest.is_empty() {
+            let col = line.len() - rest.len();
+            let shown: String = String::from_utf8_lossy(&rest[..rest.len().min(16)]).into_owned();
+            return Err(SourceError::at(
+                origin,
+                (line_start + col) as u64,
+                format!(
+                    "line {lineno}, column {}: malformed hex line: expected two hex digits and a space, found {shown:?}",
+                    col + 1
+                ),
+            ));
+        }
+        let _ = col0;
+    }
+    // The device length is the highest byte written, as pciutils counts it.
+    for d in &mut devices {
+        let len = d.present.iter().rposition(|&p| p).map_or(0, |i| i + 1);
+        d.bytes.truncate(len);
+        d.present.truncate(len);
+    }
+    Ok(devices)
+}
+
+fn has_express_cap(bytes: &[u8]) -> bool {
+    if bytes.len() <= PCI_CAPABILITY_LIST {
+        return false;
+    }
+    let status = u16::from_le_bytes([bytes[PCI_STATUS], bytes[PCI_STATUS + 1]]);
+    status & PCI_STATUS_CAP_LIST != 0
+        && pcimig_config::walk_std(bytes)
+            .entries
+            .iter()
+            .any(|e| e.id == u16::from(pcimig_config::CapId::Exp.value()))
+}
+
+fn to_source(spec_path: &str, origin: String, d: DumpDevice) -> ConfigSource {
+    let have = d.bytes.len();
+    let missing: Vec<(usize, usize)> = runs(&d.present, false);
+    let mut src = ConfigSource::physical(origin, Vec::new());
+    src.bdf = Some(d.bdf.full());
+    let what = format!("{spec_path} line {} ({})", d.line, d.bdf);
+    match have {
+        0 => {
+            src.truncated = Some(Truncation { have: 0, full: 256 });
+            src.warnings.push(format!(
+                "{what}: no hex dump lines; run lspci with -xxx (or -xxxx as root) to get the bytes"
+            ));
+        }
+        1..=64 => {
+            src.truncated = Some(Truncation { have, full: 256 });
+            src.warnings.push(format!(
+                "{what}: {have} bytes (lspci -x): the header only, a truncated view; capabilities are not visible (use lspci -xxxx as root)"
+            ));
+        }
+        65..=255 => {
+            src.truncated = Some(Truncation { have, full: 256 });
+            src.warnings.push(format!(
+                "{what}: only {have} bytes; the dump ends early, a truncated view"
+            ));
+        }
+        256 => {
+            if has_express_cap(&d.bytes) {
+                src.truncated = Some(Truncation { have, full: 4096 });
+                src.warnings.push(format!(
+                    "{what}: 256 bytes (lspci -xxx) of a PCI Express device, a truncated view: the extended config space (0x100-0xfff) is not visible (use lspci -xxxx as root)"
+                ));
+            }
+        }
+        4096 => {}
+        _ => {
+            src.truncated = Some(Truncation { have, full: 4096 });
+            src.warnings.push(format!(
+                "{what}: only {have} of 4096 bytes; the dump ends early, a truncated view"
+            ));
+        }
+    }
+    if !missing.is_empty() {
+        let list: Vec<String> = missing
+            .iter()
+            .take(8)
+            .map(|(a, b)| format!("{a:#x}..{:#x}", b - 1))
+            .collect();
+        src.warnings.push(format!(
+            "{what}: the dump gives no bytes for {}{}; they read as 0xff, as lspci reads them",
+            list.join(", "),
+            if missing.len() > 8 { ", …" } else { "" }
+        ));
+    }
+    src.bytes = d.bytes;
+    src
+}
+
+/// Runs of `want` in `v`, as (start, end) half-open.
+fn runs(v: &[bool], want: bool) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == want {
+            let s = i;
+            while i < v.len() && v[i] == want {
+                i += 1;
+            }
+            out.push((s, i));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Read the device(s) of lspci text: all of them, or the one `#BDF` selects.
+pub(super) fn load(spec: &SourceSpec, data: &[u8]) -> Result<Vec<ConfigSource>, SourceError> {
+    let devices = parse(&spec.path, data)?;
+    if devices.is_empty() {
+        return Err(SourceError::new(
+            &spec.path,
+            "lspci text without any device line (a line starting 'BB:DD.F ' or 'DDDD:BB:DD.F ')",
+        ));
+    }
+    let Some(sel) = spec.selector.as_deref() else {
+        let many = devices.len() > 1;
+        return Ok(devices
+            .into_iter()
+            .map(|d| {
+                let origin = if many {
+                    format!("{}#{}", spec.path, d.bdf)
+                } else {
+                    spec.path.clone()
+                };
+                to_source(&spec.path, origin, d)
+            })
+            .collect());
+    };
+    let Some(want) = Bdf::parse(sel) else {
+        return Err(SourceError::new(
+            &spec.raw,
+            format!("'#{sel}' is not a device address: use BB:DD.F or DDDD:BB:DD.F as lspci writes it"),
+        ));
+    };
+    let mut hits: Vec<DumpDevice> = devices.into_iter().filter(|d| d.bdf.matches(&want)).collect();
+    match hits.len() {
+        0 => Err(SourceError::new(&spec.raw, format!("no device {sel} in {}", spec.path))),
+        1 => {
+            let d = hits.remove(0);
+            Ok(vec![to_source(&spec.path, spec.raw.clone(), d)])
+        }
+        _ => {
+            let list: Vec<String> = hits
+                .iter()
+                .map(|d| format!("{} (line {})", d.bdf.full(), d.line))
+                .collect();
+            Err(SourceError::new(
+                &spec.raw,
+                format!(
+                    "{sel} matches {} devices: {}; give the domain to pick one",
+                    hits.len(),
+                    list.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_lines_follow_pciutils_patterns() {
+        assert!(device_line(b"00:1f.3 Audio device").is_some());
+        assert_eq!(device_line(b"0000:3b:00.0 x").unwrap().0.domain, Some(0));
+        assert_eq!(device_line(b"10000:00:00.0 x").unwrap().0.domain, Some(0x10000));
+        assert!(
+            device_line(b"00:1f.3").is_none(),
+            "pciutils needs the space after the address"
+        );
+        assert!(device_line(b"00: 86 80").is_none());
+        assert!(
+            device_line(b"000:00:00.0 x").is_none(),
+            "a 3-digit domain is not a pattern pciutils knows"
+        );
+        assert!(device_line(b"00:1f.9 x").is_none());
+    }
+
+    #[test]
+    fn bdf_selectors_with_and_without_domain() {
+        let b = Bdf::parse("0001:02:03.4").unwrap();
+        assert_eq!(b.full(), "0001:02:03.4");
+        let s = Bdf::parse("02:03.4").unwrap();
+        assert!(b.matches(&s));
+        assert!(!b.matches(&Bdf::parse("0000:02:03.4").unwrap()));
+        assert!(Bdf::parse("02:03").is_none());
+        assert!(Bdf::parse("zz:03.1").is_none());
+    }
+
+    #[test]
+    fn sparse_hex_lines_leave_0xff_and_length_is_the_highest_byte() {
+        let t = b"00:00.0 Host bridge\n00: 86 80 00 00\r\n30: 01\n\n10: 55\n";
+        let d = parse("t", t).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].bytes.len(), 0x31);
+        assert_eq!(d[0].bytes[4], 0xff);
+        assert_eq!(d[0].bytes[0x30], 1);
+        assert_eq!(
+            d[0].bytes[0x10], 0xff,
+            "a hex line after the blank line belongs to no device"
+        );
+    }
+
+    #[test]
+    fn malformed_hex_line_names_line_and_offset() {
+        let e = parse("f.txt", b"00:00.0 x\n00: 86 8g 00\n").unwrap_err();
+        assert_eq!(e.offset, Some(14));
+        assert!(e.message.contains("line 2"), "{e}");
+        let e = parse(
+            "f.txt",
+            b"00:00.0 x\nff0: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("past 4096"), "{e}");
+    }
+}
