@@ -230,7 +230,6 @@ pub fn parse(origin: &str, data: &[u8]) -> Result<Vec<DumpDevice>, SourceError> 
             continue;
         };
         let dev = &mut devices[idx];
-        let col0 = line.len() - rest.len();
         while rest.len() >= 2 && is_hex(rest[0]) && is_hex(rest[1]) && (rest.len() == 2 || rest[2] == b' ') {
             if off >= MAX_CONFIG {
                 return Err(SourceError::at(
@@ -267,7 +266,6 @@ pub fn parse(origin: &str, data: &[u8]) -> Result<Vec<DumpDevice>, SourceError> 
                 ),
             ));
         }
-        let _ = col0;
     }
     // The device length is the highest byte written, as pciutils counts it.
     for d in &mut devices {
