@@ -64,3 +64,4 @@ pub use stream::{
     MAX_SECTIONS, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT,
 };
 pub use vmdesc::MAX_VMDESC;
+pub mod devices;

@@ -1,0 +1,1350 @@
+//! The emulated-device table: QEMU 10.0.2's PCI device models as the destination of a restore.
+//!
+//! Given a destination device's *current* config bytes (from a stream saved by the freshly
+//! started destination VM), its section idstr and the machine type, [`build_destination`] returns
+//! a [`ConfigSpace`] whose config is those bytes and whose cmask/wmask/w1cmask are what the
+//! device's realize in QEMU 10.0.2 sets: `do_pci_register_device`'s header masks, then the
+//! device's own BAR registrations and capability init helpers, in QEMU's order, with the compat
+//! properties of the machine type applied. The restore check of a saved config against that space
+//! is then exactly QEMU's `get_pci_config_device`.
+//!
+//! Where a property changes the layout (number of MSI/MSI-X vectors, optional AER/ATS/ACS, SHPC,
+//! modern/legacy virtio), the table reads it back from the destination's own config bytes; where it
+//! changes only masks and cannot be seen in the bytes, the machine type's default is used (see
+//! `docs/device-models.md`). The built space's capability layout is compared with the destination's
+//! bytes, and a mismatch is an error ([`DeviceError::Layout`]): the device was configured in a way
+//! the table does not model.
+//!
+//! BAR sizes are QEMU's constants; the QMP `query-pci` output of the destination
+//! ([`QueryPci`]) overrides them, and is the only reliable source for option-ROM sizes (without it
+//! the ROM file is looked up in QEMU's data directories).
+
+use pcimig_config::presets::{LinkSpeed, LinkWidth, MsixLayout, PcieCapOptions, SlotOptions};
+use pcimig_config::regs::*;
+use pcimig_config::{
+    walk_ext, walk_std, Array, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, HeaderKind,
+};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Why no destination model could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The device is not in the table.
+    #[error(
+        "device {idstr} (vmsd {vmsd:?}, PCI ID {vendor:04x}:{device:04x}) is not in pcimig's table of QEMU 10.0.2 \
+         emulated devices; supported: {supported}"
+    )]
+    Unknown {
+        /// Section idstr.
+        idstr: String,
+        /// vmsd name (the idstr after its last '/').
+        vmsd: String,
+        /// Vendor ID from the config.
+        vendor: u16,
+        /// Device ID from the config.
+        device: u16,
+        /// The supported QEMU types.
+        supported: String,
+    },
+    /// The destination's config bytes do not look like what the table's device builds.
+    #[error("device {idstr} ({type_name}): {why}")]
+    Layout {
+        /// Section idstr.
+        idstr: String,
+        /// QEMU type the table chose.
+        type_name: &'static str,
+        /// What differs.
+        why: String,
+    },
+    /// The machine type is not one the table knows the compat properties of.
+    #[error("machine type {0:?}: {1}")]
+    Machine(String, String),
+    /// Bad `query-pci` JSON.
+    #[error("query-pci output: {0}")]
+    QueryPci(String),
+    /// A model-building step failed (a bug in the table, or an impossible configuration).
+    #[error("device {idstr} ({type_name}): building the model failed: {source}")]
+    Config {
+        /// Section idstr.
+        idstr: String,
+        /// QEMU type.
+        type_name: &'static str,
+        /// The model crate's error.
+        source: ConfigError,
+    },
+}
+
+// ---- machine types --------------------------------------------------------------------------------
+
+/// A QEMU x86 machine type as written in the stream's configuration section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineType {
+    /// The full name, e.g. `pc-q35-10.0`.
+    pub name: String,
+    /// `q35` or `i440fx`.
+    pub family: MachineFamily,
+    /// (major, minor) of the versioned machine.
+    pub version: (u32, u32),
+}
+
+/// Chipset family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineFamily {
+    /// `pc-q35-*`: PCIe root bus, MCH, ICH9.
+    Q35,
+    /// `pc-i440fx-*`: conventional root bus, i440FX, PIIX3/4.
+    I440fx,
+}
+
+impl MachineType {
+    /// Parse `pc-q35-X.Y` / `pc-i440fx-X.Y` (optionally with a `-suffix`), the form QEMU writes
+    /// in the configuration section. Versions before 2.12 are refused (their compat properties are
+    /// not modelled).
+    pub fn parse(name: &str) -> Result<Self, DeviceError> {
+        let bad = |why: &str| DeviceError::Machine(name.to_string(), why.to_string());
+        let (family, rest) = if let Some(r) = name.strip_prefix("pc-q35-") {
+            (MachineFamily::Q35, r)
+        } else if let Some(r) = name.strip_prefix("pc-i440fx-") {
+            (MachineFamily::I440fx, r)
+        } else {
+            return Err(bad(
+                "only the versioned x86 machines pc-q35-X.Y and pc-i440fx-X.Y are modelled",
+            ));
+        };
+        let ver = rest.split('-').next().unwrap_or("");
+        let mut it = ver.split('.');
+        let major = it.next().and_then(|s| s.parse::<u32>().ok());
+        let minor = it.next().and_then(|s| s.parse::<u32>().ok());
+        let (Some(major), Some(minor)) = (major, minor) else {
+            return Err(bad("no X.Y version in the name"));
+        };
+        if (major, minor) < (2, 12) {
+            return Err(bad("machine types before 2.12 are not modelled"));
+        }
+        if (major, minor) > (10, 0) {
+            return Err(bad("newer than QEMU 10.0.2's machine types"));
+        }
+        Ok(MachineType {
+            name: name.to_string(),
+            family,
+            version: (major, minor),
+        })
+    }
+
+    /// The machine version is `<= (major, minor)`, i.e. `hw_compat_major_minor` applies.
+    pub fn at_most(&self, major: u32, minor: u32) -> bool {
+        self.version <= (major, minor)
+    }
+
+    /// `x-pcie-ext-tag` (off through hw_compat_9_1).
+    pub fn pcie_ext_tag(&self) -> bool {
+        !self.at_most(9, 1)
+    }
+
+    /// `x-pcie-err-unc-mask` (off through hw_compat_7_2).
+    pub fn pcie_err_unc_mask(&self) -> bool {
+        !self.at_most(7, 2)
+    }
+
+    /// `x-pci-express-writeable-slt-bug` of PCI bridges (on through hw_compat_8_1).
+    pub fn writeable_slt_bug(&self) -> bool {
+        self.at_most(8, 1)
+    }
+
+    fn pcie_opts(&self) -> PcieCapOptions {
+        PcieCapOptions {
+            ext_tag: self.pcie_ext_tag(),
+            extcap_init: true,
+            slot_link: None,
+        }
+    }
+}
+
+// ---- query-pci ----------------------------------------------------------------------------------------
+
+/// One BAR or ROM of a `query-pci` device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryRegion {
+    /// 0..=5, or 6 for the ROM.
+    pub bar: usize,
+    /// I/O space.
+    pub io: bool,
+    /// 64-bit memory.
+    pub mem64: bool,
+    /// Prefetchable memory.
+    pub prefetch: bool,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// One device of a `query-pci` answer, with its QEMU device path (`0000:00:03.0:00.0`, the part of
+/// a section idstr before the `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryDevice {
+    /// Device path as QEMU's pcibus_get_dev_path writes it.
+    pub path: String,
+    /// Vendor ID.
+    pub vendor: u16,
+    /// Device ID.
+    pub device: u16,
+    /// `qdev_id` (the `-device id=`), if any.
+    pub qdev_id: Option<String>,
+    /// Registered regions.
+    pub regions: Vec<QueryRegion>,
+}
+
+/// A parsed QMP `query-pci` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryPci {
+    /// Every device, depth first.
+    pub devices: Vec<QueryDevice>,
+}
+
+impl QueryPci {
+    /// Parse `query-pci` output: the QMP reply `{"return": [...]}` or the bare list of buses.
+    /// Devices behind bridges get paths extended with `:SS.F` per level, as in section idstrs.
+    pub fn parse(json: &str) -> Result<Self, DeviceError> {
+        let v: serde_json::Value = serde_json::from_str(json).map_err(|e| DeviceError::QueryPci(e.to_string()))?;
+        let buses = v.get("return").unwrap_or(&v);
+        let buses = buses
+            .as_array()
+            .ok_or_else(|| DeviceError::QueryPci("expected a list of buses (or {\"return\": [...]})".into()))?;
+        let mut out = QueryPci::default();
+        for bus in buses {
+            let devs = bus
+                .get("devices")
+                .and_then(|d| d.as_array())
+                .cloned()
+                .unwrap_or_default();
+            // The root bus path is "0000:00" on the x86 machines (pci_root_bus_path of the host bridge).
+            Self::walk(&devs, "0000:00", &mut out.devices)?;
+        }
+        Ok(out)
+    }
+
+    fn walk(devs: &[serde_json::Value], prefix: &str, out: &mut Vec<QueryDevice>) -> Result<(), DeviceError> {
+        let num = |d: &serde_json::Value, k: &str| -> Result<u64, DeviceError> {
+            d.get(k)
+                .and_then(|x| x.as_u64())
+                .ok_or_else(|| DeviceError::QueryPci(format!("device without a numeric {k:?}")))
+        };
+        for d in devs {
+            let slot = num(d, "slot")?;
+            let func = num(d, "function")?;
+            let id = d
+                .get("id")
+                .ok_or_else(|| DeviceError::QueryPci("device without \"id\"".into()))?;
+            let path = format!("{prefix}:{slot:02x}.{func:x}");
+            let mut regions = Vec::new();
+            for r in d.get("regions").and_then(|r| r.as_array()).into_iter().flatten() {
+                let flag = |k: &str| r.get(k).and_then(|x| x.as_bool()).unwrap_or(false);
+                regions.push(QueryRegion {
+                    bar: num(r, "bar")? as usize,
+                    io: r.get("type").and_then(|t| t.as_str()) == Some("io"),
+                    mem64: flag("mem_type_64"),
+                    prefetch: flag("prefetch"),
+                    size: num(r, "size")?,
+                });
+            }
+            out.push(QueryDevice {
+                path: path.clone(),
+                vendor: num(id, "vendor")? as u16,
+                device: num(id, "device")? as u16,
+                qdev_id: d.get("qdev_id").and_then(|x| x.as_str()).map(str::to_string),
+                regions,
+            });
+            if let Some(sub) = d
+                .get("pci_bridge")
+                .and_then(|b| b.get("devices"))
+                .and_then(|x| x.as_array())
+            {
+                Self::walk(sub, &path, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The device at `path` (an idstr's part before `/`).
+    pub fn find(&self, path: &str) -> Option<&QueryDevice> {
+        self.devices.iter().find(|d| d.path == path)
+    }
+}
+
+// ---- the table ---------------------------------------------------------------------------------------
+
+/// A device the table knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceKind {
+    /// QEMU type name (`-device` name), e.g. `e1000e`.
+    pub type_name: &'static str,
+    /// vmsd name, as in the section idstr after its `/`.
+    pub vmsd: &'static str,
+    /// PCI vendor ID.
+    pub vendor: u16,
+    /// PCI device IDs (any of them).
+    pub device: &'static [u16],
+    /// QEMU source file of the realize function.
+    pub source: &'static str,
+    builder: Builder,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Builder {
+    E1000,
+    E1000e,
+    Rtl8139,
+    Vmxnet3,
+    Xhci,
+    IntelHda,
+    Virtio,
+    PcieRootPort,
+    PciBridge,
+    Mch,
+    Ich9Lpc,
+    Ich9Ahci,
+    Ich9Smb,
+    I440fx,
+    Piix3,
+    PiixIde,
+    Piix4Pm,
+}
+
+macro_rules! kind {
+    ($t:expr, $vmsd:expr, $ven:expr, $dev:expr, $src:expr, $b:ident) => {
+        DeviceKind {
+            type_name: $t,
+            vmsd: $vmsd,
+            vendor: $ven,
+            device: $dev,
+            source: $src,
+            builder: Builder::$b,
+        }
+    };
+}
+
+const VIRTIO_IDS: &[u16] = &[
+    0x1000, 0x1001, 0x1002, 0x1003, 0x1004, 0x1005, 0x1009, 0x1041, 0x1042, 0x1043, 0x1044, 0x1045, 0x1048, 0x1049,
+    0x1050, 0x1052, 0x1053,
+];
+
+/// Every device of the table.
+pub const TABLE: &[DeviceKind] = &[
+    kind!(
+        "e1000",
+        "e1000",
+        0x8086,
+        &[0x100e, 0x100c, 0x100f],
+        "hw/net/e1000.c",
+        E1000
+    ),
+    kind!("e1000e", "e1000e", 0x8086, &[0x10d3], "hw/net/e1000e.c", E1000e),
+    kind!("rtl8139", "rtl8139", 0x10ec, &[0x8139], "hw/net/rtl8139.c", Rtl8139),
+    kind!("vmxnet3", "vmxnet3", 0x15ad, &[0x07b0], "hw/net/vmxnet3.c", Vmxnet3),
+    kind!("qemu-xhci", "xhci", 0x1b36, &[0x000d], "hw/usb/hcd-xhci-pci.c", Xhci),
+    kind!("nec-usb-xhci", "xhci", 0x1033, &[0x0194], "hw/usb/hcd-xhci-pci.c", Xhci),
+    kind!(
+        "intel-hda",
+        "intel-hda",
+        0x8086,
+        &[0x2668],
+        "hw/audio/intel-hda.c",
+        IntelHda
+    ),
+    kind!(
+        "ich9-intel-hda",
+        "intel-hda",
+        0x8086,
+        &[0x293e],
+        "hw/audio/intel-hda.c",
+        IntelHda
+    ),
+    kind!(
+        "virtio-*-pci",
+        "virtio-*",
+        0x1af4,
+        VIRTIO_IDS,
+        "hw/virtio/virtio-pci.c",
+        Virtio
+    ),
+    kind!(
+        "pcie-root-port",
+        "pcie-root-port",
+        0x1b36,
+        &[0x000c],
+        "hw/pci-bridge/gen_pcie_root_port.c",
+        PcieRootPort
+    ),
+    kind!(
+        "pci-bridge",
+        "pci_bridge",
+        0x1b36,
+        &[0x0001],
+        "hw/pci-bridge/pci_bridge_dev.c",
+        PciBridge
+    ),
+    kind!("mch", "mch", 0x8086, &[0x29c0], "hw/pci-host/q35.c", Mch),
+    kind!("ICH9-LPC", "ICH9LPC", 0x8086, &[0x2918], "hw/isa/lpc_ich9.c", Ich9Lpc),
+    kind!("ich9-ahci", "ich9_ahci", 0x8086, &[0x2922], "hw/ide/ich.c", Ich9Ahci),
+    kind!(
+        "ICH9-SMB",
+        "ich9_smb",
+        0x8086,
+        &[0x2930],
+        "hw/i2c/smbus_ich9.c",
+        Ich9Smb
+    ),
+    kind!("i440FX", "I440FX", 0x8086, &[0x1237], "hw/pci-host/i440fx.c", I440fx),
+    kind!("PIIX3", "PIIX3", 0x8086, &[0x7000], "hw/isa/piix.c", Piix3),
+    kind!("piix3-ide", "ide", 0x8086, &[0x7010], "hw/ide/piix.c", PiixIde),
+    kind!("PIIX4_PM", "piix4_pm", 0x8086, &[0x7113], "hw/acpi/piix4.c", Piix4Pm),
+];
+
+fn virtio_type_name(vmsd: &str, device_id: u16) -> &'static str {
+    let v = match device_id {
+        0x1000 | 0x1041 => "net",
+        0x1001 | 0x1042 => "blk",
+        0x1002 | 0x1045 => "balloon",
+        0x1003 | 0x1043 => "serial",
+        0x1004 | 0x1048 => "scsi",
+        0x1005 | 0x1044 => "rng",
+        0x1009 | 0x1049 => "9p",
+        0x1052 => "input",
+        0x1050 => "gpu",
+        0x1053 => "vsock",
+        _ => vmsd.strip_prefix("virtio-").unwrap_or("?"),
+    };
+    match v {
+        "net" => "virtio-net-pci",
+        "blk" => "virtio-blk-pci",
+        "balloon" => "virtio-balloon-pci",
+        "serial" => "virtio-serial-pci",
+        "scsi" => "virtio-scsi-pci",
+        "rng" => "virtio-rng-pci",
+        "9p" => "virtio-9p-pci",
+        "input" => "virtio-input-pci",
+        "gpu" => "virtio-gpu-pci",
+        "vsock" => "vhost-vsock-pci",
+        _ => "virtio-pci",
+    }
+}
+
+/// Find the table entry for a device: by vendor/device ID from its config, with the vmsd name
+/// (idstr after `/`) as a cross-check.
+pub fn identify(idstr: &str, config: &[u8]) -> Option<&'static DeviceKind> {
+    if config.len() < 4 {
+        return None;
+    }
+    let vendor = u16::from_le_bytes([config[0], config[1]]);
+    let device = u16::from_le_bytes([config[2], config[3]]);
+    let vmsd = vmsd_of(idstr);
+    TABLE.iter().find(|k| {
+        k.vendor == vendor
+            && k.device.contains(&device)
+            && (k.vmsd == vmsd || (k.builder == Builder::Virtio && vmsd.starts_with("virtio")))
+    })
+}
+
+fn vmsd_of(idstr: &str) -> &str {
+    idstr.rsplit('/').next().unwrap_or(idstr)
+}
+
+/// The supported QEMU device types, for messages.
+pub fn supported_types() -> String {
+    let mut v: Vec<&str> = TABLE.iter().map(|k| k.type_name).collect();
+    v.dedup();
+    v.join(", ")
+}
+
+/// Inputs of [`build_destination`].
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// Section idstr, e.g. `0000:00:02.0/e1000`.
+    pub idstr: &'a str,
+    /// The destination device's current config (256 or 4096 bytes), from a stream of the freshly
+    /// started destination VM.
+    pub config: &'a [u8],
+    /// Machine type from the stream's configuration section, e.g. `pc-q35-10.0`.
+    pub machine: &'a str,
+    /// The destination's `query-pci` answer, for BAR and ROM sizes.
+    pub query_pci: Option<&'a QueryPci>,
+}
+
+/// Where a BAR's size came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeSource {
+    /// QEMU's source constant for this device.
+    Model,
+    /// The destination's `query-pci`.
+    QueryPci,
+    /// The ROM file's size in QEMU's data directories.
+    RomFile,
+}
+
+/// One BAR the model registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelBar {
+    /// Region 0..=5, 6 for the ROM.
+    pub region: usize,
+    /// Type bits.
+    pub bar_type: u8,
+    /// Size.
+    pub size: u64,
+    /// Where the size came from.
+    pub source: SizeSource,
+}
+
+/// A built destination.
+#[derive(Debug, Clone)]
+pub struct EmulatedDevice {
+    /// QEMU type, e.g. `virtio-net-pci`.
+    pub type_name: &'static str,
+    /// QEMU source of its realize.
+    pub source: &'static str,
+    /// Config = the destination's bytes; masks = QEMU's realize.
+    pub space: ConfigSpace,
+    /// BARs registered.
+    pub bars: Vec<ModelBar>,
+    /// How the model was shaped (helpers, compat properties), one line each.
+    pub notes: Vec<String>,
+    /// Things the model had to assume.
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Display for EmulatedDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): ", self.type_name, self.source)?;
+        write!(f, "{}", self.notes.join("; "))
+    }
+}
+
+struct Ctx<'a> {
+    d: &'a Destination<'a>,
+
+    type_name: &'static str,
+    machine: MachineType,
+    space: ConfigSpace,
+    bars: Vec<ModelBar>,
+    notes: Vec<String>,
+    warnings: Vec<String>,
+    std_caps: Vec<(u8, usize)>,
+    ext_caps: Vec<(u16, usize)>,
+}
+
+impl Ctx<'_> {
+    fn err(&self, source: ConfigError) -> DeviceError {
+        DeviceError::Config {
+            idstr: self.d.idstr.to_string(),
+            type_name: self.type_name,
+            source,
+        }
+    }
+
+    fn layout(&self, why: impl Into<String>) -> DeviceError {
+        DeviceError::Layout {
+            idstr: self.d.idstr.to_string(),
+            type_name: self.type_name,
+            why: why.into(),
+        }
+    }
+
+    fn dest_word(&self, off: usize) -> u16 {
+        u16::from_le_bytes([self.d.config[off], self.d.config[off + 1]])
+    }
+
+    fn dest_long(&self, off: usize) -> u32 {
+        u32::from_le_bytes([
+            self.d.config[off],
+            self.d.config[off + 1],
+            self.d.config[off + 2],
+            self.d.config[off + 3],
+        ])
+    }
+
+    fn has_std(&self, id: u8) -> Option<usize> {
+        self.std_caps.iter().find(|c| c.0 == id).map(|c| c.1)
+    }
+
+    fn has_ext(&self, id: u16) -> Option<usize> {
+        self.ext_caps.iter().find(|c| c.0 == id).map(|c| c.1)
+    }
+
+    fn query_device(&self) -> Option<&QueryDevice> {
+        let path = self.d.idstr.rsplit_once('/').map(|p| p.0).unwrap_or(self.d.idstr);
+        self.d.query_pci.and_then(|q| q.find(path))
+    }
+
+    /// pci_register_bar with QEMU's constant `size`, overridden by query-pci.
+    fn bar(&mut self, region: usize, bar_type: u8, size: u64) -> Result<(), DeviceError> {
+        let (size, source) = match self
+            .query_device()
+            .and_then(|q| q.regions.iter().find(|r| r.bar == region))
+        {
+            Some(r) => (r.size, SizeSource::QueryPci),
+            None => (size, SizeSource::Model),
+        };
+        self.space
+            .register_bar(region, bar_type, size)
+            .map_err(|e| self.err(e))?;
+        self.bars.push(ModelBar {
+            region,
+            bar_type,
+            size,
+            source,
+        });
+        Ok(())
+    }
+
+    /// The option ROM pci_add_option_rom registers after realize (`romfile`), if any.
+    fn rom(&mut self, romfile: &str) -> Result<(), DeviceError> {
+        let found = match self.d.query_pci {
+            Some(_) => match self.query_device() {
+                Some(q) => q
+                    .regions
+                    .iter()
+                    .find(|r| r.bar == PCI_ROM_SLOT)
+                    .map(|r| (r.size, SizeSource::QueryPci)),
+                None => {
+                    self.warnings.push(format!(
+                        "query-pci has no device at {}; option ROM size taken from the ROM file",
+                        self.d.idstr
+                    ));
+                    rom_file_size(romfile).map(|s| (s, SizeSource::RomFile))
+                }
+            },
+            None => rom_file_size(romfile).map(|s| (s, SizeSource::RomFile)),
+        };
+        let (size, source) = match found {
+            Some(x) => x,
+            None if self.d.query_pci.is_some() && self.query_device().is_some() => {
+                self.notes
+                    .push("no option ROM (query-pci lists none: romfile=\"\" or rombar=0)".into());
+                return Ok(());
+            }
+            None => {
+                self.warnings.push(format!(
+                    "ROM file {romfile} not found in QEMU's data directories; assuming a 256 KiB ROM BAR \
+                     (give --dest-query-pci for the real size)"
+                ));
+                (256 * 1024, SizeSource::Model)
+            }
+        };
+        self.space
+            .register_bar(PCI_ROM_SLOT, 0, size)
+            .map_err(|e| self.err(e))?;
+        self.bars.push(ModelBar {
+            region: PCI_ROM_SLOT,
+            bar_type: 0,
+            size,
+            source,
+        });
+        Ok(())
+    }
+
+    fn note(&mut self, s: impl Into<String>) {
+        self.notes.push(s.into());
+    }
+}
+
+/// QEMU's data directories (`qemu-system-x86_64 -L help`), overridable with
+/// `PCIMIG_QEMU_DATADIRS` (colon-separated).
+pub fn qemu_data_dirs() -> Vec<PathBuf> {
+    if let Ok(v) = std::env::var("PCIMIG_QEMU_DATADIRS") {
+        return v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+    }
+    [
+        "/usr/share/qemu",
+        "/usr/share/seabios",
+        "/usr/lib/ipxe/qemu",
+        "/usr/local/share/qemu",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect()
+}
+
+/// Size of the ROM BAR QEMU registers for `romfile`: the file's size rounded up to a power of two.
+pub fn rom_file_size(romfile: &str) -> Option<u64> {
+    qemu_data_dirs().iter().find_map(|d| {
+        let p: PathBuf = Path::new(d).join(romfile);
+        std::fs::metadata(p).ok().map(|m| m.len().max(1).next_power_of_two())
+    })
+}
+
+/// Build the destination model of one emulated device.
+pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceError> {
+    let machine = MachineType::parse(d.machine)?;
+    let size = ConfigSize::from_len(d.config.len()).map_err(|e| DeviceError::Config {
+        idstr: d.idstr.to_string(),
+        type_name: "?",
+        source: e,
+    })?;
+    let Some(kind) = identify(d.idstr, d.config) else {
+        let (vendor, device) = if d.config.len() >= 4 {
+            (
+                u16::from_le_bytes([d.config[0], d.config[1]]),
+                u16::from_le_bytes([d.config[2], d.config[3]]),
+            )
+        } else {
+            (0, 0)
+        };
+        return Err(DeviceError::Unknown {
+            idstr: d.idstr.to_string(),
+            vmsd: vmsd_of(d.idstr).to_string(),
+            vendor,
+            device,
+            supported: supported_types(),
+        });
+    };
+    let type_name = if kind.builder == Builder::Virtio {
+        virtio_type_name(vmsd_of(d.idstr), u16::from_le_bytes([d.config[2], d.config[3]]))
+    } else {
+        kind.type_name
+    };
+    let header = if d.config[PCI_HEADER_TYPE] & 0x7f == 1 {
+        HeaderKind::Type1
+    } else {
+        HeaderKind::Type0
+    };
+    // The IDs only set config bytes, which are replaced by the destination's below.
+    let space = ConfigSpace::new_device(&DeviceParams {
+        size,
+        header,
+        identity: DeviceIdentity::default(),
+        multifunction: false,
+    });
+    let std_caps = walk_std(d.config)
+        .entries
+        .iter()
+        .map(|e| (e.id as u8, e.offset))
+        .collect();
+    let ext_caps = if size == ConfigSize::Express {
+        walk_ext(d.config).entries.iter().map(|e| (e.id, e.offset)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut c = Ctx {
+        d,
+
+        type_name,
+        machine,
+        space,
+        bars: Vec::new(),
+        notes: Vec::new(),
+        warnings: Vec::new(),
+        std_caps,
+        ext_caps,
+    };
+    c.note(format!("machine {}", c.machine.name));
+    match kind.builder {
+        Builder::E1000 => e1000(&mut c)?,
+        Builder::E1000e => e1000e(&mut c)?,
+        Builder::Rtl8139 => rtl8139(&mut c)?,
+        Builder::Vmxnet3 => vmxnet3(&mut c)?,
+        Builder::Xhci => xhci(&mut c)?,
+        Builder::IntelHda => intel_hda(&mut c)?,
+        Builder::Virtio => virtio(&mut c)?,
+        Builder::PcieRootPort => pcie_root_port(&mut c)?,
+        Builder::PciBridge => pci_bridge(&mut c)?,
+        Builder::Mch | Builder::Ich9Lpc | Builder::I440fx | Builder::Piix3 | Builder::Piix4Pm => {
+            c.note("header masks only: no BARs, no capabilities (registers at 0x40+ are writable and unchecked)");
+        }
+        Builder::Ich9Ahci => ich9_ahci(&mut c)?,
+        Builder::Ich9Smb => {
+            c.bar(4, PCI_BASE_ADDRESS_SPACE_IO, 64)?;
+            c.note("BAR4 I/O (SMBus)");
+        }
+        Builder::PiixIde => {
+            c.bar(4, PCI_BASE_ADDRESS_SPACE_IO, 16)?;
+            c.note("BAR4 I/O (bus-master DMA)");
+        }
+    }
+    verify_layout(&c)?;
+    let mut space = c.space;
+    space.load_config_bytes(d.config).map_err(|e| DeviceError::Config {
+        idstr: d.idstr.to_string(),
+        type_name,
+        source: e,
+    })?;
+    Ok(EmulatedDevice {
+        type_name,
+        source: kind.source,
+        space,
+        bars: c.bars,
+        notes: c.notes,
+        warnings: c.warnings,
+    })
+}
+
+/// The model's capability chains must be the destination's (same IDs at the same offsets).
+fn verify_layout(c: &Ctx<'_>) -> Result<(), DeviceError> {
+    let mut model: Vec<(u8, usize)> = walk_std(c.space.config())
+        .entries
+        .iter()
+        .map(|e| (e.id as u8, e.offset))
+        .collect();
+    let mut dest = c.std_caps.clone();
+    model.sort_unstable();
+    dest.sort_unstable();
+    if model != dest {
+        return Err(c.layout(format!(
+            "capabilities of QEMU's realize {} differ from the destination's {} (a property the table does not \
+             model?)",
+            fmt_caps(&model),
+            fmt_caps(&dest)
+        )));
+    }
+    if c.space.size() == PCIE_CONFIG_SPACE_SIZE {
+        let mut model: Vec<(u16, usize)> = walk_ext(c.space.config())
+            .entries
+            .iter()
+            .map(|e| (e.id, e.offset))
+            .collect();
+        let mut dest = c.ext_caps.clone();
+        model.sort_unstable();
+        dest.sort_unstable();
+        if model != dest {
+            return Err(c.layout(format!(
+                "extended capabilities of QEMU's realize {model:x?} differ from the destination's {dest:x?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn fmt_caps(v: &[(u8, usize)]) -> String {
+    let items: Vec<String> = v.iter().map(|(id, off)| format!("{id:#04x}@{off:#04x}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+// ---- device realizes -----------------------------------------------------------------------------------
+
+const MEM: u8 = PCI_BASE_ADDRESS_SPACE_MEMORY;
+const IO: u8 = PCI_BASE_ADDRESS_SPACE_IO;
+const MEM64: u8 = PCI_BASE_ADDRESS_SPACE_MEMORY | PCI_BASE_ADDRESS_MEM_TYPE_64;
+const MEM64_PREF: u8 = MEM64 | PCI_BASE_ADDRESS_MEM_PREFETCH;
+const CAP_ID_MSI: u8 = 0x05;
+const CAP_ID_VNDR: u8 = 0x09;
+const CAP_ID_SHPC: u8 = 0x0c;
+const CAP_ID_EXP: u8 = 0x10;
+const CAP_ID_MSIX: u8 = 0x11;
+const EXT_ID_AER: u16 = 0x0001;
+const EXT_ID_ACS: u16 = 0x000d;
+const EXT_ID_ATS: u16 = 0x000f;
+const PCI_ERR_SIZEOF: usize = 0x48;
+const PCI_ERR_VER: u8 = 2;
+const PCI_PM_CTRL: usize = 4;
+
+/// MSI geometry from the destination's MSI flags: (vectors, 64-bit, per-vector mask).
+fn msi_geometry(c: &Ctx<'_>, pos: usize) -> (u32, bool, bool) {
+    let flags = c.dest_word(pos + 2);
+    (1 << ((flags >> 1) & 7).min(5), flags & 0x80 != 0, flags & 0x100 != 0)
+}
+
+fn msi(c: &mut Ctx<'_>, offset: usize, vectors: u32, bit64: bool, mask: bool) -> Result<(), DeviceError> {
+    c.space.msi_init(offset, vectors, bit64, mask).map_err(|e| c.err(e))?;
+    c.note(format!(
+        "msi_init({offset:#x}, {vectors} vector(s), 64-bit {bit64}, per-vector mask {mask})"
+    ));
+    Ok(())
+}
+
+/// pci_e1000_realize: BAR0 MMIO 128 KiB, BAR1 I/O 64 bytes, option ROM efi-e1000.rom. No capabilities.
+fn e1000(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.bar(0, MEM, 0x20000)?;
+    c.bar(1, IO, 0x40)?;
+    c.note("BAR0 mem 128 KiB, BAR1 I/O 64 B; no capabilities");
+    c.rom("efi-e1000.rom")
+}
+
+/// rtl8139: BAR0 I/O 256 bytes, BAR1 MMIO alias 256 bytes; config[0x34] = 0xdc with no capability
+/// (a fixed header byte, checked), option ROM efi-rtl8139.rom.
+fn rtl8139(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.bar(0, IO, 0x100)?;
+    c.bar(1, MEM, 0x100)?;
+    c.note("BAR0 I/O 256 B, BAR1 mem 256 B; capability pointer 0xdc without a capability (checked)");
+    // pci_conf[PCI_CAPABILITY_LIST] = 0xdc with Status CAP_LIST clear: walk_std sees no chain.
+    c.rom("efi-rtl8139.rom")
+}
+
+/// e1000e_pci_realize: four BARs, MSI-X (5 vectors, BAR3, cap 0xa0), PCIe v1 endpoint cap at 0xe0,
+/// MSI at 0xd0 (1 vector, 64-bit), PM at 0xc8 with PMCSR wmask/w1cmask set by the device, AER at
+/// 0x100 (log_max 0), DSN at 0x140.
+fn e1000e(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.bar(0, MEM, 128 * 1024)?;
+    c.bar(1, MEM, 128 * 1024)?;
+    c.bar(2, IO, 32)?;
+    c.bar(3, MEM, 16 * 1024)?;
+    let msix_bar = c.space.bars()[3].map(|b| b.size).unwrap_or(16 * 1024);
+    c.space
+        .msix_init(
+            0xa0,
+            &MsixLayout {
+                nentries: 5,
+                table_bar: 3,
+                table_offset: 0,
+                pba_bar: 3,
+                pba_offset: 0x2000,
+                bar_sizes: Some((msix_bar, msix_bar)),
+            },
+        )
+        .map_err(|e| c.err(e))?;
+    let opts = c.machine.pcie_opts();
+    c.space
+        .pcie_cap_v1_init(0xe0, PCI_EXP_TYPE_ENDPOINT, 0, opts.ext_tag)
+        .map_err(|e| c.err(e))?;
+    msi(c, 0xd0, 1, true, false)?;
+    let pm = c.space.pm_init(0xc8, false).map_err(|e| c.err(e))?;
+    // e1000e_add_pm_capability: PMCSR wmask STATE|PME_ENABLE|DATA_SEL, w1cmask PME_STATUS.
+    c.space
+        .set_le(Array::Wmask, pm + PCI_PM_CTRL, 2, 0x0003 | 0x0100 | 0x1e00)
+        .map_err(|e| c.err(e))?;
+    c.space
+        .set_le(Array::W1cmask, pm + PCI_PM_CTRL, 2, 0x8000)
+        .map_err(|e| c.err(e))?;
+    c.space
+        .aer_init(PCI_ERR_VER, 0x100, PCI_ERR_SIZEOF, 0, c.machine.pcie_err_unc_mask())
+        .map_err(|e| c.err(e))?;
+    c.space.dsn_init(0x140, 0).map_err(|e| c.err(e))?;
+    c.note(format!(
+        "BAR0 mem 128 KiB, BAR1 flash 128 KiB, BAR2 I/O 32 B, BAR3 MSI-X 16 KiB; msix_init(5 vectors, cap 0xa0); \
+         pcie_endpoint_cap_v1_init(0xe0, ext-tag {}); msi_init(0xd0); PM at 0xc8 (PMCSR wmask 0x1f03, w1c 0x8000); \
+         pcie_aer_init(0x100, x-pcie-err-unc-mask {}); DSN at 0x140",
+        opts.ext_tag,
+        c.machine.pcie_err_unc_mask()
+    ));
+    c.rom("efi-e1000e.rom")
+}
+
+/// vmxnet3_pci_realize: BAR0/1 4 KiB, BAR2 MSI-X 8 KiB; MSI at 0x84 (1 vector, 64-bit); MSI-X 25
+/// vectors at 0x9c (table 0, PBA 0x1000); PCIe endpoint cap at 0x48 only on a PCIe bus; DSN at 0x100
+/// when express.
+fn vmxnet3(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.bar(0, MEM, 0x1000)?;
+    c.bar(1, MEM, 0x1000)?;
+    c.bar(2, MEM, 0x2000)?;
+    let (msi_off, msix_off, pba) = if c.has_std(CAP_ID_MSI) == Some(0x50) {
+        c.note("x-old-msi-offsets (MSI at 0x50, MSI-X auto, PBA 0x800)");
+        (0x50, 0, 0x800)
+    } else {
+        (0x84, 0x9c, 0x1000)
+    };
+    if c.has_std(CAP_ID_MSI).is_some() {
+        msi(c, msi_off, 1, true, false)?;
+    }
+    let bar2 = c.space.bars()[2].map(|b| b.size).unwrap_or(0x2000);
+    c.space
+        .msix_init(
+            msix_off,
+            &MsixLayout {
+                nentries: 25,
+                table_bar: 2,
+                table_offset: 0,
+                pba_bar: 2,
+                pba_offset: pba,
+                bar_sizes: Some((bar2, bar2)),
+            },
+        )
+        .map_err(|e| c.err(e))?;
+    if c.space.is_express() {
+        if c.has_std(CAP_ID_EXP).is_some() {
+            let opts = c.machine.pcie_opts();
+            c.space
+                .pcie_endpoint_cap_init(0x48, false, &opts)
+                .map_err(|e| c.err(e))?;
+            c.note("pcie_endpoint_cap_init(0x48) (PCIe bus)");
+        }
+        c.space.dsn_init(0x100, 0).map_err(|e| c.err(e))?;
+        c.note("DSN at 0x100");
+    }
+    c.note("BAR0/BAR1 mem 4 KiB, BAR2 MSI-X 8 KiB; msix_init(25 vectors)");
+    c.rom("efi-vmxnet3.rom")
+}
+
+/// usb_xhci_pci_realize: MSI at 0x70 (`intrs` vectors, 64-bit), BAR0 64-bit 16 KiB, PCIe endpoint
+/// cap at 0xa0 on a PCIe bus, MSI-X at 0x90 (`intrs` vectors in BAR0 at 0x3000/0x3800).
+fn xhci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    if let Some(pos) = c.has_std(CAP_ID_MSI) {
+        let (n, b64, m) = msi_geometry(c, pos);
+        msi(c, 0x70, n, b64, m)?;
+    }
+    c.bar(0, MEM64, 0x4000)?;
+    if c.has_std(CAP_ID_EXP).is_some() {
+        let opts = c.machine.pcie_opts();
+        c.space
+            .pcie_endpoint_cap_init(0xa0, false, &opts)
+            .map_err(|e| c.err(e))?;
+        c.note(format!(
+            "pcie_endpoint_cap_init(0xa0, ext-tag {}) (PCIe bus)",
+            opts.ext_tag
+        ));
+    }
+    if let Some(pos) = c.has_std(CAP_ID_MSIX) {
+        let n = (c.dest_word(pos + 2) & 0x7ff) + 1;
+        let bar0 = c.space.bars()[0].map(|b| b.size).unwrap_or(0x4000);
+        c.space
+            .msix_init(
+                0x90,
+                &MsixLayout {
+                    nentries: n,
+                    table_bar: 0,
+                    table_offset: 0x3000,
+                    pba_bar: 0,
+                    pba_offset: 0x3800,
+                    bar_sizes: Some((bar0, bar0)),
+                },
+            )
+            .map_err(|e| c.err(e))?;
+        c.note(format!("msix_init(0x90, {n} vectors, BAR0)"));
+    }
+    c.note("BAR0 mem64 16 KiB");
+    Ok(())
+}
+
+/// intel_hda_realize: MSI at 0x60 (0x50 with old_msi_addr; 1 vector, 64-bit), BAR0 16 KiB.
+fn intel_hda(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    if let Some(pos) = c.has_std(CAP_ID_MSI) {
+        msi(c, pos, 1, true, false)?;
+    }
+    c.bar(0, MEM, 0x4000)?;
+    c.note("BAR0 mem 16 KiB");
+    Ok(())
+}
+
+/// ich9-ahci (pci_ich9_ahci_realize): BAR4 I/O 32 B (IDP), BAR5 mem 4 KiB (ABAR), SATA cap at 0xa8
+/// (8 bytes, read-only), MSI at 0x80 (1 vector, 64-bit).
+fn ich9_ahci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.bar(4, IO, 32)?;
+    c.bar(5, MEM, 0x1000)?;
+    c.space
+        .add_capability(0x12, 0xa8, 8, "ich9-ahci SATA")
+        .map_err(|e| c.err(e))?;
+    if c.has_std(CAP_ID_MSI).is_some() {
+        msi(c, 0x80, 1, true, false)?;
+    }
+    c.note("BAR4 I/O 32 B, BAR5 mem 4 KiB; SATA cap at 0xa8");
+    Ok(())
+}
+
+/// Standard capabilities of one ID in the destination, in chain order (head first).
+fn dest_caps(c: &Ctx<'_>, id: u8) -> Vec<usize> {
+    c.std_caps.iter().filter(|x| x.0 == id).map(|x| x.1).collect()
+}
+
+/// virtio_pci_realize + virtio_pci_device_plugged.
+fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    let express = c.space.is_express();
+    if express {
+        // pcie_port && pci_is_express: PCIe endpoint cap, PM, optional AER, deverr, lnkctl, PM wmask,
+        // optional ATS, FLR.
+        let opts = c.machine.pcie_opts();
+        c.space.pcie_endpoint_cap_init(0, false, &opts).map_err(|e| c.err(e))?;
+        let old28 = c.machine.at_most(2, 8);
+        let pm = c.space.pm_init(0, !old28).map_err(|e| c.err(e))?;
+        let mut last = PCI_CONFIG_SPACE_SIZE;
+        let aer = c.has_ext(EXT_ID_AER).is_some();
+        if aer {
+            c.space
+                .aer_init(PCI_ERR_VER, last, PCI_ERR_SIZEOF, 0, c.machine.pcie_err_unc_mask())
+                .map_err(|e| c.err(e))?;
+            last += PCI_ERR_SIZEOF;
+        }
+        if !old28 {
+            c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
+            c.space.pcie_cap_lnkctl_init().map_err(|e| c.err(e))?;
+        }
+        let ats = c.has_ext(EXT_ID_ATS);
+        if let Some(off) = ats {
+            let aligned = off + 4 < c.d.config.len() && c.dest_word(off + 4) & 0x20 != 0;
+            c.space.ats_init(last, aligned).map_err(|e| c.err(e))?;
+        }
+        let exp = c.space.exp_cap().unwrap_or(0);
+        let flr = c.dest_long(exp + 4) & PCI_EXP_DEVCAP_FLR != 0;
+        if flr {
+            c.space.pcie_cap_flr_init().map_err(|e| c.err(e))?;
+        }
+        c.note(format!(
+            "PCIe port: pcie_endpoint_cap_init (ext-tag {}), pci_pm_init (PMCSR state wmask {}), aer {aer}, \
+             deverr/lnkctl {}, ats {}, flr {flr}",
+            opts.ext_tag,
+            !old28,
+            !old28,
+            ats.is_some()
+        ));
+        let _ = pm;
+    }
+    let vndr = dest_caps(c, CAP_ID_VNDR);
+    let modern = !vndr.is_empty();
+    let legacy = c.d.config[PCI_BASE_ADDRESS_0] & 1 == 1 || vndr.is_empty();
+    if modern {
+        // Chain order is reversed insertion order; cap_len sits at +2 of each.
+        let mut caps: Vec<(usize, usize, u8)> = vndr
+            .iter()
+            .map(|&o| (o, usize::from(c.d.config[o + 2]), c.d.config[o + 3]))
+            .collect();
+        caps.reverse();
+        let mut pio = false;
+        for &(_, len, cfg_type) in &caps {
+            if cfg_type == 2 && len == 20 && caps.iter().filter(|x| x.2 == 2).count() == 2 {
+                pio = true;
+            }
+            let off = c
+                .space
+                .add_capability(CAP_ID_VNDR, 0, len.max(16), "virtio_pci_add_mem_cap")
+                .map_err(|e| c.err(e))?;
+            if cfg_type == 5 {
+                // VIRTIO_PCI_CAP_PCI_CFG: bar, offset, length and pci_cfg_data writable.
+                let w = |s: &mut ConfigSpace, o: usize, n: usize| s.fill_range(Array::Wmask, o..o + n, 0xff);
+                w(&mut c.space, off + 4, 1).map_err(|e| c.err(e))?;
+                w(&mut c.space, off + 8, 4).map_err(|e| c.err(e))?;
+                w(&mut c.space, off + 12, 4).map_err(|e| c.err(e))?;
+                w(&mut c.space, off + 16, 4).map_err(|e| c.err(e))?;
+                c.note(format!(
+                    "PCI_CFG vendor cap at {off:#x}: +4 (bar), +8..+0x13 (offset, length, data) writable, \
+                     unchecked"
+                ));
+            }
+        }
+        if pio {
+            c.bar(2, IO, 4)?;
+        }
+        c.bar(4, MEM64_PREF, 0x4000)?;
+        let list: Vec<String> = caps.iter().map(|x| format!("type {} len {}", x.2, x.1)).collect();
+        c.note(format!(
+            "modern: vendor caps [{}] auto-placed (cmask 0xff), BAR4 mem64 pref 16 KiB{}",
+            list.join(", "),
+            if pio { ", BAR2 I/O 4 B (modern-pio-notify)" } else { "" }
+        ));
+    }
+    if let Some(pos) = c.has_std(CAP_ID_MSIX) {
+        let n = (c.dest_word(pos + 2) & 0x7ff) + 1;
+        c.space.msix_init_exclusive_bar(n, 1).map_err(|e| c.err(e))?;
+        if let Some(q) = c
+            .query_device()
+            .and_then(|q| q.regions.iter().find(|r| r.bar == 1))
+            .copied()
+        {
+            if Some(q.size) != c.space.bars()[1].map(|b| b.size) {
+                c.warnings.push(format!(
+                    "query-pci BAR1 is {} bytes but msix_init_exclusive_bar({n}) makes {:?}",
+                    q.size,
+                    c.space.bars()[1].map(|b| b.size)
+                ));
+            }
+        }
+        let sz = c.space.bars()[1].map(|b| b.size).unwrap_or(0);
+        c.bars.push(ModelBar {
+            region: 1,
+            bar_type: MEM,
+            size: sz,
+            source: SizeSource::Model,
+        });
+        c.note(format!("msix_init_exclusive_bar({n} vectors, BAR1 {sz} B)"));
+    }
+    if legacy {
+        // VIRTIO_PCI_REGION_SIZE (20, 24 with MSI-X) + device config length, rounded up.
+        let default = match c.type_name {
+            "virtio-net-pci" => 32,
+            "virtio-blk-pci" => 128,
+            _ => 64,
+        };
+        c.bar(0, IO, default)?;
+        c.note("legacy: BAR0 I/O");
+    }
+    if c.type_name == "virtio-net-pci" {
+        c.rom("efi-virtio.rom")?;
+    }
+    Ok(())
+}
+
+/// PCIBridgeQemuCap (pci_bridge_qemu_reserve_cap_init): a vendor cap with the reservations.
+fn qemu_reserve_cap(c: &mut Ctx<'_>) -> Result<Option<u64>, DeviceError> {
+    let Some(pos) = c.has_std(CAP_ID_VNDR) else {
+        return Ok(None);
+    };
+    let len = usize::from(c.d.config[pos + 2]);
+    c.space
+        .add_capability(CAP_ID_VNDR, pos, len.max(2), "pci_bridge_qemu_reserve_cap_init")
+        .map_err(|e| c.err(e))?;
+    let io = u64::from(c.dest_long(pos + 8)) | (u64::from(c.dest_long(pos + 12)) << 32);
+    c.note(format!("QEMU resource-reserve vendor cap at {pos:#x}"));
+    Ok(Some(io))
+}
+
+/// rp_realize + gen_rp_realize (pcie-root-port).
+fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    let slt_bug = c.machine.writeable_slt_bug();
+    c.space.pci_bridge_initfn(true, slt_bug);
+    c.space.pcie_port_init_reg();
+    c.space.ssvid_init(0, 0x1b36, 0).map_err(|e| c.err(e))?;
+    if c.has_std(CAP_ID_MSIX).is_some() {
+        c.space.msix_init_exclusive_bar(1, 0).map_err(|e| c.err(e))?;
+        c.bars.push(ModelBar {
+            region: 0,
+            bar_type: MEM,
+            size: 4096,
+            source: SizeSource::Model,
+        });
+    }
+    let exp = c.has_std(CAP_ID_EXP).unwrap_or(0);
+    let sltcap = if exp != 0 { c.dest_long(exp + 0x14) } else { 0 };
+    let mut opts = c.machine.pcie_opts();
+    opts.slot_link = Some(if c.machine.at_most(3, 1) {
+        (LinkWidth::X1, LinkSpeed::Gt2_5)
+    } else {
+        (LinkWidth::X32, LinkSpeed::Gt16)
+    });
+    c.space
+        .pcie_cap_init(0, PCI_EXP_TYPE_ROOT_PORT, 0, &opts)
+        .map_err(|e| c.err(e))?;
+    c.space.pcie_cap_arifwd_init().map_err(|e| c.err(e))?;
+    c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
+    c.space
+        .pcie_cap_slot_init(&SlotOptions {
+            slot: (sltcap >> 19) as u16,
+            hotplug: sltcap & 0x40 != 0,
+            power_control: sltcap & 0x2 != 0,
+        })
+        .map_err(|e| c.err(e))?;
+    c.space.pcie_cap_root_init().map_err(|e| c.err(e))?;
+    let aer = c.has_ext(EXT_ID_AER);
+    let log_max = aer
+        .map(|a| u16::from(c.dest_long(a + 0x18) & 0x200 != 0) * 8)
+        .unwrap_or(8);
+    c.space
+        .aer_init(
+            PCI_ERR_VER,
+            0x100,
+            PCI_ERR_SIZEOF,
+            log_max,
+            c.machine.pcie_err_unc_mask(),
+        )
+        .map_err(|e| c.err(e))?;
+    c.space.aer_root_init().map_err(|e| c.err(e))?;
+    let acs = c.has_ext(EXT_ID_ACS).is_some();
+    if acs {
+        c.space.acs_init(0x148, true).map_err(|e| c.err(e))?;
+    }
+    let io = qemu_reserve_cap(c)?;
+    if io == Some(0) {
+        let r = c.space.raw_mut();
+        r.wmask[PCI_COMMAND] &= !0x01;
+        r.wmask[PCI_IO_BASE] = 0;
+        r.wmask[PCI_IO_LIMIT] = 0;
+    }
+    c.note(format!(
+        "pci_bridge_initfn (PCIe secondary, x-pci-express-writeable-slt-bug {slt_bug}), pcie_port_init_reg, \
+         ssvid, msix_init_exclusive_bar(1, BAR0 4 KiB), pcie_cap_init(root port) + arifwd/deverr/slot (power \
+         controller {})/root, pcie_aer_init(0x100, log {log_max}, x-pcie-err-unc-mask {}) + aer_root_init, acs {acs}",
+        sltcap & 2 != 0,
+        c.machine.pcie_err_unc_mask()
+    ));
+    Ok(())
+}
+
+/// pci_bridge_dev_realize (pci-bridge): SHPC cap + 64-bit BAR0 (when `shpc`), slot-ID cap, MSI (1
+/// vector, 64-bit, maskable; only with SHPC), optional reserve cap.
+fn pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.space.pci_bridge_initfn(false, c.machine.writeable_slt_bug());
+    let shpc = c.has_std(CAP_ID_SHPC).is_some();
+    if shpc {
+        let pos = c
+            .space
+            .add_capability(CAP_ID_SHPC, 0, 8, "shpc_cap_add_config")
+            .map_err(|e| c.err(e))?;
+        c.space
+            .fill_range(Array::Wmask, pos + 2..pos + 3, 0xff)
+            .map_err(|e| c.err(e))?;
+        c.space
+            .fill_range(Array::Wmask, pos + 4..pos + 8, 0xff)
+            .map_err(|e| c.err(e))?;
+    }
+    // slotid_cap_init(nslots 0, chassis, offset 0): 4 bytes, ESR cmask 0xff, chassis number writable.
+    let sid = c
+        .space
+        .add_capability(0x04, 0, 4, "slotid_cap_init")
+        .map_err(|e| c.err(e))?;
+    c.space
+        .fill_range(Array::Cmask, sid + 2..sid + 3, 0xff)
+        .map_err(|e| c.err(e))?;
+    c.space
+        .fill_range(Array::Wmask, sid + 3..sid + 4, 0xff)
+        .map_err(|e| c.err(e))?;
+    if c.has_std(CAP_ID_MSI).is_some() {
+        msi(c, 0, 1, true, true)?;
+    }
+    qemu_reserve_cap(c)?;
+    if shpc {
+        // shpc_bar_size: pow2roundup32(SHPC_SLOT_REG(SHPC_MAX_SLOTS)) = 256 bytes.
+        c.bar(0, MEM64, 256)?;
+    }
+    c.note(format!(
+        "pci_bridge_initfn (conventional secondary), shpc {shpc} (cap: dword select +2 and data +4 writable; BAR0 \
+         mem64), slotid_cap_init (ESR checked, chassis writable)"
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_types_and_compat() {
+        let m = MachineType::parse("pc-q35-10.0").unwrap();
+        assert_eq!(m.family, MachineFamily::Q35);
+        assert!(m.pcie_ext_tag() && m.pcie_err_unc_mask() && !m.writeable_slt_bug());
+        let m = MachineType::parse("pc-i440fx-9.1").unwrap();
+        assert!(!m.pcie_ext_tag());
+        assert!(MachineType::parse("pc-q35-8.1").unwrap().writeable_slt_bug());
+        assert!(MachineType::parse("microvm").is_err());
+        assert!(MachineType::parse("pc-q35-2.4").is_err());
+    }
+
+    #[test]
+    fn query_pci_paths_follow_bridges() {
+        let j = r#"{"return":[{"bus":0,"devices":[{"bus":0,"slot":3,"function":0,"id":{"vendor":6966,"device":12},
+            "regions":[{"bar":0,"type":"memory","address":0,"size":4096,"prefetch":false,"mem_type_64":false}],
+            "pci_bridge":{"bus":{"number":0},"devices":[{"bus":0,"slot":0,"function":0,
+            "id":{"vendor":6900,"device":4161},"regions":[{"bar":6,"type":"memory","size":262144}]}]}}]}]}"#;
+        let q = QueryPci::parse(j).unwrap();
+        assert_eq!(q.devices[0].path, "0000:00:03.0");
+        assert_eq!(q.devices[1].path, "0000:00:03.0:00.0");
+        assert_eq!(q.find("0000:00:03.0:00.0").unwrap().regions[0].size, 262144);
+    }
+
+    #[test]
+    fn unknown_device_names_itself() {
+        let mut cfg = vec![0u8; 256];
+        cfg[0..4].copy_from_slice(&[0x34, 0x12, 0x78, 0x56]);
+        let e = build_destination(&Destination {
+            idstr: "0000:00:05.0/nvme",
+            config: &cfg,
+            machine: "pc-q35-10.0",
+            query_pci: None,
+        })
+        .unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("0000:00:05.0/nvme") && s.contains("1234:5678"), "{s}");
+    }
+
+    #[test]
+    fn e1000_masks() {
+        let mut cfg = vec![0u8; 256];
+        cfg[0..4].copy_from_slice(&[0x86, 0x80, 0x0e, 0x10]);
+        cfg[8] = 3;
+        cfg[0x0b] = 2;
+        let d = build_destination(&Destination {
+            idstr: "0000:00:02.0/e1000",
+            config: &cfg,
+            machine: "pc-q35-10.0",
+            query_pci: None,
+        })
+        .unwrap();
+        assert_eq!(d.space.checked()[0x10], 0xff);
+        assert_eq!(d.space.checked()[0x11], 0xff);
+        assert_eq!(d.space.checked()[0x12], 0x01);
+        assert_eq!(d.space.checked()[0x14], 0x3f);
+        assert_eq!(d.space.config(), &cfg[..]);
+    }
+}
