@@ -33,7 +33,9 @@ trap cleanup EXIT
 
 echo "# guest RAM: $SIZE of random bytes in $WORK/ram.img" >&2
 bytes=$(numfmt --from=iec "$SIZE")
-openssl enc -aes-128-ctr -nosalt -pass pass:pcimig-bench -pbkdf2 </dev/zero 2>/dev/null | head -c "$bytes" >"$WORK/ram.img"
+# AES-CTR keystream: incompressible, and much faster than /dev/urandom.
+{ openssl enc -aes-128-ctr -nosalt -pass pass:pcimig-bench -pbkdf2 </dev/zero 2>/dev/null || true; } | head -c "$bytes" >"$WORK/ram.img"
+[ "$(stat -c %s "$WORK/ram.img")" = "$bytes" ] || { echo "could not create $WORK/ram.img" >&2; exit 2; }
 
 qemu-system-x86_64 -machine q35,memory-backend=m -accel tcg -nodefaults -display none -S -m "$SIZE" \
   -object memory-backend-file,id=m,size="$SIZE",mem-path="$WORK/ram.img",share=on \
@@ -78,12 +80,13 @@ time_cmd() {
   /usr/bin/time -f "%e %M" -o "$tf" "$@" >/dev/null 2>"$tf.err" || { cat "$tf.err" >&2; rm -f "$tf" "$tf.err"; return 1; }
   cat "$tf"; rm -f "$tf" "$tf.err"
 }
-stats() { sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f", a[1], a[int((NR+1)/2)]}'; }
+stats() { sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[1], a[int((NR+1)/2)]}'; }
 
 cat_t=(); ls_t=(); ls_rss=0
 for _ in $(seq "$RUNS"); do
   read -r t _ < <(time_cmd sh -c "cat '$FILE' > /dev/null"); cat_t+=("$t")
-  read -r t r < <(time_cmd "$PCIMIG" stream ls "$FILE"); ls_t+=("$t"); [ "$r" -gt "$ls_rss" ] && ls_rss=$r
+  read -r t r < <(time_cmd "$PCIMIG" stream ls "$FILE"); ls_t+=("$t")
+  if [ "$r" -gt "$ls_rss" ]; then ls_rss=$r; fi
 done
 read -r py_t py_rss < <(time_cmd python3 "$ANALYZE" -f "$FILE")
 read -r cat_best cat_med < <(printf '%s\n' "${cat_t[@]}" | stats)

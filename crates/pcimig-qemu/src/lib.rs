@@ -53,6 +53,7 @@
 //! anything is allocated.
 #![deny(missing_docs)]
 
+pub mod build;
 mod error;
 mod reader;
 mod stream;
