@@ -972,7 +972,10 @@ impl Walker {
 
     fn full_without_vmdesc(&mut self, cur: &mut Cursor<'_>, index: usize) -> Result<(), StreamError> {
         let body = cur.pos();
-        let (idstr, id) = (self.sections[index].idstr.clone(), self.sections[index].section_id);
+        let (idstr, id, instance_id, version) = {
+            let s = &self.sections[index];
+            (s.idstr.clone(), s.section_id, s.instance_id, s.version_id)
+        };
         if self.footers == Some(false) {
             return Err(cur.err(
                 ErrorKind::Vmdesc,
@@ -988,7 +991,61 @@ impl Walker {
             )
         })?;
         cur.seek_to(end, "section end")?;
-        let _ = idstr;
+        // Without the vmdesc the layout is guessed: a section of a PCI path whose body starts
+        // with the PCIDevice state (be32 2), as for virtio-pci and most vmsd devices, or vfio's
+        // DEV_CONFIG_STATE marker.
+        let Some(pci_path) = pci_path_of(&idstr).map(str::to_string) else {
+            return Ok(());
+        };
+        let size = end - body;
+        let (kind, state) = if is_vfio(&idstr) {
+            match self.vfio_config(cur, body, size) {
+                Ok(Some((_, cfg))) => (DeviceKind::VfioPci, cfg - 4),
+                _ => return Ok(()),
+            }
+        } else {
+            let mut v = [0u8; 4];
+            if size < 4 + 256 + 16 || cur.read_exact_at(&mut v, body, "PCIDevice version").is_err() || v != [0, 0, 0, 2]
+            {
+                self.warnings.push(format!(
+                    "{idstr}: no vmdesc, and the section does not start with a PCIDevice state"
+                ));
+                return Ok(());
+            }
+            let name = idstr.rsplit('/').next().unwrap_or("");
+            (
+                if name.starts_with("virtio-") {
+                    DeviceKind::VirtioPci
+                } else {
+                    DeviceKind::Vmsd
+                },
+                body,
+            )
+        };
+        let cs = match kind {
+            DeviceKind::VfioPci => self.vfio_config(cur, body, size)?.map(|(cs, _)| cs).unwrap_or(256),
+            _ => match self.pci_config_size(cur, state, size, None) {
+                Ok(cs) => cs,
+                Err(_) => return Ok(()),
+            },
+        };
+        self.warnings.push(format!(
+            "{idstr}: no vmdesc: PCIDevice state assumed at byte {state:#x}, {cs} bytes of config"
+        ));
+        self.devices.push(PciDeviceEntry {
+            id: String::new(),
+            idstr,
+            instance_id,
+            version,
+            section_id: id,
+            section_index: index,
+            kind,
+            vmsd_name: None,
+            field_path: Vec::new(),
+            pci_path: Some(pci_path),
+            config_size: cs,
+            config_offset: state + 4,
+        });
         Ok(())
     }
 

@@ -217,6 +217,12 @@ fn no_vmdesc_sections_are_delimited_by_their_footers() {
     let s = Stream::from_bytes("nd.mig", b.finish()).unwrap();
     assert_eq!(s.sections().len(), 3);
     assert!(s.vmdesc().is_none());
+    let d = &s.pci_devices()[0];
+    assert_eq!(
+        (d.id.as_str(), d.kind, d.config_size),
+        ("0000:00:02.0/e1000", DeviceKind::Vmsd, 256)
+    );
+    assert_eq!(&s.read_config(d).unwrap()[..4], &[0xf4, 0x1a, 0x41, 0x10]);
     assert!(s.warnings().iter().any(|w| w.contains("vmdesc")), "{:?}", s.warnings());
 }
 

@@ -389,3 +389,38 @@ fn reader_i440fx_devices() {
         ],
     );
 }
+
+#[test]
+fn reader_without_vmdesc_finds_the_same_devices() {
+    if !qemu_available() {
+        return;
+    }
+    let dir = scratch("novmdesc");
+    let devices = [
+        "-device",
+        "virtio-net-pci",
+        "-device",
+        "e1000e",
+        "-device",
+        "pcie-root-port,id=rp1,chassis=1",
+        "-blockdev",
+        "null-co,node-name=d0",
+        "-device",
+        "virtio-blk-pci,bus=rp1,drive=d0",
+        "-device",
+        "qemu-xhci",
+    ];
+    let (a, b) = (dir.join("a.mig"), dir.join("b.mig"));
+    save(&dir, "q35", &devices, &a);
+    save(&dir, "q35,suppress-vmdesc=on", &devices, &b);
+    let (sa, sb) = (Stream::open(&a).unwrap(), Stream::open(&b).unwrap());
+    assert!(sa.vmdesc().is_some() && sb.vmdesc().is_none());
+    let key = |s: &Stream| -> Vec<(String, DeviceKind, usize, Vec<u8>)> {
+        s.pci_devices()
+            .iter()
+            .map(|d| (d.id.clone(), d.kind, d.config_size, s.read_config(d).unwrap()))
+            .collect()
+    };
+    assert_eq!(key(&sa), key(&sb));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
