@@ -23,9 +23,18 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
             return Ok(super::EXIT_UNDECIDED);
         }
     };
-    let mut reports = pcimig::show::decode_all(&sources);
-    if args.masks {
-        for (r, s) in reports.iter_mut().zip(&sources) {
+    let ids = pcimig::show::PciIds::load(&pcimig::show::vendors_of(&sources));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    let many = sources.len() > 1;
+    // One device at a time: decode, write, drop (memory stays at the sources' bytes).
+    if args.json && many {
+        out.write_all(b"{\"devices\":[")?;
+    }
+    let mut text = String::new();
+    for (i, s) in sources.iter().enumerate() {
+        let mut r = pcimig::show::decode(s, &ids);
+        if args.masks {
             match pcimig::show::masks::compute(s) {
                 Ok(m) => r.masks = Some(m),
                 Err(e) => {
@@ -34,23 +43,28 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
                 }
             }
         }
-    }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let many = sources.len() > 1;
-    if args.json {
-        if many {
-            serde_json::to_writer(&mut out, &pcimig::show::Devices { devices: &reports })?;
+        if args.json {
+            if many && i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut out, &r)?;
         } else {
-            serde_json::to_writer(&mut out, &reports[0])?;
+            text.clear();
+            if i > 0 {
+                text.push('\n');
+            }
+            pcimig::show::render::device(&mut text, &r);
+            out.write_all(text.as_bytes())?;
         }
-        out.write_all(b"\n")?;
-    } else {
-        out.write_all(pcimig::show::render::all(&reports).as_bytes())?;
+    }
+    if args.json {
+        out.write_all(if many { b"]}\n" } else { b"\n" })?;
     }
     match out.flush() {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         r => r?,
     }
+    // The process ends here: returning the sources' memory piece by piece only costs time.
+    std::mem::forget(sources);
     Ok(super::EXIT_PASS)
 }

@@ -529,13 +529,17 @@ pub struct Devices<'a> {
     pub devices: &'a [DeviceReport],
 }
 
-/// Decode every device of a source list, loading pci.ids names once for all of them.
-pub fn decode_all(sources: &[ConfigSource]) -> Vec<DeviceReport> {
-    let wanted: HashSet<u16> = sources
+/// The vendor IDs of a source list (to load only their names from pci.ids).
+pub fn vendors_of(sources: &[ConfigSource]) -> HashSet<u16> {
+    sources
         .iter()
         .filter(|s| s.bytes.len() >= 2)
         .map(|s| u16::from_le_bytes([s.bytes[0], s.bytes[1]]))
-        .collect();
-    let ids = PciIds::load(&wanted);
+        .collect()
+}
+
+/// Decode every device of a source list, loading pci.ids names once for all of them.
+pub fn decode_all(sources: &[ConfigSource]) -> Vec<DeviceReport> {
+    let ids = PciIds::load(&vendors_of(sources));
     sources.iter().map(|s| decode(s, &ids)).collect()
 }

@@ -14,6 +14,7 @@
 
 use super::{ConfigSource, SourceError, SourceSpec, Truncation};
 use pcimig_config::regs::{PCI_CAPABILITY_LIST, PCI_STATUS, PCI_STATUS_CAP_LIST};
+use std::io::BufRead;
 
 /// Highest config offset a dump may hold (pciutils: "At most 4096 bytes of config space").
 const MAX_CONFIG: usize = 4096;
@@ -117,15 +118,11 @@ pub struct DumpDevice {
 }
 
 fn is_hex(b: u8) -> bool {
-    b.is_ascii_hexdigit()
+    HEX[usize::from(b)] != 0xff
 }
 
 fn hex_val(b: u8) -> u8 {
-    match b {
-        b'0'..=b'9' => b - b'0',
-        b'a'..=b'f' => b - b'a' + 10,
-        _ => b - b'A' + 10,
-    }
+    HEX[usize::from(b)]
 }
 
 /// A device header line: `BB:DD.F ` or `DDDD:BB:DD.F ` with a 4..6 digit domain, as pciutils'
@@ -192,81 +189,192 @@ pub(super) fn looks_like_lspci(data: &[u8]) -> bool {
     head.split(|&b| b == b'\n').any(|l| device_line(l).is_some())
 }
 
-/// Parse every device of a dump. Errors name the file, line and byte offset.
+/// Hex digit values; 0xff for a non-hex byte.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Longest line kept; the rest of a longer line is skipped without being stored.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Parse every device of a dump held in memory. Errors name the file, line and byte offset.
 pub fn parse(origin: &str, data: &[u8]) -> Result<Vec<DumpDevice>, SourceError> {
-    let mut devices: Vec<DumpDevice> = Vec::new();
-    let mut current: Option<usize> = None;
-    let mut pos = 0usize;
-    let mut lineno = 0usize;
-    while pos < data.len() {
-        lineno += 1;
-        let end = data[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(data.len(), |e| pos + e);
-        let mut line = &data[pos..end];
-        let line_start = pos;
-        pos = end + 1;
+    parse_reader(origin, data)
+}
+
+struct Parser<'o> {
+    origin: &'o str,
+    devices: Vec<DumpDevice>,
+    current: Option<usize>,
+    lineno: usize,
+}
+
+impl Parser<'_> {
+    /// One line (without its newline) starting at file offset `line_start`.
+    fn line(&mut self, mut line: &[u8], line_start: usize) -> Result<(), SourceError> {
+        self.lineno += 1;
         if line.last() == Some(&b'\r') {
             line = &line[..line.len() - 1];
         }
+        let Some(&first) = line.first() else {
+            self.current = None;
+            return Ok(());
+        };
+        // Decoded text (lspci -v lines) starts with white space: neither a device nor hex.
+        if first == b'\t' || first == b' ' || HEX[usize::from(first)] == 0xff {
+            return Ok(());
+        }
+        if let Some((mut off, mut rest)) = hex_line(line) {
+            let Some(idx) = self.current else { return Ok(()) };
+            let dev = &mut self.devices[idx];
+            // Fast path: a whole line of 16 bytes, as lspci writes it.
+            if rest.len() == 47 && off + 16 <= MAX_CONFIG {
+                let mut out = [0u8; 16];
+                let mut ok = true;
+                for (k, o) in out.iter_mut().enumerate() {
+                    let (hi, lo) = (HEX[usize::from(rest[3 * k])], HEX[usize::from(rest[3 * k + 1])]);
+                    ok &= (hi | lo) != 0xff && (k == 15 || rest[3 * k + 2] == b' ');
+                    *o = (hi << 4) | (lo & 0xf);
+                }
+                if ok {
+                    let need = if off + 16 <= 64 {
+                        64
+                    } else if off + 16 <= 256 {
+                        256
+                    } else {
+                        MAX_CONFIG
+                    };
+                    if dev.bytes.len() < need {
+                        dev.bytes.resize(need, 0xff);
+                        dev.present.resize(need, false);
+                    }
+                    dev.bytes[off..off + 16].copy_from_slice(&out);
+                    dev.present[off..off + 16].fill(true);
+                    return Ok(());
+                }
+            }
+            while rest.len() >= 2 {
+                let (hi, lo) = (HEX[usize::from(rest[0])], HEX[usize::from(rest[1])]);
+                if hi | lo == 0xff || (rest.len() > 2 && rest[2] != b' ') {
+                    break;
+                }
+                if off >= MAX_CONFIG {
+                    return Err(SourceError::at(
+                        self.origin,
+                        (line_start + line.len() - rest.len()) as u64,
+                        format!(
+                            "line {}: config offset {off:#x} is past 4096 bytes, the most a config space has",
+                            self.lineno
+                        ),
+                    ));
+                }
+                if off >= dev.bytes.len() {
+                    let new_len = if off < 64 {
+                        64
+                    } else if off < 256 {
+                        256
+                    } else {
+                        MAX_CONFIG
+                    };
+                    dev.bytes.resize(new_len.max(dev.bytes.len()), 0xff);
+                    dev.present.resize(dev.bytes.len(), false);
+                }
+                dev.bytes[off] = (hi << 4) | lo;
+                dev.present[off] = true;
+                off += 1;
+                rest = if rest.len() > 2 { &rest[3..] } else { &rest[2..] };
+            }
+            if !rest.is_empty() {
+                let col = line.len() - rest.len();
+                let shown: String = String::from_utf8_lossy(&rest[..rest.len().min(16)]).into_owned();
+                return Err(SourceError::at(
+                    self.origin,
+                    (line_start + col) as u64,
+                    format!(
+                        "line {}, column {}: malformed hex line: expected two hex digits and a space, found {shown:?}",
+                        self.lineno,
+                        col + 1
+                    ),
+                ));
+            }
+            return Ok(());
+        }
         if let Some((bdf, rest)) = device_line(line) {
-            devices.push(DumpDevice {
+            self.devices.push(DumpDevice {
                 bdf,
-                line: lineno,
+                line: self.lineno,
                 description: String::from_utf8_lossy(rest).trim().to_string(),
                 bytes: Vec::new(),
                 present: Vec::new(),
             });
-            current = Some(devices.len() - 1);
-            continue;
+            self.current = Some(self.devices.len() - 1);
         }
-        if line.is_empty() {
-            current = None;
-            continue;
-        }
-        let Some(idx) = current else { continue };
-        let Some((mut off, mut rest)) = hex_line(line) else {
-            continue;
-        };
-        let dev = &mut devices[idx];
-        while rest.len() >= 2 && is_hex(rest[0]) && is_hex(rest[1]) && (rest.len() == 2 || rest[2] == b' ') {
-            if off >= MAX_CONFIG {
-                return Err(SourceError::at(
-                    origin,
-                    (line_start + line.len() - rest.len()) as u64,
-                    format!("line {lineno}: config offset {off:#x} is past 4096 bytes, the most a config space has"),
-                ));
-            }
-            if off >= dev.bytes.len() {
-                let new_len = if off < 64 {
-                    64
-                } else if off < 256 {
-                    256
-                } else {
-                    MAX_CONFIG
-                };
-                dev.bytes.resize(new_len.max(dev.bytes.len()), 0xff);
-                dev.present.resize(dev.bytes.len(), false);
-            }
-            dev.bytes[off] = (hex_val(rest[0]) << 4) | hex_val(rest[1]);
-            dev.present[off] = true;
-            off += 1;
-            rest = if rest.len() > 2 { &rest[3..] } else { &rest[2..] };
-        }
-        if !rest.is_empty() {
-            let col = line.len() - rest.len();
-            let shown: String = String::from_utf8_lossy(&rest[..rest.len().min(16)]).into_owned();
-            return Err(SourceError::at(
-                origin,
-                (line_start + col) as u64,
-                format!(
-                    "line {lineno}, column {}: malformed hex line: expected two hex digits and a space, found {shown:?}",
-                    col + 1
-                ),
-            ));
-        }
+        Ok(())
     }
+}
+
+/// Parse every device of a dump read through a buffer (memory: the devices, not the text).
+/// Lines are taken from the reader's buffer in place; only a line split across two buffer
+/// fills is copied, and only its first 64 KiB are kept.
+pub fn parse_reader<R: BufRead>(origin: &str, mut reader: R) -> Result<Vec<DumpDevice>, SourceError> {
+    let mut p = Parser {
+        origin,
+        devices: Vec::new(),
+        current: None,
+        lineno: 0,
+    };
+    let mut pos = 0usize;
+    let mut partial: Vec<u8> = Vec::new();
+    let mut partial_len = 0usize;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(SourceError::at(origin, pos as u64, format!("cannot read: {e}"))),
+        };
+        if chunk.is_empty() {
+            if partial_len > 0 {
+                p.line(&partial, pos - partial_len)?;
+            }
+            break;
+        }
+        let mut used = 0;
+        while let Some(i) = memchr::memchr(b'\n', &chunk[used..]) {
+            let end = used + i;
+            if partial_len > 0 {
+                let room = MAX_LINE.saturating_sub(partial.len());
+                partial.extend_from_slice(&chunk[used..end.min(used + room)]);
+                p.line(&partial, pos - partial_len)?;
+                pos += end - used + 1;
+                partial.clear();
+                partial_len = 0;
+            } else {
+                p.line(&chunk[used..end.min(used + MAX_LINE)], pos)?;
+                pos += end - used + 1;
+            }
+            used = end + 1;
+        }
+        let rest = &chunk[used..];
+        let room = MAX_LINE.saturating_sub(partial.len());
+        partial.extend_from_slice(&rest[..rest.len().min(room)]);
+        partial_len += rest.len();
+        pos += rest.len();
+        let n = chunk.len();
+        reader.consume(n);
+    }
+    let mut devices = p.devices;
     // The device length is the highest byte written, as pciutils counts it.
     for d in &mut devices {
         let len = d.present.iter().rposition(|&p| p).map_or(0, |i| i + 1);
@@ -364,8 +472,8 @@ fn runs(v: &[bool], want: bool) -> Vec<(usize, usize)> {
 }
 
 /// Read the device(s) of lspci text: all of them, or the one `#BDF` selects.
-pub(super) fn load(spec: &SourceSpec, data: &[u8]) -> Result<Vec<ConfigSource>, SourceError> {
-    let devices = parse(&spec.path, data)?;
+pub(super) fn load<R: BufRead>(spec: &SourceSpec, reader: R) -> Result<Vec<ConfigSource>, SourceError> {
+    let devices = parse_reader(&spec.path, reader)?;
     if devices.is_empty() {
         return Err(SourceError::new(
             &spec.path,
@@ -465,7 +573,7 @@ mod tests {
     #[test]
     fn malformed_hex_line_names_line_and_offset() {
         let e = parse("f.txt", b"00:00.0 x\n00: 86 8g 00\n").unwrap_err();
-        assert_eq!(e.offset, Some(14));
+        assert_eq!(e.offset, Some(17), "the offset of the bad pair \"8g\"");
         assert!(e.message.contains("line 2"), "{e}");
         let e = parse(
             "f.txt",

@@ -222,48 +222,21 @@ pub fn load_one(raw: &str) -> Result<ConfigSource, SourceError> {
 }
 
 fn load_file(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> {
+    use std::io::{Read, Seek};
     let path = Path::new(&spec.path);
-    let meta = std::fs::metadata(path).map_err(|e| SourceError::new(&spec.path, format!("cannot read: {e}")))?;
-    if meta.is_dir() {
-        return Err(SourceError::new(&spec.path, "is a directory, not a config source"));
-    }
-    // A stream is read by its own reader, in bounded pieces: peek at the magic only.
-    let mut magic = [0u8; 4];
-    let n = {
-        use std::io::Read;
-        let mut f = std::fs::File::open(path).map_err(|e| SourceError::new(&spec.path, format!("cannot read: {e}")))?;
-        f.read(&mut magic)
-            .map_err(|e| SourceError::new(&spec.path, format!("cannot read: {e}")))?
-    };
-    if n == 4 && u32::from_be_bytes(magic) == QEMU_VM_FILE_MAGIC {
-        return stream::load(spec);
-    }
-    let data = read_limited(path, &spec.path)?;
-    match detect(&data) {
-        Some(Format::Binary) => binary::load(spec, data),
-        Some(Format::Lspci) => lspci::load(spec, &data),
-        Some(Format::Stream) => stream::load(spec),
-        None if data.is_empty() => Err(SourceError::new(&spec.path, "empty file: not a config source")),
-        None => Err(SourceError::new(
-            &spec.path,
-            format!(
-                "not a config source: {} bytes that are neither a binary config dump (256 or 4096 bytes, or the 64 of an \
-                 unprivileged sysfs read), lspci -x/-xxx/-xxxx text (no line like '00:1f.3 …' followed by hex lines), \
-                 nor a QEMU migration stream (magic QEVM)",
-                data.len()
-            ),
-        )),
-    }
-}
-
-/// The largest input file read whole (a config source is at most a few hundred KiB of text
-/// for thousands of devices; streams are read separately, in bounded pieces).
-pub const MAX_TEXT_SOURCE: u64 = 256 * 1024 * 1024;
-
-fn read_limited(path: &Path, origin: &str) -> Result<Vec<u8>, SourceError> {
-    let meta = std::fs::metadata(path).map_err(|e| SourceError::new(origin, format!("cannot read: {e}")))?;
+    let origin = spec.path.as_str();
+    let cannot = |e: std::io::Error| SourceError::new(origin, format!("cannot read: {e}"));
+    let meta = std::fs::metadata(path).map_err(cannot)?;
     if meta.is_dir() {
         return Err(SourceError::new(origin, "is a directory, not a config source"));
+    }
+    let mut f = std::fs::File::open(path).map_err(cannot)?;
+    // Detection needs the start only: the magic, the size, the first lines of text.
+    let mut head = Vec::with_capacity(HEAD);
+    (&mut f).take(HEAD as u64).read_to_end(&mut head).map_err(cannot)?;
+    if head.len() >= 4 && u32::from_be_bytes([head[0], head[1], head[2], head[3]]) == QEMU_VM_FILE_MAGIC {
+        // A stream is read by its own reader, in bounded pieces.
+        return stream::load(spec);
     }
     if meta.len() > MAX_TEXT_SOURCE {
         return Err(SourceError::new(
@@ -274,8 +247,32 @@ fn read_limited(path: &Path, origin: &str) -> Result<Vec<u8>, SourceError> {
             ),
         ));
     }
-    std::fs::read(path).map_err(|e| SourceError::new(origin, format!("cannot read: {e}")))
+    if lspci::looks_like_lspci(&head) {
+        f.rewind().map_err(cannot)?;
+        return lspci::load(spec, std::io::BufReader::with_capacity(1 << 20, f));
+    }
+    let complete = head.len() < HEAD;
+    match detect(&head) {
+        Some(Format::Binary) if complete => binary::load(spec, head),
+        None if head.is_empty() => Err(SourceError::new(origin, "empty file: not a config source")),
+        _ => Err(SourceError::new(
+            origin,
+            format!(
+                "not a config source: {} bytes that are neither a binary config dump (256 or 4096 bytes, or the 64 of an \
+                 unprivileged sysfs read), lspci -x/-xxx/-xxxx text (no line like '00:1f.3 …' followed by hex lines), \
+                 nor a QEMU migration stream (magic QEVM)",
+                meta.len()
+            ),
+        )),
+    }
 }
+
+/// How much of a file format detection looks at.
+const HEAD: usize = 64 * 1024;
+
+/// The largest config-source file accepted (lspci text of tens of thousands of devices; streams
+/// are read separately, in bounded pieces).
+pub const MAX_TEXT_SOURCE: u64 = 256 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {
