@@ -156,12 +156,23 @@ impl StreamBuilder {
     }
 
     /// A virtio-pci device section: the proxy's PCIDevice state, MSI-X table and PBA for
-    /// `vectors` (0: no MSI-X), be16 config vector, then `tail` bytes of device state, all in
-    /// one "virtio" field. Returns the stream offset of the config.
+    /// `vectors` (0: no MSI-X), be16 config vector, virtio_save's common part (8-byte config,
+    /// one queue), then `tail` bytes of device state, all in one "virtio" field. Returns the stream offset of the config.
     pub fn virtio_pci(&mut self, idstr: &str, vmsd: &str, config: &[u8], vectors: usize, tail: usize) -> u64 {
         let mut body = pci_state(config);
         if vectors > 0 {
-            body.extend(std::iter::repeat_n(0u8, vectors * 16 + vectors.div_ceil(8) + 2));
+            body.extend(std::iter::repeat_n(0u8, vectors * 16 + vectors.div_ceil(8)));
+            body.extend_from_slice(&0xffffu16.to_be_bytes());
+        }
+        // virtio_save: status, isr, queue_sel, features, config_len, config, one queue of 256.
+        body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        body.extend_from_slice(&8u32.to_be_bytes());
+        body.extend_from_slice(&[0x52, 0x54, 0, 0x12, 0x34, 0x56, 0, 1]);
+        body.extend_from_slice(&1u32.to_be_bytes());
+        body.extend_from_slice(&256u32.to_be_bytes());
+        body.extend_from_slice(&[0; 10]);
+        if vectors > 0 {
+            body.extend_from_slice(&0xffffu16.to_be_bytes());
         }
         body.extend(std::iter::repeat_n(0x33u8, tail));
         let desc = json!({"vmsd_name": vmsd, "version": 11, "fields": [{"name": "virtio", "type": "virtio", "size": body.len()}]});

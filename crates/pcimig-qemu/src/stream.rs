@@ -847,7 +847,10 @@ impl Walker {
             }
             Content::Virtio { offset, size } if pci_path.is_some() => {
                 let state = body + offset;
-                let cs = self.pci_config_size(cur, state, size, None)?;
+                let cs = match virtio_config_size(cur, state, size) {
+                    Some(cs) => cs,
+                    None => self.pci_config_size(cur, state, size, None)?,
+                };
                 let dev = mk(DeviceKind::VirtioPci, vec!["virtio".to_string()], cs, state + 4);
                 self.devices.push(dev);
             }
@@ -1024,6 +1027,9 @@ impl Walker {
         };
         let cs = match kind {
             DeviceKind::VfioPci => self.vfio_config(cur, body, size)?.map(|(cs, _)| cs).unwrap_or(256),
+            DeviceKind::VirtioPci if virtio_config_size(cur, state, size).is_some() => {
+                virtio_config_size(cur, state, size).unwrap_or(256)
+            }
             _ => match self.pci_config_size(cur, state, size, None) {
                 Ok(cs) => cs,
                 Err(_) => return Ok(()),
@@ -1041,7 +1047,11 @@ impl Walker {
             section_index: index,
             kind,
             vmsd_name: None,
-            field_path: Vec::new(),
+            field_path: if kind == DeviceKind::VirtioPci {
+                vec!["virtio".to_string()]
+            } else {
+                Vec::new()
+            },
             pci_path: Some(pci_path),
             config_size: cs,
             config_offset: state + 4,
@@ -1201,6 +1211,72 @@ fn msix_bytes(config: &[u8]) -> u64 {
     };
     let n = u64::from(u16::from_le_bytes([ctl[0], ctl[1]]) & 0x7ff) + 1;
     n * 16 + n.div_ceil(8)
+}
+
+/// virtio-pci's config size (256 or 4096) from the layout virtio_save writes after the
+/// PCIDevice state: MSI-X table and PBA and be16 config_vector (with MSI-X), u8 status, u8 isr,
+/// be16 queue_sel, be32 features, be32 config_len, the config, be32 queue count (1..=1024),
+/// be32 size of the first queue (1..=1024).
+/// The MSI-X vector count comes from the saved header; if its capability chain does not give
+/// one that fits, every count QEMU allows (1..=2048) is tried. `None` when nothing fits.
+fn virtio_config_size(cur: &Cursor<'_>, state: u64, room: u64) -> Option<usize> {
+    let mut head = [0u8; 256];
+    cur.read_exact_at(&mut head, state + 4, "config header").ok()?;
+    let fits = |cs: u64, msix: Option<u64>| -> bool {
+        let mut p = state + 4 + cs;
+        let mut irq = [0u8; 16];
+        if cur.read_exact_at(&mut irq, p, "irq_state").is_err()
+            || !irq.chunks(4).all(|c| c == [0, 0, 0, 0] || c == [0, 0, 0, 1])
+        {
+            return false;
+        }
+        p += 16;
+        if let Some(n) = msix {
+            p += n * 16 + n.div_ceil(8) + 2;
+        }
+        p += 8;
+        let mut w = [0u8; 4];
+        if cur.read_exact_at(&mut w, p, "config_len").is_err() {
+            return false;
+        }
+        let config_len = u64::from(u32::from_be_bytes(w));
+        if config_len > 65536 {
+            return false;
+        }
+        p += 4 + config_len;
+        // Every virtio device has at least one queue, of at most VIRTQUEUE_MAX_SIZE (1024).
+        if cur.read_exact_at(&mut w, p, "queue count").is_err() || !(1..=1024).contains(&u32::from_be_bytes(w)) {
+            return false;
+        }
+        if cur.read_exact_at(&mut w, p + 4, "queue size").is_err() || !(1..=1024).contains(&u32::from_be_bytes(w)) {
+            return false;
+        }
+        p + 8 <= state + room
+    };
+    let from_chain = match msix_bytes(&head) {
+        0 => None,
+        _ => {
+            let e = pcimig_config::walk_std(&head)
+                .entries
+                .into_iter()
+                .find(|e| !e.extended && e.id == 0x11)?;
+            Some(u64::from(u16::from_le_bytes([head[e.offset + 2], head[e.offset + 3]]) & 0x7ff) + 1)
+        }
+    };
+    let first: u64 = if has_express_cap(&head) { 4096 } else { 256 };
+    let order = [first, 4352 - first];
+    for cs in order {
+        if fits(cs, from_chain) {
+            return Some(cs as usize);
+        }
+    }
+    // The header's capability chain may be damaged (a mutated stream): try the other shapes.
+    for cs in order {
+        if fits(cs, None) || (1..=2048).any(|n| Some(n) != from_chain && fits(cs, Some(n))) {
+            return Some(cs as usize);
+        }
+    }
+    None
 }
 
 fn subsection_at(cur: &Cursor<'_>, off: u64) -> bool {

@@ -424,3 +424,75 @@ fn reader_without_vmdesc_finds_the_same_devices() {
     assert_eq!(key(&sa), key(&sb));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The other engineer's mutation suite patches header bytes in real streams: the reader must
+/// keep finding the same config (offset and size) whatever the header says, including a
+/// destroyed capability chain on a 4096-byte virtio config.
+#[test]
+fn reader_offsets_survive_header_mutations() {
+    if !qemu_available() {
+        return;
+    }
+    let dir = scratch("mutations");
+    let file = dir.join("m.mig");
+    let devices = [
+        "-device",
+        "virtio-net-pci",
+        "-device",
+        "e1000",
+        "-device",
+        "pcie-root-port,id=rp1,chassis=1",
+        "-device",
+        "virtio-net-pci,bus=rp1",
+        "-device",
+        "pcie-root-port,id=rp2,chassis=2",
+        "-device",
+        "virtio-net-pci,bus=rp2,vectors=0",
+    ];
+    save(&dir, "q35", &devices, &file);
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let s = Stream::from_bytes("m.mig", bytes.clone()).unwrap();
+    let want: Vec<_> = s
+        .pci_devices()
+        .iter()
+        .map(|d| (d.id.clone(), d.config_offset, d.config_size))
+        .collect();
+    assert!(
+        want.iter()
+            .any(|w| w.0 == "0000:00:03.0:00.0/virtio-net" && w.2 == 4096),
+        "{want:?}"
+    );
+    assert!(
+        want.iter()
+            .any(|w| w.0 == "0000:00:04.0:00.0/virtio-net" && w.2 == 4096),
+        "{want:?}"
+    );
+    for d in s.pci_devices() {
+        let c = s.read_config(d).unwrap();
+        let cap = c[0x34] as usize;
+        let mut edits: Vec<Vec<(usize, u8)>> = vec![
+            vec![(0x06, c[0x06] & !0x10)],
+            vec![(0x34, 0)],
+            vec![(0x34, 0xff)],
+            vec![(0x06, 0xff), (0x07, 0xff), (0x34, 0x41)],
+        ];
+        if cap >= 0x40 {
+            edits.push(vec![(cap, 0), (cap + 1, 0)]);
+            edits.push(vec![(cap + 1, cap as u8)]);
+        }
+        for e in edits {
+            let mut b = bytes.clone();
+            for &(off, v) in &e {
+                b[d.config_offset as usize + off] = v;
+            }
+            let m = Stream::from_bytes("m.mig", b).unwrap_or_else(|err| panic!("{} {e:?}: {err}", d.id));
+            let got: Vec<_> = m
+                .pci_devices()
+                .iter()
+                .map(|d| (d.id.clone(), d.config_offset, d.config_size))
+                .collect();
+            assert_eq!(got, want, "{} mutated {e:x?}", d.id);
+        }
+    }
+}
