@@ -160,6 +160,11 @@ pub struct ConfigSpace {
     pub(crate) used: Vec<u8>,
     /// Derived: `cmask & !wmask & !w1cmask`, kept in step by every mutation.
     pub(crate) checked: Vec<u8>,
+    /// Derived: number of non-zero bytes in `checked`, kept in step with it.
+    pub(crate) checked_count: usize,
+    /// Derived: bit `b` is set when `checked[64*b..64*b+64]` has a non-zero byte (64 blocks
+    /// cover 4096 bytes), so the restore check can skip blocks with nothing to compare.
+    pub(crate) checked_blocks: u64,
     pub(crate) caps: Vec<CapRecord>,
     pub(crate) exemptions: Vec<Exemption>,
     pub(crate) address: PciAddress,
@@ -214,14 +219,40 @@ pub struct RawMut<'a> {
     /// Capability allocation map.
     pub used: &'a mut [u8],
     checked: &'a mut [u8],
+    checked_count: &'a mut usize,
+    checked_blocks: &'a mut u64,
 }
 
 impl Drop for RawMut<'_> {
     fn drop(&mut self) {
+        let mut count = 0;
         for i in 0..self.checked.len() {
             self.checked[i] = self.cmask[i] & !self.wmask[i] & !self.w1cmask[i];
+            count += usize::from(self.checked[i] != 0);
+        }
+        *self.checked_count = count;
+        *self.checked_blocks = block_summary(self.checked, 0..self.checked.len(), 0);
+    }
+}
+
+/// Bytes summarised by one bit of `checked_blocks`.
+pub(crate) const CHECK_BLOCK: usize = 64;
+
+/// `blocks` with the bits of the blocks overlapping `range` recomputed from `checked`.
+fn block_summary(checked: &[u8], range: Range<usize>, mut blocks: u64) -> u64 {
+    if range.is_empty() {
+        return blocks;
+    }
+    for b in range.start / CHECK_BLOCK..range.end.div_ceil(CHECK_BLOCK) {
+        let start = b * CHECK_BLOCK;
+        let end = (start + CHECK_BLOCK).min(checked.len());
+        if checked[start..end].iter().any(|&c| c != 0) {
+            blocks |= 1 << b;
+        } else {
+            blocks &= !(1 << b);
         }
     }
+    blocks
 }
 
 impl ConfigSpace {
@@ -236,6 +267,8 @@ impl ConfigSpace {
             w1cmask: vec![0; n],
             used: vec![0; n],
             checked: vec![0; n],
+            checked_count: 0,
+            checked_blocks: 0,
             caps: Vec::new(),
             exemptions: Vec::new(),
             address: PciAddress::default(),
@@ -298,6 +331,10 @@ impl ConfigSpace {
     pub fn checked(&self) -> &[u8] {
         &self.checked
     }
+    /// Number of bytes with any checked bit (non-zero bytes of [`ConfigSpace::checked`]).
+    pub fn checked_bytes(&self) -> usize {
+        self.checked_count
+    }
 
     /// One array by name.
     pub fn array(&self, a: Array) -> &[u8] {
@@ -331,6 +368,8 @@ impl ConfigSpace {
             w1cmask: &mut self.w1cmask,
             used: &mut self.used,
             checked: &mut self.checked,
+            checked_count: &mut self.checked_count,
+            checked_blocks: &mut self.checked_blocks,
         }
     }
 
@@ -517,9 +556,17 @@ impl ConfigSpace {
     }
 
     pub(crate) fn refresh_checked(&mut self, range: Range<usize>) {
-        for i in range {
-            self.checked[i] = self.cmask[i] & !self.wmask[i] & !self.w1cmask[i];
+        for i in range.clone() {
+            let new = self.cmask[i] & !self.wmask[i] & !self.w1cmask[i];
+            self.checked_count = self.checked_count + usize::from(new != 0) - usize::from(self.checked[i] != 0);
+            self.checked[i] = new;
         }
+        self.checked_blocks = block_summary(&self.checked, range, self.checked_blocks);
+    }
+
+    /// Bit `b` set: bytes `64*b..64*b+64` have a checked bit (see [`ConfigSpace::checked`]).
+    pub(crate) fn checked_blocks(&self) -> u64 {
+        self.checked_blocks
     }
 
     pub(crate) fn get_word(&self, off: usize) -> u16 {

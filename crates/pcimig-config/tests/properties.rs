@@ -10,7 +10,10 @@
 
 use pcimig_config::check::{failing_offsets, first_failing_offset};
 use pcimig_config::regs::{PCI_PM_CAP_D1, PCI_PM_CAP_D2};
-use pcimig_config::{restore_check, ConfigError, ConfigSize, ConfigSpace, Embedding, PciDeviceState};
+use pcimig_config::{
+    restore_check, Array, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, Embedding, HeaderKind,
+    PciDeviceState,
+};
 use proptest::prelude::*;
 
 /// The four arrays of a random config space.
@@ -159,6 +162,84 @@ proptest! {
         );
         prop_assert!(is_size_mismatch);
         prop_assert!(failing_offsets(&saved, &s).is_err());
+    }
+}
+
+/// One mask edit through the public API: set 1..=8 bytes of an array, fill a range, or exempt
+/// a range (the three ways builders outside this crate change masks).
+#[derive(Debug, Clone)]
+enum Edit {
+    Set(Array, usize, usize, u64),
+    Fill(Array, usize, usize, u8),
+    Exempt(usize, usize),
+}
+
+fn edit(n: usize) -> impl Strategy<Value = Edit> {
+    let array = prop_oneof![
+        Just(Array::Config),
+        Just(Array::Cmask),
+        Just(Array::Wmask),
+        Just(Array::W1cmask)
+    ];
+    prop_oneof![
+        (array.clone(), 1usize..=8, any::<u64>())
+            .prop_flat_map(move |(a, len, v)| (Just(a), 0..=n - len, Just(len), Just(v)))
+            .prop_map(|(a, off, len, v)| Edit::Set(a, off, len, v)),
+        (array, 0..n, 0usize..300, any::<u8>()).prop_map(move |(a, start, len, v)| Edit::Fill(
+            a,
+            start,
+            (start + len).min(n),
+            v
+        )),
+        (0..n, 0usize..300).prop_map(move |(start, len)| Edit::Exempt(start, (start + len).min(n))),
+    ]
+}
+
+fn edited_device() -> impl Strategy<Value = (ConfigSpace, Vec<u8>)> {
+    size()
+        .prop_flat_map(|sz| (Just(sz), prop::collection::vec(edit(sz.bytes()), 0..40), any::<bool>()))
+        .prop_map(|(sz, edits, bridge)| {
+            let mut s = ConfigSpace::new_device(&DeviceParams {
+                size: sz,
+                header: if bridge { HeaderKind::Type1 } else { HeaderKind::Type0 },
+                identity: DeviceIdentity {
+                    vendor_id: 0x1af4,
+                    device_id: 0x1000,
+                    class_id: 0x0200,
+                    ..Default::default()
+                },
+                multifunction: false,
+            });
+            for e in edits {
+                match e {
+                    Edit::Set(a, off, len, v) => s.set_le(a, off, len, v).unwrap(),
+                    Edit::Fill(a, start, end, v) => s.fill_range(a, start..end, v).unwrap(),
+                    Edit::Exempt(start, end) => s.exempt(start..end, "test", "property test").unwrap(),
+                }
+            }
+            s
+        })
+        .prop_flat_map(|s| {
+            let c = s.config().to_vec();
+            (Just(s), saved_from(c))
+        })
+}
+
+proptest! {
+    /// The check stays exact when masks are edited through the API rather than all at once
+    /// (the model keeps derived summaries of the masks in step with every edit).
+    #[test]
+    fn check_stays_exact_after_mask_edits((s, saved) in edited_device()) {
+        let a = Arrays {
+            config: s.config().to_vec(),
+            cmask: s.cmask().to_vec(),
+            wmask: s.wmask().to_vec(),
+            w1cmask: s.w1cmask().to_vec(),
+        };
+        prop_assert_eq!(failing_offsets(&saved, &s).unwrap(), expected_failures(&a, &saved));
+        let checked_bytes = (0..s.size()).filter(|&i| a.cmask[i] & !a.wmask[i] & !a.w1cmask[i] != 0).count();
+        prop_assert_eq!(restore_check(&saved, &s).unwrap().checked_bytes, checked_bytes);
+        prop_assert_eq!(restore_check(s.config(), &s).unwrap().passed(), true);
     }
 }
 
