@@ -129,3 +129,80 @@ fn extract(a: ExtractArgs) -> anyhow::Result<u8> {
     );
     Ok(super::EXIT_PASS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcimig_qemu::build::StreamBuilder;
+
+    #[test]
+    fn ls_and_extract() {
+        let dir = std::env::temp_dir().join(format!("pcimig-cli-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut c = vec![0u8; 4096];
+        c[..4].copy_from_slice(&[0x36, 0x1b, 0x0c, 0x00]);
+        let mut b = StreamBuilder::new("pc-q35-10.0");
+        b.pci_vmsd("0000:00:03.0/pcie-root-port", "pcie-root-port", 1, &c, 0);
+        let file = dir.join("vm.mig");
+        std::fs::write(&file, b.finish()).unwrap();
+        let f = file.display().to_string();
+        assert_eq!(
+            run(StreamCommand::Ls(LsArgs {
+                file: f.clone(),
+                json: true,
+                all: true
+            }))
+            .unwrap(),
+            0
+        );
+        assert_eq!(
+            run(StreamCommand::Ls(LsArgs {
+                file: f.clone(),
+                json: false,
+                all: true
+            }))
+            .unwrap(),
+            0
+        );
+        let out = dir.join("rp.bin");
+        let src = format!("{f}#0000:00:03.0/pcie-root-port");
+        assert_eq!(
+            run(StreamCommand::Extract(ExtractArgs {
+                src,
+                output: out.clone()
+            }))
+            .unwrap(),
+            0
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), c);
+        let src = format!("stream:{f}#0000:00:03.0");
+        assert_eq!(
+            run(StreamCommand::Extract(ExtractArgs {
+                src,
+                output: out.clone()
+            }))
+            .unwrap(),
+            0
+        );
+        assert!(run(StreamCommand::Extract(ExtractArgs {
+            src: f.clone(),
+            output: out.clone()
+        }))
+        .is_err());
+        let src = format!("{f}#0000:00:09.0");
+        let e = run(StreamCommand::Extract(ExtractArgs {
+            src,
+            output: out.clone(),
+        }))
+        .unwrap_err();
+        assert!(e.to_string().contains("no PCI device"), "{e}");
+        let e = run(StreamCommand::Ls(LsArgs {
+            file: "/dev/null".into(),
+            json: false,
+            all: false,
+        }))
+        .unwrap_err();
+        assert!(e.to_string().contains("seekable"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
