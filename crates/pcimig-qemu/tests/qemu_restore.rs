@@ -19,7 +19,7 @@
 //! printed reason. `PCIMIG_QEMU_JOBS` sets the number of concurrent QEMU processes (default 3);
 //! `PCIMIG_QEMU_BIN` the binary; `PCIMIG_QEMU_ONLY=a,b` runs only the named scenarios.
 
-use pcimig_config::restore_check;
+use pcimig_config::{restore_check, Array};
 use pcimig_qemu::devices::{build_destination, Destination, EmulatedDevice, QueryPci};
 use pcimig_qemu::Stream;
 use serde_json::{json, Value};
@@ -582,6 +582,32 @@ fn prepare(sc: Scenario) -> Result<Prepared, String> {
             query_pci: Some(&qp),
         })
         .map_err(|err| format!("{}: {err}", sc.name))?;
+        // Without query-pci the table's own BAR sizes (and the ROM file's size) must give the same masks.
+        let own = build_destination(&Destination {
+            idstr: &e.idstr,
+            config: &config,
+            machine: &machine,
+            query_pci: None,
+        })
+        .map_err(|err| format!("{} (no query-pci): {err}", sc.name))?;
+        for (a, name) in [
+            (Array::Cmask, "cmask"),
+            (Array::Wmask, "wmask"),
+            (Array::W1cmask, "w1cmask"),
+        ] {
+            if own.space.array(a) != model.space.array(a) {
+                let i = (0..config.len())
+                    .find(|&i| own.space.array(a)[i] != model.space.array(a)[i])
+                    .unwrap_or(0);
+                return Err(format!(
+                    "{}: {}: {name} at {i:#x} differs without query-pci ({:#x}) and with it ({:#x})",
+                    sc.name,
+                    e.idstr,
+                    own.space.array(a)[i],
+                    model.space.array(a)[i]
+                ));
+            }
+        }
         devs.push(Dev {
             idstr: e.idstr.clone(),
             section_index: e.section_index,
