@@ -67,6 +67,8 @@ pub mod vfio_flag {
 
 /// QEMU_VM_COMMAND values 1..=11 (MIG_CMD_OPEN_RETURN_PATH .. MIG_CMD_SWITCHOVER_START).
 const MIG_CMD_MAX: u16 = 11;
+/// MIG_CMD_POSTCOPY_ADVISE: the source has postcopy-ram on.
+const MIG_CMD_POSTCOPY_ADVISE: u16 = 3;
 /// MIG_CMD_PACKAGED: a postcopy package, which a file stream does not carry.
 const MIG_CMD_PACKAGED: u16 = 7;
 
@@ -401,6 +403,7 @@ struct Walker {
     footers: Option<bool>,
     eof_offset: u64,
     warnings: Vec<String>,
+    postcopy_summary: Option<u64>,
 }
 
 fn is_pci_path(p: &str) -> bool {
@@ -608,7 +611,14 @@ impl Walker {
                             "postcopy package (MIG_CMD_PACKAGED): a postcopy stream, not a saved file",
                         ));
                     }
-                    cur.skip(u64::from(l), "command data")?;
+                    if cmd == MIG_CMD_POSTCOPY_ADVISE && l == 16 {
+                        // be64 remote page-size summary (OR of the RAM blocks' page sizes), be64
+                        // target page size: RAM blocks with other page sizes carry an extra word.
+                        self.postcopy_summary = Some(cur.be64("postcopy page size summary")?);
+                        cur.be64("postcopy target page size")?;
+                    } else {
+                        cur.skip(u64::from(l), "command data")?;
+                    }
                 }
                 section_type::FOOTER => {
                     return Err(cur.err(ErrorKind::Malformed, off, "section footer outside a section"));
@@ -1115,6 +1125,17 @@ impl Walker {
                         blocks += 1;
                         if blocks > 65536 {
                             return Err(cur.err(ErrorKind::TooLarge, at, "more than 65536 RAM blocks"));
+                        }
+                        if let Some(summary) = self.postcopy_summary.filter(|s| s & !ps != 0) {
+                            // ram_save_setup: be64 page size for a block whose page size is not
+                            // the host's (hugepages), under postcopy-ram.
+                            let mut w = [0u8; 8];
+                            if cur.read_exact_at(&mut w, cur.pos(), "RAM block page size").is_ok() {
+                                let v = u64::from_be_bytes(w);
+                                if v.is_power_of_two() && v != ps && summary & v != 0 {
+                                    cur.skip(8, "RAM block page size")?;
+                                }
+                            }
                         }
                         if ignore_shared {
                             cur.be64("RAM block address")?;

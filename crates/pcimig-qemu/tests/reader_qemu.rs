@@ -108,6 +108,11 @@ impl Qmp {
 
 /// Start QEMU with `devices`, save to `out`, return query-pci.
 fn save(dir: &Path, machine: &str, devices: &[&str], out: &Path) -> Value {
+    save_with(dir, machine, devices, out, &[])
+}
+
+/// `save` with migration capabilities turned on first.
+fn save_with(dir: &Path, machine: &str, devices: &[&str], out: &Path, caps: &[&str]) -> Value {
     let sock = dir.join("save.sock");
     let errf = dir.join("save.err");
     let mut args = base_args(machine);
@@ -130,6 +135,10 @@ fn save(dir: &Path, machine: &str, devices: &[&str], out: &Path) -> Value {
         })
     };
     let pci = run(&mut q, "query-pci", json!({}));
+    if !caps.is_empty() {
+        let list: Vec<Value> = caps.iter().map(|c| json!({"capability": c, "state": true})).collect();
+        run(&mut q, "migrate-set-capabilities", json!({ "capabilities": list }));
+    }
     run(&mut q, "migrate", json!({"uri": format!("file:{}", out.display())}));
     loop {
         let st = run(&mut q, "query-migrate", json!({}));
@@ -495,4 +504,42 @@ fn reader_offsets_survive_header_mutations() {
             assert_eq!(got, want, "{} mutated {e:x?}", d.id);
         }
     }
+}
+
+#[test]
+fn reader_format_capabilities() {
+    if !qemu_available() {
+        return;
+    }
+    let dir = scratch("caps");
+    let devices = ["-device", "virtio-net-pci", "-device", "e1000", "-device", "qemu-xhci"];
+    let key = |s: &Stream| -> Vec<(String, DeviceKind, usize, Vec<u8>)> {
+        s.pci_devices()
+            .iter()
+            .map(|d| (d.id.clone(), d.kind, d.config_size, s.read_config(d).unwrap()))
+            .collect()
+    };
+    let plain = dir.join("plain.mig");
+    save(&dir, "q35", &devices, &plain);
+    let want = key(&Stream::open(&plain).unwrap());
+    for caps in [
+        &["mapped-ram"][..],
+        &["mapped-ram", "multifd"],
+        &["x-ignore-shared"],
+        &["xbzrle"],
+    ] {
+        let f = dir.join(format!("{}.mig", caps.join("+")));
+        save_with(&dir, "q35", &devices, &f, caps);
+        let s = Stream::open(&f).unwrap_or_else(|e| panic!("{caps:?}: {e}"));
+        assert_eq!(key(&s), want, "{caps:?}");
+        for c in caps.iter().filter(|c| **c != "multifd" && **c != "xbzrle") {
+            assert!(
+                s.capabilities().iter().any(|x| x == c),
+                "{caps:?}: {:?}",
+                s.capabilities()
+            );
+        }
+        std::fs::remove_file(&f).unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
