@@ -221,7 +221,9 @@ impl ConfigSpace {
     /// the same bytes. So only the size/type bits below the BAR size are checked.
     ///
     /// Refused, where QEMU asserts: a size that is not a power of two, a region out of range for
-    /// the header (bridges have regions 0, 1 and the ROM), a region registered twice. Like QEMU,
+    /// the header (a type 1 header has regions 0 and 1 only: QEMU 10.0.2 asserts
+    /// `region_num < 2` for bridges, so a bridge cannot register an expansion ROM), a region
+    /// registered twice. Like QEMU,
     /// the 64-bit test looks only at the type bits: a 64-bit type in the last BAR slot or in the
     /// ROM slot writes its qword masks over the 4 bytes that follow (QEMU does not assert there),
     /// and the slot after a 64-bit BAR is not marked as taken.
@@ -232,6 +234,13 @@ impl ConfigSpace {
         };
         if size == 0 || !size.is_power_of_two() {
             return Err(bad(&format!("size {size:#x} is not a power of two")));
+        }
+        // "A PCI bridge device (with Type 1 header) may only have at most 2 BARs": QEMU asserts
+        // region_num < 2 on a type 1 header, which refuses the ROM slot too.
+        if self.header_kind() == HeaderKind::Type1 && region >= 2 {
+            return Err(bad(
+                "a type 1 header may only register regions 0 and 1 (QEMU asserts region_num < 2, even for the ROM)",
+            ));
         }
         let Some(addr) = self.bar_offset(region) else {
             return Err(bad("no such region for this header type"));
@@ -451,8 +460,13 @@ mod tests {
         assert!(s.register_bar(1, 0, 0x1000).is_err(), "assert(!r->size)");
         let mut b = type1(ConfigSize::Conventional);
         assert!(b.register_bar(2, 0, 0x1000).is_err(), "bridges: region_num < 2");
-        b.register_bar(PCI_ROM_SLOT, 0, 0x800).unwrap();
-        assert_eq!(b.get_le(Array::Cmask, 0x38, 4).unwrap(), 0xffff_ffff);
+        assert!(
+            b.register_bar(PCI_ROM_SLOT, 0, 0x800).is_err(),
+            "bridges: region_num < 2 also refuses the ROM slot"
+        );
+        assert_eq!(b.bar_offset(PCI_ROM_SLOT), Some(0x38), "pci_bar still maps it to 0x38");
+        b.register_bar(1, 0, 0x800).unwrap();
+        assert_eq!(b.get_le(Array::Cmask, 0x14, 4).unwrap(), 0xffff_ffff);
     }
 
     /// pci_register_bar tests only the type bits for a 64-bit BAR and asserts nothing about the
