@@ -193,7 +193,11 @@ pub(crate) fn locate(cur: &Cursor<'_>) -> Result<Option<(u64, u32)>, StreamError
                 continue;
             }
             let mut h = [0u8; 6];
-            cur.read_exact_at(&mut h, p, "vmdesc header")?;
+            if i + 6 <= n {
+                h.copy_from_slice(&buf[i..i + 6]);
+            } else {
+                cur.read_exact_at(&mut h, p, "vmdesc header")?;
+            }
             let l = u32::from_be_bytes([h[1], h[2], h[3], h[4]]);
             if p + 5 + u64::from(l) == len && h[5] == b'{' {
                 return Ok(Some((p, l)));
