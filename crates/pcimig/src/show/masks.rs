@@ -1,6 +1,7 @@
 //! `show --masks`: which bytes QEMU would check, exempt, treat as writable or W1C, as vfio-pci
 //! presents the device with its default options (from `pcimig_vfio::virtualize`).
 
+use crate::source::{ConfigSource, SourceError, SourceKind};
 use serde::Serialize;
 
 /// A run of bytes with the same masks.
@@ -26,6 +27,19 @@ pub struct MaskRun {
     pub exempted_by: Option<String>,
 }
 
+/// A physical capability the guest does not see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HiddenCap {
+    /// Capability ID.
+    pub id: u16,
+    /// Extended capability.
+    pub extended: bool,
+    /// Offset in the physical config.
+    pub offset: usize,
+    /// Why vfio-pci hides or drops it.
+    pub reason: String,
+}
+
 /// The masks of one device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MaskReport {
@@ -33,22 +47,35 @@ pub struct MaskReport {
     pub model: String,
     /// Runs covering the whole space, in address order.
     pub runs: Vec<MaskRun>,
+    /// Bytes whose bits are all compared on restore.
+    pub checked_bytes: usize,
+    /// Physical capabilities the guest does not see.
+    pub hidden: Vec<HiddenCap>,
+    /// The model's assumptions (BAR sizes assumed minimal, …).
+    pub notes: Vec<String>,
+    /// Migration hazards the model noticed.
+    pub warnings: Vec<String>,
 }
 
 /// Render masks as text.
 pub fn render(out: &mut String, m: &MaskReport) {
     use std::fmt::Write;
-    let _ = writeln!(out, "\tMasks ({}):", m.model);
+    let _ = writeln!(
+        out,
+        "\tMasks ({}): {} bytes fully checked on restore",
+        m.model, m.checked_bytes
+    );
     for r in &m.runs {
         let _ = writeln!(
             out,
-            "\t\t{:03x}-{:03x} {:<14} cmask {:02x} wmask {:02x} w1cmask {:02x}  {}{}",
+            "\t\t{:03x}-{:03x} {:<14} cmask {:02x} wmask {:02x} w1cmask {:02x} checked {:02x}  {}{}",
             r.start,
             r.end - 1,
             r.class,
             r.cmask,
             r.wmask,
             r.w1cmask,
+            r.checked,
             r.register,
             r.exempted_by
                 .as_deref()
@@ -56,12 +83,128 @@ pub fn render(out: &mut String, m: &MaskReport) {
                 .unwrap_or_default()
         );
     }
+    for h in &m.hidden {
+        let _ = writeln!(
+            out,
+            "\t\thidden by vfio-pci: [{:x}] id {:#x}: {}",
+            h.offset, h.id, h.reason
+        );
+    }
+    for n in &m.notes {
+        let _ = writeln!(out, "\t\tnote: {n}");
+    }
+    for w in &m.warnings {
+        let _ = writeln!(out, "\t\twarning: {w}");
+    }
+}
+
+fn class(cmask: u8, wmask: u8, w1c: u8) -> &'static str {
+    let checked = cmask & !wmask & !w1c;
+    if wmask == 0xff {
+        "writable"
+    } else if w1c == 0xff {
+        "w1c"
+    } else if checked == 0xff {
+        "checked"
+    } else if checked == 0 && wmask | w1c == 0 {
+        "unchecked"
+    } else if checked == 0 {
+        "mixed"
+    } else {
+        "partly_checked"
+    }
+}
+
+/// The device as vfio-pci presents it with default options (QEMU 10.0.2): BAR sizes from the
+/// source when it knows them (sysfs), else the model's documented assumption.
+pub fn virtualized(src: &ConfigSource) -> Result<pcimig_vfio::VfioDevice, SourceError> {
+    if src.kind == SourceKind::Saved {
+        return Err(SourceError::new(
+            &src.origin,
+            "--masks shows how vfio-pci presents a physical device; this is a config saved in a stream, whose masks \
+             are the destination device's (use `pcimig check`)",
+        ));
+    }
+    if let Some(t) = src.truncated {
+        return Err(SourceError::new(
+            &src.origin,
+            format!(
+                "--masks needs the whole config space: this is a truncated view ({} of {} bytes); read it as root \
+                 (sysfs) or with lspci -xxxx",
+                t.have, t.full
+            ),
+        ));
+    }
+    let mut opts = pcimig_vfio::VfioOptions::default();
+    if let Some(b) = src.bar_sizes {
+        opts.bar_sizes = Some(b.bars);
+        opts.rom_size = b.rom;
+    }
+    pcimig_vfio::virtualize(&src.bytes, &opts)
+        .map_err(|e| SourceError::new(&src.origin, format!("vfio-pci would not realize this device: {e}")))
 }
 
 /// The masks vfio-pci would present for `src` by default.
-pub fn compute(src: &crate::source::ConfigSource) -> Result<MaskReport, crate::source::SourceError> {
-    Err(crate::source::SourceError::new(
-        &src.origin,
-        "--masks needs the vfio-pci model (pcimig-vfio), which is not available in this build yet",
-    ))
+pub fn compute(src: &ConfigSource) -> Result<MaskReport, SourceError> {
+    let dev = virtualized(src)?;
+    let space = &dev.space;
+    let (cm, wm, w1) = (space.cmask(), space.wmask(), space.w1cmask());
+    let exempt = |i: usize| {
+        space
+            .exemptions()
+            .iter()
+            .find(|e| e.start <= i && i < e.end)
+            .map(|e| e.policy.clone())
+    };
+    let mut runs: Vec<MaskRun> = Vec::new();
+    let mut last_register = String::new();
+    for i in 0..space.size() {
+        let register = space.locate(i).to_string();
+        let ex = exempt(i);
+        if let Some(r) = runs.last_mut() {
+            if r.end == i
+                && (r.cmask, r.wmask, r.w1cmask) == (cm[i], wm[i], w1[i])
+                && register == last_register
+                && r.exempted_by == ex
+            {
+                r.end = i + 1;
+                continue;
+            }
+        }
+        runs.push(MaskRun {
+            start: i,
+            end: i + 1,
+            class: class(cm[i], wm[i], w1[i]),
+            cmask: cm[i],
+            wmask: wm[i],
+            w1cmask: w1[i],
+            checked: space.checked()[i],
+            register: register.clone(),
+            exempted_by: ex,
+        });
+        last_register = register;
+    }
+    Ok(MaskReport {
+        model: format!(
+            "vfio-pci as QEMU 10.0.2 realizes it by default: machine {}, slot {}, skip-vsc-check {} ({})",
+            dev.machine,
+            dev.slot,
+            if dev.skip_vsc_check.value { "on" } else { "off" },
+            dev.skip_vsc_check.reason
+        ),
+        checked_bytes: space.checked().iter().filter(|&&c| c == 0xff).count(),
+        runs,
+        hidden: dev
+            .dropped
+            .iter()
+            .map(|d| HiddenCap {
+                id: d.id,
+                extended: d.extended,
+                offset: d.offset,
+                reason: d.reason.clone(),
+            })
+            .collect(),
+        notes: dev.notes.clone(),
+        warnings: dev.warnings.clone(),
+    })
 }

@@ -71,6 +71,9 @@ pub struct Hazard {
     pub range: Option<[usize; 2]>,
     /// Why it matters.
     pub message: String,
+    /// How many bytes of `range` QEMU's restore check compares (any bit) when vfio-pci presents
+    /// the device with default options; null when not modelled (bridge, truncated, saved config).
+    pub checked_bytes: Option<usize>,
 }
 
 /// Names from pci.ids, when known.
@@ -403,6 +406,7 @@ pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
                 offset: e.offset,
                 extended: false,
                 range: Some([e.offset, (e.offset + len.max(3)).min(PCI_CONFIG_SPACE_SIZE)]),
+                checked_bytes: None,
                 message: format!(
                     "Vendor Specific capability at {:#04x} ({len} bytes): contents defined by the vendor, may differ \
                      between devices, firmware or driver versions",
@@ -434,7 +438,57 @@ pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
             ));
         }
     }
+    vfio_view(src, &h, &mut report);
     report
+}
+
+/// Capabilities vfio-pci does not show the guest (from the pcimig-vfio model with default
+/// options), for a whole physical endpoint config; nothing for bridges, saved or truncated configs.
+/// Also says, for each hazard's byte range, how much of it the restore check compares.
+fn vfio_view(src: &ConfigSource, h: &Header, report: &mut DeviceReport) {
+    if h.header_type != 0 || src.truncated.is_some() || src.kind != SourceKind::Physical {
+        return;
+    }
+    match masks::virtualized(src) {
+        Ok(dev) => {
+            let checked = dev.space.checked();
+            for hz in &mut report.hazards {
+                if let Some([a, b]) = hz.range {
+                    let n = checked
+                        .get(a..b.min(checked.len()))
+                        .map_or(0, |s| s.iter().filter(|&&c| c != 0).count());
+                    hz.checked_bytes = Some(n);
+                    hz.message.push_str(&if n == 0 {
+                        " — under vfio-pci defaults these bytes are not checked on restore".to_string()
+                    } else {
+                        format!(
+                            " — under vfio-pci defaults {n} of these {} bytes are checked on restore",
+                            b - a
+                        )
+                    });
+                }
+            }
+            for d in &dev.dropped {
+                let name = if d.extended {
+                    ExtCapId::from(d.id).display_name()
+                } else {
+                    CapId::from(d.id as u8).display_name()
+                };
+                report.hazards.push(Hazard {
+                    kind: "hidden_by_vfio",
+                    offset: d.offset,
+                    extended: d.extended,
+                    range: None,
+                    checked_bytes: None,
+                    message: format!(
+                        "{name} at {:#x} is not visible to the guest under vfio-pci: {}",
+                        d.offset, d.reason
+                    ),
+                });
+            }
+        }
+        Err(e) => report.warnings.push(e.message),
+    }
 }
 
 fn ext_cap(b: &[u8], e: &pcimig_config::CapEntry, is_root: bool, hazards: &mut Vec<Hazard>) -> CapReport {
@@ -462,10 +516,10 @@ fn ext_cap(b: &[u8], e: &pcimig_config::CapEntry, is_root: bool, hazards: &mut V
                     offset: e.offset,
                     extended: true,
                     range: Some([e.offset + 4, e.offset + 12]),
+                    checked_bytes: None,
                     message: format!(
                         "Device Serial Number {sn:016x} at {:#05x}: unique to this physical device, so it differs on \
-                         any other device; where QEMU checks these bytes (see --masks) a restore onto a different \
-                         device fails",
+                         any other device; where QEMU checks these bytes a restore onto a different device fails",
                         e.offset
                     ),
                 });
@@ -478,6 +532,7 @@ fn ext_cap(b: &[u8], e: &pcimig_config::CapEntry, is_root: bool, hazards: &mut V
                     offset: e.offset,
                     extended: true,
                     range: Some([e.offset, (e.offset + (len as usize).max(8)).min(PCIE_CONFIG_SPACE_SIZE)]),
+                    checked_bytes: None,
                     message: format!(
                         "Vendor-Specific Extended Capability at {:#05x} (VSEC ID {vid:#06x} rev {rev}, {len} bytes): \
                          contents defined by the vendor, may differ between devices, firmware or driver versions",
@@ -493,6 +548,7 @@ fn ext_cap(b: &[u8], e: &pcimig_config::CapEntry, is_root: bool, hazards: &mut V
                     offset: e.offset,
                     extended: true,
                     range: Some([e.offset, (e.offset + (len as usize).max(10)).min(PCIE_CONFIG_SPACE_SIZE)]),
+                    checked_bytes: None,
                     message: format!(
                         "Designated Vendor-Specific capability at {:#05x} (vendor {vendor:04x}, DVSEC ID {dvsec_id:#06x} \
                          rev {rev}, {len} bytes): contents defined by the vendor, may differ between devices, firmware \
