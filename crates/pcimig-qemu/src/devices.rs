@@ -1108,11 +1108,20 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         if pio {
             c.bar(2, IO, 4)?;
         }
-        c.bar(4, MEM64_PREF, 0x4000)?;
+        // modern_bar: pow2ceil(notify.offset 0x3000 + notify_off_multiplier * VIRTIO_QUEUE_MAX 1024), the
+        // multiplier (4, or 0x1000 with page-per-vq) being in the memory NOTIFY cap at +16.
+        let mult = caps
+            .iter()
+            .find(|x| x.2 == 2 && c.d.config[x.0 + 4] == 4)
+            .map(|x| u64::from(c.dest_long(x.0 + 16)))
+            .unwrap_or(4);
+        let modern_size = (0x3000 + mult * 1024).next_power_of_two();
+        c.bar(4, MEM64_PREF, modern_size)?;
         let list: Vec<String> = caps.iter().map(|x| format!("type {} len {}", x.2, x.1)).collect();
         c.note(format!(
-            "modern: vendor caps [{}] auto-placed (cmask 0xff), BAR4 mem64 pref 16 KiB{}",
+            "modern: vendor caps [{}] auto-placed (cmask 0xff), BAR4 mem64 pref {} KiB{}",
             list.join(", "),
+            modern_size / 1024,
             if pio { ", BAR2 I/O 4 B (modern-pio-notify)" } else { "" }
         ));
     }
@@ -1279,8 +1288,12 @@ fn pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         c.bar(0, MEM64, 256)?;
     }
     c.note(format!(
-        "pci_bridge_initfn (conventional secondary), shpc {shpc} (cap: dword select +2 and data +4 writable; BAR0 \
-         mem64), slotid_cap_init (ESR checked, chassis writable)"
+        "pci_bridge_initfn (conventional secondary), {}, slotid_cap_init (ESR checked, chassis writable)",
+        if shpc {
+            "SHPC cap (dword select +2 and data +4 writable) + BAR0 mem64 256 B + MSI (1 vector, maskable)"
+        } else {
+            "no SHPC (shpc=off), no MSI"
+        }
     ));
     Ok(())
 }
