@@ -74,29 +74,33 @@ echo "# stream: $(stat -c %s "$FILE") bytes" >&2
 # Warm the page cache so every tool reads from memory.
 cat "$FILE" >/dev/null
 
-# time_cmd OUTVAR CMD...: elapsed seconds and max RSS (KiB) via /usr/bin/time.
+# time_cmd CMD...: elapsed seconds, max RSS (KiB), CPU seconds (user + sys) via /usr/bin/time.
 time_cmd() {
   local tf; tf=$(mktemp)
-  /usr/bin/time -f "%e %M" -o "$tf" "$@" >/dev/null 2>"$tf.err" || { cat "$tf.err" >&2; rm -f "$tf" "$tf.err"; return 1; }
+  /usr/bin/time -f "%e %M %U %S" -o "$tf" "$@" >/dev/null 2>"$tf.err" || { cat "$tf.err" >&2; rm -f "$tf" "$tf.err"; return 1; }
   cat "$tf"; rm -f "$tf" "$tf.err"
 }
 stats() { sort -n | awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[1], a[int((NR+1)/2)]}'; }
 
-cat_t=(); ls_t=(); ls_rss=0
+cpu() { awk -v u="$1" -v s="$2" 'BEGIN {printf "%.2f", u + s}'; }
+cat_t=(); ls_t=(); cat_c=(); ls_c=(); ls_rss=0
 for _ in $(seq "$RUNS"); do
-  read -r t _ < <(time_cmd sh -c "cat '$FILE' > /dev/null"); cat_t+=("$t")
-  read -r t r < <(time_cmd "$PCIMIG" stream ls "$FILE"); ls_t+=("$t")
+  read -r t _ u s < <(time_cmd sh -c "cat '$FILE' > /dev/null"); cat_t+=("$t"); cat_c+=("$(cpu "$u" "$s")")
+  read -r t r u s < <(time_cmd "$PCIMIG" stream ls "$FILE"); ls_t+=("$t"); ls_c+=("$(cpu "$u" "$s")")
   if [ "$r" -gt "$ls_rss" ]; then ls_rss=$r; fi
 done
-read -r py_t py_rss < <(time_cmd python3 "$ANALYZE" -f "$FILE")
+read -r py_t py_rss u s < <(time_cmd python3 "$ANALYZE" -f "$FILE"); py_c=$(cpu "$u" "$s")
 read -r cat_best cat_med < <(printf '%s\n' "${cat_t[@]}" | stats)
 read -r ls_best ls_med < <(printf '%s\n' "${ls_t[@]}" | stats)
+read -r _ cat_cmed < <(printf '%s\n' "${cat_c[@]}" | stats)
+read -r _ ls_cmed < <(printf '%s\n' "${ls_c[@]}" | stats)
 size=$(stat -c %s "$FILE")
 echo
-echo "stream $size bytes ($(numfmt --to=iec "$size")), $RUNS runs, warm page cache, $(nproc) cores"
-printf '%-34s %10s %10s %12s\n' "command" "best s" "median s" "peak RSS"
-printf '%-34s %10s %10s %12s\n' "cat FILE > /dev/null" "$cat_best" "$cat_med" "-"
-printf '%-34s %10s %10s %9s MiB\n' "pcimig stream ls FILE" "$ls_best" "$ls_med" "$((ls_rss / 1024))"
-printf '%-34s %10s %10s %9s MiB\n' "analyze-migration.py -f FILE" "$py_t" "$py_t" "$((py_rss / 1024))"
-awk -v l="$ls_med" -v c="$cat_med" -v p="$py_t" 'BEGIN {
-  printf "pcimig / cat (median): %.2f   analyze-migration.py / pcimig: %.1fx\n", l / c, p / l }'
+echo "stream $size bytes ($(numfmt --to=iec "$size")), $RUNS runs, warm page cache, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+printf '%-30s %8s %10s %12s %10s\n' "command" "best s" "median s" "median CPU s" "peak RSS"
+printf '%-30s %8s %10s %12s %10s\n' "cat FILE > /dev/null" "$cat_best" "$cat_med" "$cat_cmed" "-"
+printf '%-30s %8s %10s %12s %6s MiB\n' "pcimig stream ls FILE" "$ls_best" "$ls_med" "$ls_cmed" "$((ls_rss / 1024))"
+printf '%-30s %8s %10s %12s %6s MiB\n' "analyze-migration.py -f FILE" "$py_t" "$py_t" "$py_c" "$((py_rss / 1024))"
+awk -v l="$ls_med" -v c="$cat_med" -v p="$py_t" -v lc="$ls_cmed" -v cc="$cat_cmed" -v pc="$py_c" 'BEGIN {
+  printf "wall (median): pcimig / cat %.2f, analyze-migration.py / pcimig %.1fx\n", l / c, p / l
+  if (lc > 0) printf "CPU  (median): pcimig / cat %.2f, analyze-migration.py / pcimig %.1fx\n", lc / cc, pc / lc }'

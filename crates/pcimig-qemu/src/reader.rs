@@ -24,7 +24,8 @@ impl ReadAt for Vec<u8> {
     }
 }
 
-const MIN_WINDOW: usize = 256;
+/// After a seek: just a RAM page header (8 bytes) and a block name; smaller preads cost less.
+const MIN_WINDOW: usize = 32;
 const MAX_WINDOW: usize = 64 * 1024;
 
 /// A cursor over a [`ReadAt`] of known length.
