@@ -91,6 +91,9 @@ fn benches(c: &mut Criterion) {
     g.bench_function("first_failing_offset_equal", |b| {
         b.iter(|| black_box(first_failing_offset(black_box(&equal), black_box(&dev)).unwrap()))
     });
+    g.bench_function("first_failing_offset_one_mismatch", |b| {
+        b.iter(|| black_box(first_failing_offset(black_box(&one_off), black_box(&dev)).unwrap()))
+    });
     g.bench_function("failing_offsets_writable_differ", |b| {
         b.iter(|| black_box(failing_offsets(black_box(&writable_differ), black_box(&dev)).unwrap()))
     });

@@ -116,9 +116,9 @@ fn block(a: &[u8], base: usize) -> &[u8; BLOCK] {
 /// blocks the device marks as having a checked bit (a `u64` summary kept in step with the
 /// masks). In each such block `(saved ^ config) & checked` is computed on fixed-size arrays,
 /// which the compiler turns into 16-byte vector operations (SSE2, the baseline x86-64 vector),
-/// and OR-reduced; only a block with a set bit is looked at byte by byte. When more than half the blocks are checked,
-/// identical images are first settled with one slice compare (memcmp, which the C library runs
-/// with the widest vectors the CPU has).
+/// and OR-reduced; only the 16-byte lanes of a block with a set bit are looked at byte by
+/// byte. When more than half the blocks are checked, identical images are first settled with
+/// one slice compare (memcmp, which the C library runs with the widest vectors the CPU has).
 fn scan(saved: &[u8], device: &ConfigSpace, mut on_fail: impl FnMut(usize) -> bool) -> Result<(), ConfigError> {
     if saved.len() != device.size() {
         return Err(ConfigError::SizeMismatch {
@@ -142,15 +142,18 @@ fn scan(saved: &[u8], device: &ConfigSpace, mut on_fail: impl FnMut(usize) -> bo
         for (((d, s), c), k) in diff.iter_mut().zip(s).zip(c).zip(k) {
             *d = (s ^ c) & k;
         }
-        let any = diff.chunks_exact(LANES).fold(0u128, |a, l| {
-            a | u128::from_ne_bytes(l.try_into().expect("16-byte lane"))
-        });
-        if any == 0 {
+        let lane = |l: &[u8]| u128::from_ne_bytes(l.try_into().expect("16-byte lane"));
+        if diff.chunks_exact(LANES).fold(0, |a, l| a | lane(l)) == 0 {
             continue;
         }
-        for (j, &bad) in diff.iter().enumerate() {
-            if bad != 0 && !on_fail(base + j) {
-                return Ok(());
+        for (l, bytes) in diff.chunks_exact(LANES).enumerate() {
+            if lane(bytes) == 0 {
+                continue;
+            }
+            for (j, &bad) in bytes.iter().enumerate() {
+                if bad != 0 && !on_fail(base + l * LANES + j) {
+                    return Ok(());
+                }
             }
         }
     }
