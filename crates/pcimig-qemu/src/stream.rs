@@ -816,6 +816,23 @@ impl Walker {
         let content = entry.content();
         let vmsd_name = entry.vmsd_name.clone();
         cur.skip(size, "section body (size from the vmdesc)")?;
+        if self.footers != Some(false) {
+            // The footer must follow; if it does not, the vmdesc sizes are off (a field whose
+            // elements differ in size): fall back to the footer itself, and say so.
+            let mut f = [0u8; 5];
+            let here = cur.pos();
+            let at_footer = cur.read_exact_at(&mut f, here, "footer").is_ok()
+                && f[0] == section_type::FOOTER
+                && f[1..] == id.to_be_bytes();
+            if !at_footer && self.footers == Some(true) {
+                if let Some(fpos) = find_footer(cur, body, id)? {
+                    self.warnings.push(format!(
+                        "{idstr}: the vmdesc puts the end of the section at byte {here:#x}, its footer is at {fpos:#x}; using the footer"
+                    ));
+                    cur.seek_to(fpos, "section end")?;
+                }
+            }
+        }
         let end = cur.pos();
         let pci_path = pci_path_of(&idstr).map(str::to_string);
         let mk = |kind, field_path, config_size, config_offset| PciDeviceEntry {

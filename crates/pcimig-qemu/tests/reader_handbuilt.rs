@@ -264,3 +264,26 @@ fn mapped_ram_and_capabilities() {
     assert_eq!(s.capabilities(), ["mapped-ram"]);
     assert_eq!(s.pci_devices().len(), 1);
 }
+
+#[test]
+fn vmdesc_size_off_falls_back_to_the_footer() {
+    let mut b = StreamBuilder::new("pc-q35-10.0");
+    b.opaque("timer", 0, 8);
+    // The vmdesc says 300 bytes; the body is 300 + 12.
+    let c = config(256, false, 0);
+    let mut body = pcimig_qemu::build::pci_state(&c);
+    body.extend_from_slice(&[0; 24]);
+    let desc = serde_json::json!({"vmsd_name": "e1000", "version": 2, "fields": [
+        pcimig_qemu::build::pci_desc_field("parent_obj", 256),
+        {"name": "x", "type": "buffer", "size": 12}]});
+    let at = b.full("0000:00:02.0/e1000", 0, 2, &body, desc);
+    b.opaque("after", 0, 4);
+    let s = Stream::from_bytes("t.mig", b.finish()).unwrap();
+    assert_eq!(s.pci_devices()[0].config_offset, at + 4);
+    assert_eq!(s.sections().len(), 3);
+    assert!(
+        s.warnings().iter().any(|w| w.contains("using the footer")),
+        "{:?}",
+        s.warnings()
+    );
+}
