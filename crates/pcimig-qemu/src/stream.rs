@@ -76,6 +76,11 @@ const MIG_CMD_PACKAGED: u16 = 7;
 pub const MAX_SECTIONS: usize = 65536;
 /// How far the reader searches for a section footer when the vmdesc is missing.
 const FOOTER_SCAN_LIMIT: u64 = 64 * 1024 * 1024;
+/// Bytes all footer searches of one stream may read together (hostile streams could otherwise
+/// make every section search far).
+const FOOTER_SCAN_BUDGET: u64 = 1 << 30;
+/// virtio sections whose layout may be searched exhaustively (damaged capability chains).
+const VIRTIO_SEARCHES: u32 = 64;
 
 /// Whether a section is written once or in chunks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -404,6 +409,8 @@ struct Walker {
     eof_offset: u64,
     warnings: Vec<String>,
     postcopy_summary: Option<u64>,
+    scan_budget: u64,
+    virtio_searches: u32,
 }
 
 fn is_pci_path(p: &str) -> bool {
@@ -460,6 +467,8 @@ fn has_express_cap(config: &[u8]) -> bool {
 impl Walker {
     fn walk(&mut self, mut cur: Cursor<'_>, path: &str) -> Result<(), StreamError> {
         self.page_size = 4096;
+        self.scan_budget = FOOTER_SCAN_BUDGET;
+        self.virtio_searches = VIRTIO_SEARCHES;
         if cur.len() < 8 {
             let mut got = vec![0u8; cur.len() as usize];
             cur.read_exact_at(&mut got, 0, "header")?;
@@ -825,7 +834,7 @@ impl Walker {
                 && f[0] == section_type::FOOTER
                 && f[1..] == id.to_be_bytes();
             if !at_footer && self.footers == Some(true) {
-                if let Some(fpos) = find_footer(cur, body, id)? {
+                if let Some(fpos) = find_footer(cur, body, id, &mut self.scan_budget)? {
                     self.warnings.push(format!(
                         "{idstr}: the vmdesc puts the end of the section at byte {here:#x}, its footer is at {fpos:#x}; using the footer"
                     ));
@@ -874,7 +883,7 @@ impl Walker {
             }
             Content::Virtio { offset, size } if pci_path.is_some() => {
                 let state = body + offset;
-                let cs = match virtio_config_size(cur, state, size) {
+                let cs = match virtio_config_size(cur, state, size, &mut self.virtio_searches) {
                     Some(cs) => cs,
                     None => self.pci_config_size(cur, state, size, None)?,
                 };
@@ -1013,7 +1022,7 @@ impl Walker {
                 "no vmdesc and no section footers: the length of this section is not recorded anywhere",
             ));
         }
-        let end = find_footer(cur, body, id)?.ok_or_else(|| {
+        let end = find_footer(cur, body, id, &mut self.scan_budget)?.ok_or_else(|| {
             cur.err(
                 ErrorKind::Vmdesc,
                 body,
@@ -1052,11 +1061,13 @@ impl Walker {
                 body,
             )
         };
-        let cs = match kind {
-            DeviceKind::VfioPci => self.vfio_config(cur, body, size)?.map(|(cs, _)| cs).unwrap_or(256),
-            DeviceKind::VirtioPci if virtio_config_size(cur, state, size).is_some() => {
-                virtio_config_size(cur, state, size).unwrap_or(256)
-            }
+        let virtio = match kind {
+            DeviceKind::VirtioPci => virtio_config_size(cur, state, size, &mut self.virtio_searches),
+            _ => None,
+        };
+        let cs = match (kind, virtio) {
+            (DeviceKind::VfioPci, _) => self.vfio_config(cur, body, size)?.map(|(cs, _)| cs).unwrap_or(256),
+            (_, Some(cs)) => cs,
             _ => match self.pci_config_size(cur, state, size, None) {
                 Ok(cs) => cs,
                 Err(_) => return Ok(()),
@@ -1257,7 +1268,7 @@ fn msix_bytes(config: &[u8]) -> u64 {
 /// be32 size of the first queue (1..=1024).
 /// The MSI-X vector count comes from the saved header; if its capability chain does not give
 /// one that fits, every count QEMU allows (1..=2048) is tried. `None` when nothing fits.
-fn virtio_config_size(cur: &Cursor<'_>, state: u64, room: u64) -> Option<usize> {
+fn virtio_config_size(cur: &Cursor<'_>, state: u64, room: u64, searches: &mut u32) -> Option<usize> {
     let mut head = [0u8; 256];
     cur.read_exact_at(&mut head, state + 4, "config header").ok()?;
     let fits = |cs: u64, msix: Option<u64>| -> bool {
@@ -1308,7 +1319,12 @@ fn virtio_config_size(cur: &Cursor<'_>, state: u64, room: u64) -> Option<usize> 
             return Some(cs as usize);
         }
     }
-    // The header's capability chain may be damaged (a mutated stream): try the other shapes.
+    // The header's capability chain may be damaged (a mutated stream): try the other shapes
+    // (a bounded number of times per stream).
+    if *searches == 0 {
+        return None;
+    }
+    *searches -= 1;
     for cs in order {
         if fits(cs, None) || (1..=2048).any(|n| Some(n) != from_chain && fits(cs, Some(n))) {
             return Some(cs as usize);
@@ -1352,7 +1368,7 @@ fn vfio_iterable(cur: &mut Cursor<'_>) -> Result<(), StreamError> {
 
 /// Search forward from `from` for a footer of section `id` followed by a plausible next
 /// section type byte; returns the offset of the footer.
-fn find_footer(cur: &Cursor<'_>, from: u64, id: u32) -> Result<Option<u64>, StreamError> {
+fn find_footer(cur: &Cursor<'_>, from: u64, id: u32, budget: &mut u64) -> Result<Option<u64>, StreamError> {
     let mut pat = [0u8; 5];
     pat[0] = section_type::FOOTER;
     pat[1..].copy_from_slice(&id.to_be_bytes());
@@ -1362,6 +1378,14 @@ fn find_footer(cur: &Cursor<'_>, from: u64, id: u32) -> Result<Option<u64>, Stre
     let limit = cur.len().min(from.saturating_add(FOOTER_SCAN_LIMIT));
     while lo < limit {
         let n = ((limit - lo) as usize).min(CHUNK + 6).min((cur.len() - lo) as usize);
+        if *budget < n as u64 {
+            return Err(cur.err(
+                ErrorKind::TooLarge,
+                from,
+                format!("footer searches have read {FOOTER_SCAN_BUDGET:#x} bytes in total; giving up"),
+            ));
+        }
+        *budget -= n as u64;
         cur.read_exact_at(&mut buf[..n], lo, "footer search")?;
         for i in 0..n.saturating_sub(5) {
             if buf[i..i + 5] == pat {

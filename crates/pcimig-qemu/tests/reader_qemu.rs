@@ -543,3 +543,67 @@ fn reader_format_capabilities() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Random damage to a real stream's device sections and vmdesc: never a panic, never a hang.
+#[test]
+fn reader_survives_random_damage_to_a_real_stream() {
+    if !qemu_available() {
+        return;
+    }
+    let dir = scratch("damage");
+    let file = dir.join("d.mig");
+    let devices = [
+        "-device",
+        "virtio-net-pci",
+        "-device",
+        "e1000e",
+        "-device",
+        "pcie-root-port,id=rp1,chassis=1",
+    ];
+    save(&dir, "q35", &devices, &file);
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let s = Stream::from_bytes("d.mig", bytes.clone()).unwrap();
+    // Damage after the RAM section (the device sections and the vmdesc).
+    let ram_end = s
+        .sections()
+        .iter()
+        .filter(|x| x.idstr != "ram")
+        .map(|x| x.offset)
+        .min()
+        .unwrap();
+    let span = bytes.len() as u64 - ram_end;
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let start = Instant::now();
+    let (mut ok, mut err) = (0, 0);
+    for _ in 0..400 {
+        let mut b = bytes.clone();
+        for _ in 0..(1 + next() % 3) {
+            let i = (ram_end + next() % span) as usize;
+            b[i] = next() as u8;
+        }
+        let t = Instant::now();
+        match Stream::from_bytes("d.mig", b) {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert!(
+                    e.offset.is_some() || e.kind == pcimig_qemu::ErrorKind::NoSuchDevice,
+                    "{e}"
+                );
+                err += 1
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "a damaged stream took {:?}",
+            t.elapsed()
+        );
+    }
+    eprintln!("damaged real stream: {ok} parsed, {err} refused, {:?}", start.elapsed());
+}
