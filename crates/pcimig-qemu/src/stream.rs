@@ -379,6 +379,24 @@ impl Stream {
         Ok(buf)
     }
 
+    /// Read `len` (at most 1 MiB) raw stream bytes at `offset`, e.g. a destination-sized config
+    /// at a device's [`PciDeviceEntry::config_offset`] (QEMU reads as many bytes as the
+    /// destination device's config has, whatever the source saved).
+    pub fn read_bytes(&self, offset: u64, len: usize) -> Result<Vec<u8>, StreamError> {
+        if len > 1 << 20 {
+            return Err(StreamError::at(
+                &self.path,
+                ErrorKind::TooLarge,
+                offset,
+                format!("read of {len} bytes"),
+            ));
+        }
+        let cur = Cursor::new(self.src.as_ref(), &self.path, self.len);
+        let mut buf = vec![0u8; len];
+        cur.read_exact_at(&mut buf, offset, "stream bytes")?;
+        Ok(buf)
+    }
+
     /// Read a device's whole PCIDevice state (version_id, config, irq_state).
     pub fn read_pci_state(&self, dev: &PciDeviceEntry) -> Result<PciDeviceState, StreamError> {
         let cur = Cursor::new(self.src.as_ref(), &self.path, self.len);

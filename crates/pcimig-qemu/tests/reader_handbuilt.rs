@@ -85,6 +85,15 @@ fn lists_sections_and_devices_in_stream_order() {
         assert_eq!(st.config, c);
         assert_eq!(s.sections()[d.section_index].section_id, d.section_id);
     }
+    assert_eq!(
+        s.read_bytes(devs[0].config_offset, 4096).unwrap()[..256],
+        s.read_config(&devs[0]).unwrap()[..]
+    );
+    assert_eq!(
+        s.read_bytes(bytes.len() as u64 - 2, 4).unwrap_err().kind,
+        ErrorKind::Truncated
+    );
+    assert_eq!(s.read_bytes(0, 2 << 20).unwrap_err().kind, ErrorKind::TooLarge);
     assert_eq!(devs[1].pci_path.as_deref(), Some("0000:00:03.0"));
     assert_eq!(devs[3].pci_path.as_deref(), Some("0000:00:03.0:00.0"));
     // Stream order: section indexes increase.
