@@ -429,6 +429,7 @@ struct Walker {
     postcopy_summary: Option<u64>,
     scan_budget: u64,
     virtio_searches: u32,
+    guessed: usize,
 }
 
 fn is_pci_path(p: &str) -> bool {
@@ -668,8 +669,11 @@ impl Walker {
         match cur.peek_u8() {
             None => {
                 if self.desc.is_none() {
-                    self.warnings
-                        .push("no vmdesc after EOF (the machine suppresses it)".into());
+                    self.warnings.push(format!(
+                        "no vmdesc after EOF (suppress-vmdesc): sections delimited by their footers; \
+                         the PCIDevice state of {} device sections assumed at the start of the section",
+                        self.guessed
+                    ));
                 }
             }
             Some(section_type::VMDESCRIPTION) => {
@@ -1091,9 +1095,7 @@ impl Walker {
                 Err(_) => return Ok(()),
             },
         };
-        self.warnings.push(format!(
-            "{idstr}: no vmdesc: PCIDevice state assumed at byte {state:#x}, {cs} bytes of config"
-        ));
+        self.guessed += 1;
         self.devices.push(PciDeviceEntry {
             id: String::new(),
             idstr,

@@ -40,7 +40,10 @@ pub fn run(cmd: StreamCommand) -> anyhow::Result<u8> {
     }
 }
 
-fn ls(a: LsArgs) -> anyhow::Result<u8> {
+fn ls(mut a: LsArgs) -> anyhow::Result<u8> {
+    if let Some(f) = a.file.strip_prefix("stream:") {
+        a.file = f.to_string();
+    }
     let s = Stream::open(&a.file)?;
     if a.json {
         let v = serde_json::json!({
