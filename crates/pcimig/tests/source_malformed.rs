@@ -214,6 +214,13 @@ fn odd_hex_text_is_an_error_naming_file_line_and_offset() {
         err.contains("prose.txt") && err.contains("not a config source"),
         "{err}"
     );
+    // 256 bytes of plain text are not a binary dump.
+    let p = write(&d, "notes256.txt", &[b'a'; 256]);
+    let err = show_fails(p.to_str().unwrap());
+    assert!(
+        err.contains("notes256.txt") && err.contains("not a config source"),
+        "{err}"
+    );
     let p = write(&d, "empty.bin", b"");
     assert!(show_fails(p.to_str().unwrap()).contains("empty"));
     let p = write(

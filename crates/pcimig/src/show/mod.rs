@@ -310,6 +310,30 @@ fn std_chain(b: &[u8], header_type: u8) -> pcimig_config::CapChain {
     }
 }
 
+/// The header values the decode needs after the header is in the report.
+#[derive(Clone, Copy)]
+struct HeaderKey {
+    vendor_id: u16,
+    device_id: u16,
+    class: u32,
+    header_type: u8,
+    subsystem_vendor_id: Option<u16>,
+    subsystem_id: Option<u16>,
+}
+
+impl HeaderKey {
+    fn of(h: &Header) -> Self {
+        HeaderKey {
+            vendor_id: h.vendor_id,
+            device_id: h.device_id,
+            class: h.class,
+            header_type: h.header_type,
+            subsystem_vendor_id: h.subsystem_vendor_id,
+            subsystem_id: h.subsystem_id,
+        }
+    }
+}
+
 /// Decode one device.
 pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
     let b = &src.bytes;
@@ -329,7 +353,7 @@ pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
         warnings: src.warnings.clone(),
         masks: None,
     };
-    let Some(h) = report.header.clone() else {
+    let Some(h) = report.header.as_ref().map(HeaderKey::of) else {
         report.warnings.push(format!(
             "{}: only {} bytes, fewer than the 64-byte header: nothing to decode",
             src.origin,
@@ -445,7 +469,7 @@ pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
 /// Capabilities vfio-pci does not show the guest (from the pcimig-vfio model with default
 /// options), for a whole physical endpoint config; nothing for bridges, saved or truncated configs.
 /// Also says, for each hazard's byte range, how much of it the restore check compares.
-fn vfio_view(src: &ConfigSource, h: &Header, report: &mut DeviceReport) {
+fn vfio_view(src: &ConfigSource, h: &HeaderKey, report: &mut DeviceReport) {
     if h.header_type != 0 || src.truncated.is_some() || src.kind != SourceKind::Physical {
         return;
     }

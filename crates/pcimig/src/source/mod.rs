@@ -196,7 +196,12 @@ pub fn detect(data: &[u8]) -> Option<Format> {
     if lspci::looks_like_lspci(data) {
         return Some(Format::Lspci);
     }
-    if matches!(data.len(), 64 | 256 | 4096) {
+    // A config space holds bytes text never has (zeros in reserved registers, at least); a file
+    // of the right size that is all printable text is text, not a dump.
+    let texty = data
+        .iter()
+        .all(|&b| b == b'\t' || b == b'\n' || b == b'\r' || (0x20..0x7f).contains(&b));
+    if matches!(data.len(), 64 | 256 | 4096) && !texty {
         return Some(Format::Binary);
     }
     None
