@@ -412,6 +412,7 @@ fn virtio_type_name(vmsd: &str, device_id: u16) -> &'static str {
         0x1052 => "input",
         0x1050 => "gpu",
         0x1053 => "vsock",
+        0x1057 => "iommu",
         _ => vmsd.strip_prefix("virtio-").unwrap_or("?"),
     };
     match v {
@@ -425,6 +426,7 @@ fn virtio_type_name(vmsd: &str, device_id: u16) -> &'static str {
         "input" => "virtio-input-pci",
         "gpu" => "virtio-gpu-pci",
         "vsock" => "vhost-vsock-pci",
+        "iommu" => "virtio-iommu-pci",
         _ => "virtio-pci",
     }
 }
@@ -440,8 +442,12 @@ pub fn identify(idstr: &str, config: &[u8]) -> Option<&'static DeviceKind> {
     let vmsd = vmsd_of(idstr);
     TABLE.iter().find(|k| {
         k.vendor == vendor
-            && k.device.contains(&device)
-            && (k.vmsd == vmsd || (k.builder == Builder::Virtio && vmsd.starts_with("virtio")))
+            && if k.builder == Builder::Virtio {
+                // Any virtio-pci proxy: transitional IDs 0x1000-0x103f, modern 0x1040-0x107f.
+                (0x1000..=0x107f).contains(&device) && vmsd.starts_with("virtio")
+            } else {
+                k.device.contains(&device) && k.vmsd == vmsd
+            }
     })
 }
 
@@ -1152,8 +1158,10 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     }
     if legacy {
         // VIRTIO_PCI_REGION_SIZE (20, 24 with MSI-X) + device config length, rounded up.
+        // Observed with QEMU 10.0.2's default features (query-pci): net 32, blk 128, rng 32,
+        // balloon/scsi/serial 64.
         let default = match c.type_name {
-            "virtio-net-pci" => 32,
+            "virtio-net-pci" | "virtio-rng-pci" => 32,
             "virtio-blk-pci" => 128,
             _ => 64,
         };
