@@ -892,8 +892,8 @@ impl Walker {
                         ),
                     ));
                 }
-                let cfg = body + loc.config_offset;
-                if cfg + loc.config_size + 16 > end {
+                let cfg = body.saturating_add(loc.config_offset);
+                if cfg.saturating_add(loc.config_size + 16) > end {
                     return Err(cur.err(
                         ErrorKind::Vmdesc,
                         body,
@@ -903,7 +903,7 @@ impl Walker {
                 let dev = mk(DeviceKind::Vmsd, loc.path, loc.config_size as usize, cfg);
                 self.devices.push(dev);
             }
-            Content::Virtio { offset, size } if pci_path.is_some() => {
+            Content::Virtio { offset, size } if pci_path.is_some() && offset.saturating_add(size) <= end - body => {
                 let state = body + offset;
                 let cs = match virtio_config_size(cur, state, size, &mut self.virtio_searches) {
                     Some(cs) => cs,

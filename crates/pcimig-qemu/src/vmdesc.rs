@@ -138,7 +138,7 @@ fn find(fields: &[Field], subsections: &[Vmsd], base: u64, path: &mut Vec<String
                                 path: p,
                             }));
                         }
-                        inner += field_total(pf).ok()?;
+                        inner = inner.checked_add(field_total(pf).ok()?)?;
                     }
                     return None;
                 }

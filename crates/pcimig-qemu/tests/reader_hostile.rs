@@ -350,3 +350,84 @@ fn memory_stays_bounded_on_streams_claiming_huge_sizes() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn vmdesc_offsets_beyond_the_section_are_refused() {
+    // The outer struct field claims 300 bytes, its inner fields put the PCIDevice 2^63 bytes in.
+    let mut b = StreamBuilder::new("pc-q35-10.0");
+    let desc = serde_json::json!({"vmsd_name": "d", "version": 1, "fields": [{"name": "s", "type": "struct", "size": 300,
+        "struct": {"vmsd_name": "inner", "version": 1, "fields": [
+            {"name": "pad", "type": "buffer", "size": 1u64 << 63},
+            pcimig_qemu::build::pci_desc_field("p", 256)]}}]});
+    b.full("0000:00:02.0/d", 0, 1, &[0u8; 300], desc);
+    let e = err(b.finish());
+    assert_eq!(e.kind, ErrorKind::Vmdesc, "{e}");
+    // A virtio field placed past the section's end.
+    let mut b = StreamBuilder::new("pc-q35-10.0");
+    let desc = serde_json::json!({"vmsd_name": "v", "version": 1, "fields": [
+        {"name": "pad", "type": "buffer", "size": 100},
+        {"name": "virtio", "type": "virtio", "size": u64::MAX - 50}]});
+    b.full("0000:00:02.0/virtio-net", 0, 1, &[0u8; 300], desc);
+    let _ = Stream::from_bytes("h.mig", b.finish());
+    // PCIDevice fields whose sizes overflow.
+    let mut b = StreamBuilder::new("pc-q35-10.0");
+    let desc = serde_json::json!({"vmsd_name": "d", "version": 1, "fields": [{"name": "s", "type": "struct", "size": 300,
+        "struct": {"vmsd_name": "PCIDevice", "version": 2, "fields": [
+            {"name": "version_id", "type": "int32 le", "size": u64::MAX},
+            {"name": "a", "type": "int32 le", "size": u64::MAX},
+            {"name": "config", "type": "pci config", "size": 256}]}}]});
+    b.full("0000:00:02.0/d", 0, 1, &[0u8; 300], desc);
+    let _ = Stream::from_bytes("h.mig", b.finish());
+}
+
+/// Random vmdesc layouts (sizes from tiny to u64::MAX, nested structs, PCIDevice and virtio
+/// fields anywhere, subsections) over random bodies: errors or devices, never a panic.
+#[test]
+fn random_vmdesc_layouts_never_panic() {
+    let mut x: u64 = 0x1234_5678_9abc_def1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    fn size(r: u64) -> u64 {
+        [0, 1, 4, 16, 256, 4096, 1 << 20, 1 << 40, u64::MAX / 3, u64::MAX][(r % 10) as usize]
+    }
+    fn fields(next: &mut dyn FnMut() -> u64, depth: u32) -> serde_json::Value {
+        let n = next() % 4;
+        let mut v = Vec::new();
+        for i in 0..n {
+            let r = next();
+            let f = match r % 5 {
+                0 if depth < 3 => serde_json::json!({"name": format!("s{i}"), "type": "struct", "size": size(next()),
+                    "struct": {"vmsd_name": "inner", "version": 1, "fields": fields(next, depth + 1)}}),
+                1 => pcimig_qemu::build::pci_desc_field("p", if next() % 2 == 0 { 256 } else { 4096 }),
+                2 => serde_json::json!({"name": "virtio", "type": "virtio", "size": size(next())}),
+                3 => {
+                    serde_json::json!({"name": "a", "type": "uint32", "size": size(next()), "array_len": size(next())})
+                }
+                _ => serde_json::json!({"name": "b", "type": "buffer", "size": size(next())}),
+            };
+            v.push(f);
+        }
+        serde_json::Value::Array(v)
+    }
+    for _ in 0..2000 {
+        let mut b = StreamBuilder::new("pc-q35-10.0");
+        let mut desc = serde_json::json!({"vmsd_name": "d", "version": 1, "fields": fields(&mut next, 0)});
+        if next() % 3 == 0 {
+            desc["subsections"] =
+                serde_json::json!([{"vmsd_name": "d/sub", "version": 1, "fields": fields(&mut next, 1)}]);
+        }
+        let len = (next() % 6000) as usize;
+        let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let name = if next() % 2 == 0 {
+            "0000:00:02.0/virtio-net"
+        } else {
+            "0000:00:02.0/d"
+        };
+        b.full(name, 0, 1, &body, desc);
+        let _ = Stream::from_bytes("r.mig", b.finish());
+    }
+}
