@@ -37,29 +37,51 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
     if args.json && many {
         out.write_all(b"{\"devices\":[")?;
     }
-    // Batches of devices decoded on all cores, written in order; memory stays at the sources'
-    // bytes plus one batch of output.
+    // Chunks of devices decoded on all cores (each worker takes the next chunk when it is done,
+    // so a descheduled worker delays only its own chunk), written in order as they complete.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let chunks: Vec<&[pcimig::source::ConfigSource]> = sources.chunks(CHUNK).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
     let mut first = true;
-    for batch in sources.chunks(BATCH) {
-        let per = batch.len().div_ceil(threads);
-        let parts: Vec<Vec<u8>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .chunks(per)
-                .map(|part| scope.spawn(|| render_part(part, &ids, args.json, args.masks)))
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("decoder thread")).collect()
-        });
-        for part in parts {
-            if part.is_empty() {
-                continue;
-            }
-            if !first {
-                out.write_all(if args.json { b"," } else { b"\n" })?;
-            }
-            first = false;
-            out.write_all(&part)?;
+    let mut write = |part: &[u8], out: &mut dyn Write| -> std::io::Result<()> {
+        if part.is_empty() {
+            return Ok(());
         }
+        if !first {
+            out.write_all(if args.json { b"," } else { b"\n" })?;
+        }
+        first = false;
+        out.write_all(part)
+    };
+    let written = std::thread::scope(|scope| -> std::io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+        for _ in 0..threads.min(chunks.len()) {
+            let tx = tx.clone();
+            let (chunks, next, ids) = (&chunks, &next, &ids);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(part) = chunks.get(i) else { break };
+                if tx.send((i, render_part(part, ids, args.json, args.masks))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let mut want = 0;
+        for (i, buf) in rx {
+            pending.insert(i, buf);
+            while let Some(buf) = pending.remove(&want) {
+                write(&buf, &mut out)?;
+                want += 1;
+            }
+        }
+        Ok(())
+    });
+    match written {
+        // `pcimig show … | head`: the reader left; not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(super::EXIT_PASS),
+        r => r?,
     }
     if args.json {
         out.write_all(if many { b"]}\n" } else { b"\n" })?;
@@ -73,8 +95,8 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
     Ok(super::EXIT_PASS)
 }
 
-/// Devices per batch.
-const BATCH: usize = 512;
+/// Devices per chunk of work.
+const CHUNK: usize = 64;
 
 /// Decode and render consecutive devices: JSON objects separated by commas, or text blocks
 /// separated by blank lines.
