@@ -300,6 +300,7 @@ enum Builder {
     Virtio,
     PcieRootPort,
     PciBridge,
+    Vga,
     Mch,
     Ich9Lpc,
     Ich9Ahci,
@@ -383,6 +384,7 @@ pub const TABLE: &[DeviceKind] = &[
         "hw/pci-bridge/pci_bridge_dev.c",
         PciBridge
     ),
+    kind!("VGA", "vga", 0x1234, &[0x1111], "hw/display/vga-pci.c", Vga),
     kind!("mch", "mch", 0x8086, &[0x29c0], "hw/pci-host/q35.c", Mch),
     kind!("ICH9-LPC", "ICH9LPC", 0x8086, &[0x2918], "hw/isa/lpc_ich9.c", Ich9Lpc),
     kind!("ich9-ahci", "ich9_ahci", 0x8086, &[0x2922], "hw/ide/ich.c", Ich9Ahci),
@@ -702,10 +704,11 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
             supported: supported_types(),
         });
     };
-    let type_name = if kind.builder == Builder::Virtio {
-        virtio_type_name(vmsd_of(d.idstr), u16::from_le_bytes([d.config[2], d.config[3]]))
-    } else {
-        kind.type_name
+    let type_name = match kind.builder {
+        Builder::Virtio => virtio_type_name(vmsd_of(d.idstr), u16::from_le_bytes([d.config[2], d.config[3]])),
+        // secondary-vga: same IDs and vmsd, class "other display" (0x0380), no ROM.
+        Builder::Vga if d.config[0x0b] == 0x03 && d.config[0x0a] == 0x80 => "secondary-vga",
+        _ => kind.type_name,
     };
     let header = if d.config[PCI_HEADER_TYPE] & 0x7f == 1 {
         HeaderKind::Type1
@@ -752,6 +755,7 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
         Builder::Virtio => virtio(&mut c)?,
         Builder::PcieRootPort => pcie_root_port(&mut c)?,
         Builder::PciBridge => pci_bridge(&mut c)?,
+        Builder::Vga => vga(&mut c)?,
         Builder::Mch | Builder::Ich9Lpc | Builder::I440fx | Builder::Piix3 | Builder::Piix4Pm => {
             c.note("header masks only: no BARs, no capabilities (registers at 0x40+ are writable and unchecked)");
         }
@@ -1170,6 +1174,19 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     }
     if c.type_name == "virtio-net-pci" {
         c.rom("efi-virtio.rom")?;
+    }
+    Ok(())
+}
+
+/// pci_std_vga_realize / pci_secondary_vga_realize: BAR0 prefetchable 32-bit VRAM (`vgamem_mb`,
+/// 16 MiB), BAR2 MMIO 4 KiB (`mmio`, always for secondary-vga), option ROM vgabios-stdvga.bin for
+/// VGA only. No capabilities.
+fn vga(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.bar(0, MEM | PCI_BASE_ADDRESS_MEM_PREFETCH, 16 << 20)?;
+    c.bar(2, MEM, 0x1000)?;
+    c.note("BAR0 prefetchable VRAM 16 MiB (vgamem_mb), BAR2 MMIO 4 KiB; no capabilities");
+    if c.type_name == "VGA" {
+        c.rom("vgabios-stdvga.bin")?;
     }
     Ok(())
 }
