@@ -300,6 +300,7 @@ enum Builder {
     Virtio,
     PcieRootPort,
     PciBridge,
+    PciePciBridge,
     Vga,
     Mch,
     Ich9Lpc,
@@ -383,6 +384,14 @@ pub const TABLE: &[DeviceKind] = &[
         &[0x0001],
         "hw/pci-bridge/pci_bridge_dev.c",
         PciBridge
+    ),
+    kind!(
+        "pcie-pci-bridge",
+        "pcie-pci-bridge",
+        0x1b36,
+        &[0x000e],
+        "hw/pci-bridge/pcie_pci_bridge.c",
+        PciePciBridge
     ),
     kind!("VGA", "vga", 0x1234, &[0x1111], "hw/display/vga-pci.c", Vga),
     kind!("mch", "mch", 0x8086, &[0x29c0], "hw/pci-host/q35.c", Mch),
@@ -756,6 +765,7 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
         Builder::PcieRootPort => pcie_root_port(&mut c)?,
         Builder::PciBridge => pci_bridge(&mut c)?,
         Builder::Vga => vga(&mut c)?,
+        Builder::PciePciBridge => pcie_pci_bridge(&mut c)?,
         Builder::Mch | Builder::Ich9Lpc | Builder::I440fx | Builder::Piix3 | Builder::Piix4Pm => {
             c.note("header masks only: no BARs, no capabilities (registers at 0x40+ are writable and unchecked)");
         }
@@ -1178,6 +1188,60 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     Ok(())
 }
 
+/// SHPC capability (shpc_cap_add_config): 8 bytes, dword select (+2) and dword data (+4) writable.
+fn shpc_cap(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    let pos = c
+        .space
+        .add_capability(CAP_ID_SHPC, 0, 8, "shpc_cap_add_config")
+        .map_err(|e| c.err(e))?;
+    c.space
+        .fill_range(Array::Wmask, pos + 2..pos + 3, 0xff)
+        .map_err(|e| c.err(e))?;
+    c.space
+        .fill_range(Array::Wmask, pos + 4..pos + 8, 0xff)
+        .map_err(|e| c.err(e))?;
+    Ok(())
+}
+
+/// pcie_pci_bridge_realize (pcie-pci-bridge): pci_bridge_initfn with a conventional secondary bus,
+/// SHPC, PCIe v2 cap of type PCI/PCI-X bridge + PM (PMC 3, no wmask) + arifwd + deverr, AER at 0x100,
+/// MSI (1 vector, 64-bit, maskable; `msi`), BAR0 mem64 256 B for the SHPC.
+fn pcie_pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.space.pci_bridge_initfn(false, c.machine.writeable_slt_bug());
+    shpc_cap(c)?;
+    let opts = c.machine.pcie_opts();
+    c.space
+        .pcie_cap_init(0, PCI_EXP_TYPE_PCI_BRIDGE, 0, &opts)
+        .map_err(|e| c.err(e))?;
+    c.space.pm_init(0, false).map_err(|e| c.err(e))?;
+    c.space.pcie_cap_arifwd_init().map_err(|e| c.err(e))?;
+    c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
+    let log_max = c
+        .has_ext(EXT_ID_AER)
+        .map(|a| u16::from(c.dest_long(a + 0x18) & 0x200 != 0) * 8)
+        .unwrap_or(0);
+    c.space
+        .aer_init(
+            PCI_ERR_VER,
+            0x100,
+            PCI_ERR_SIZEOF,
+            log_max,
+            c.machine.pcie_err_unc_mask(),
+        )
+        .map_err(|e| c.err(e))?;
+    if c.has_std(CAP_ID_MSI).is_some() {
+        msi(c, 0, 1, true, true)?;
+    }
+    c.bar(0, MEM64, 256)?;
+    c.note(format!(
+        "pci_bridge_initfn (conventional secondary), SHPC cap + BAR0 mem64 256 B, pcie_cap_init(PCI bridge, ext-tag \
+         {}) + pci_pm_init + arifwd + deverr, pcie_aer_init(0x100, x-pcie-err-unc-mask {})",
+        opts.ext_tag,
+        c.machine.pcie_err_unc_mask()
+    ));
+    Ok(())
+}
+
 /// pci_std_vga_realize / pci_secondary_vga_realize: BAR0 prefetchable 32-bit VRAM (`vgamem_mb`,
 /// 16 MiB), BAR2 MMIO 4 KiB (`mmio`, always for secondary-vga), option ROM vgabios-stdvga.bin for
 /// VGA only. No capabilities.
@@ -1282,16 +1346,7 @@ fn pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pci_bridge_initfn(false, c.machine.writeable_slt_bug());
     let shpc = c.has_std(CAP_ID_SHPC).is_some();
     if shpc {
-        let pos = c
-            .space
-            .add_capability(CAP_ID_SHPC, 0, 8, "shpc_cap_add_config")
-            .map_err(|e| c.err(e))?;
-        c.space
-            .fill_range(Array::Wmask, pos + 2..pos + 3, 0xff)
-            .map_err(|e| c.err(e))?;
-        c.space
-            .fill_range(Array::Wmask, pos + 4..pos + 8, 0xff)
-            .map_err(|e| c.err(e))?;
+        shpc_cap(c)?;
     }
     // slotid_cap_init(nslots 0, chassis, offset 0): 4 bytes, ESR cmask 0xff, chassis number writable.
     let sid = c

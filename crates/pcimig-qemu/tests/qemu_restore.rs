@@ -305,8 +305,10 @@ fn scenarios() -> Vec<Scenario> {
                 "-device virtio-net-pci,bus=rp1,aer=on,ats=on",
                 "-device virtio-blk-pci,bus=rp2,drive=nb0",
                 "-device qemu-xhci,bus=rp3",
+                "-device pcie-pci-bridge,id=pb1",
+                "-device e1000,bus=pb1,addr=1",
             ]),
-            primary: vec!["pcie-root-port", "virtio-net", "virtio-blk"],
+            primary: vec!["pcie-root-port", "virtio-net", "virtio-blk", "pcie-pci-bridge"],
             own_sizes: true,
         },
         Scenario {
