@@ -301,6 +301,9 @@ enum Builder {
     PcieRootPort,
     PciBridge,
     PciePciBridge,
+    Ioh3420,
+    Xio3130Up,
+    Xio3130Down,
     Vga,
     Mch,
     Ich9Lpc,
@@ -392,6 +395,30 @@ pub const TABLE: &[DeviceKind] = &[
         &[0x000e],
         "hw/pci-bridge/pcie_pci_bridge.c",
         PciePciBridge
+    ),
+    kind!(
+        "ioh3420",
+        "ioh-3240-express-root-port",
+        0x8086,
+        &[0x3420],
+        "hw/pci-bridge/ioh3420.c",
+        Ioh3420
+    ),
+    kind!(
+        "x3130-upstream",
+        "xio3130-express-upstream-port",
+        0x104c,
+        &[0x8232],
+        "hw/pci-bridge/xio3130_upstream.c",
+        Xio3130Up
+    ),
+    kind!(
+        "xio3130-downstream",
+        "xio3130-express-downstream-port",
+        0x104c,
+        &[0x8233],
+        "hw/pci-bridge/xio3130_downstream.c",
+        Xio3130Down
     ),
     kind!("VGA", "vga", 0x1234, &[0x1111], "hw/display/vga-pci.c", Vga),
     kind!("mch", "mch", 0x8086, &[0x29c0], "hw/pci-host/q35.c", Mch),
@@ -766,6 +793,8 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
         Builder::PciBridge => pci_bridge(&mut c)?,
         Builder::Vga => vga(&mut c)?,
         Builder::PciePciBridge => pcie_pci_bridge(&mut c)?,
+        Builder::Ioh3420 => ioh3420(&mut c)?,
+        Builder::Xio3130Up | Builder::Xio3130Down => xio3130(&mut c, kind.builder == Builder::Xio3130Down)?,
         Builder::Mch | Builder::Ich9Lpc | Builder::I440fx | Builder::Piix3 | Builder::Piix4Pm => {
             c.note("header masks only: no BARs, no capabilities (registers at 0x40+ are writable and unchecked)");
         }
@@ -1238,6 +1267,94 @@ fn pcie_pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
          {}) + pci_pm_init + arifwd + deverr, pcie_aer_init(0x100, x-pcie-err-unc-mask {})",
         opts.ext_tag,
         c.machine.pcie_err_unc_mask()
+    ));
+    Ok(())
+}
+
+/// SlotOptions from the destination's SLTCAP.
+fn slot_options(c: &Ctx<'_>) -> SlotOptions {
+    let exp = c.has_std(CAP_ID_EXP).unwrap_or(0);
+    let sltcap = if exp != 0 { c.dest_long(exp + 0x14) } else { 0 };
+    SlotOptions {
+        slot: (sltcap >> 19) as u16,
+        hotplug: sltcap & 0x40 != 0,
+        power_control: sltcap & 0x2 != 0,
+    }
+}
+
+/// AER log_max from the destination's AER capability (MHRC set only with a log); PCIEPort's
+/// `aer_log_max` defaults to 8.
+fn port_aer_log(c: &Ctx<'_>) -> u16 {
+    c.has_ext(EXT_ID_AER)
+        .map(|a| u16::from(c.dest_long(a + 0x18) & 0x200 != 0) * 8)
+        .unwrap_or(8)
+}
+
+/// rp_realize for ioh3420 (Intel X58 root port): SSVID at 0x40 (8086:0000), MSI at 0x60 (2 vectors,
+/// 32-bit, maskable), PCIe root-port cap at 0x90 + arifwd/deverr/slot/root, AER at 0x100 + root.
+/// No ACS (acs_offset 0), no resource-reserve cap.
+fn ioh3420(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
+    c.space.pci_bridge_initfn(true, c.machine.writeable_slt_bug());
+    c.space.pcie_port_init_reg();
+    c.space.ssvid_init(0x40, 0x8086, 0).map_err(|e| c.err(e))?;
+    if c.has_std(CAP_ID_MSI).is_some() {
+        msi(c, 0x60, 2, false, true)?;
+    }
+    let opts = c.machine.pcie_opts();
+    c.space
+        .pcie_cap_init(0x90, PCI_EXP_TYPE_ROOT_PORT, 0, &opts)
+        .map_err(|e| c.err(e))?;
+    c.space.pcie_cap_arifwd_init().map_err(|e| c.err(e))?;
+    c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
+    let so = slot_options(c);
+    c.space.pcie_cap_slot_init(&so).map_err(|e| c.err(e))?;
+    c.space.pcie_cap_root_init().map_err(|e| c.err(e))?;
+    let log = port_aer_log(c);
+    c.space
+        .aer_init(PCI_ERR_VER, 0x100, PCI_ERR_SIZEOF, log, c.machine.pcie_err_unc_mask())
+        .map_err(|e| c.err(e))?;
+    c.space.aer_root_init().map_err(|e| c.err(e))?;
+    c.note(format!(
+        "pci_bridge_initfn (PCIe secondary), pcie_port_init_reg, SSVID 0x40, MSI 0x60, pcie_cap_init(root port, \
+         0x90) + arifwd/deverr/slot (power controller {})/root, pcie_aer_init(0x100, log {log}) + aer_root_init",
+        so.power_control
+    ));
+    Ok(())
+}
+
+/// xio3130_upstream_realize / xio3130_downstream_realize (TI XIO3130 switch ports): MSI at 0x70
+/// (1 vector, 64-bit), SSVID at 0x80 (0000:0000), PCIe cap at 0x90 (upstream/downstream) + FLR +
+/// deverr (+ slot and arifwd downstream), AER at 0x100.
+fn xio3130(c: &mut Ctx<'_>, downstream: bool) -> Result<(), DeviceError> {
+    c.space.pci_bridge_initfn(true, c.machine.writeable_slt_bug());
+    c.space.pcie_port_init_reg();
+    if c.has_std(CAP_ID_MSI).is_some() {
+        msi(c, 0x70, 1, true, false)?;
+    }
+    c.space.ssvid_init(0x80, 0, 0).map_err(|e| c.err(e))?;
+    let opts = c.machine.pcie_opts();
+    let t = if downstream {
+        PCI_EXP_TYPE_DOWNSTREAM
+    } else {
+        PCI_EXP_TYPE_UPSTREAM
+    };
+    c.space.pcie_cap_init(0x90, t, 0, &opts).map_err(|e| c.err(e))?;
+    c.space.pcie_cap_flr_init().map_err(|e| c.err(e))?;
+    c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
+    if downstream {
+        let so = slot_options(c);
+        c.space.pcie_cap_slot_init(&so).map_err(|e| c.err(e))?;
+        c.space.pcie_cap_arifwd_init().map_err(|e| c.err(e))?;
+    }
+    let log = port_aer_log(c);
+    c.space
+        .aer_init(PCI_ERR_VER, 0x100, PCI_ERR_SIZEOF, log, c.machine.pcie_err_unc_mask())
+        .map_err(|e| c.err(e))?;
+    c.note(format!(
+        "pci_bridge_initfn (PCIe secondary), pcie_port_init_reg, MSI 0x70, SSVID 0x80, pcie_cap_init({}, 0x90) + \
+         flr + deverr{}, pcie_aer_init(0x100, log {log})",
+        if downstream { "downstream" } else { "upstream" },
+        if downstream { " + slot + arifwd" } else { "" }
     ));
     Ok(())
 }

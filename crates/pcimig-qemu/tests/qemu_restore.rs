@@ -384,6 +384,22 @@ fn scenarios() -> Vec<Scenario> {
             own_sizes: true,
         },
         Scenario {
+            name: "q35-switch",
+            machine: "q35",
+            devices: d(&[
+                "-device ioh3420,id=ioh1,chassis=1,slot=1",
+                "-device x3130-upstream,id=up1,bus=ioh1",
+                "-device xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=0",
+                "-device virtio-net-pci,bus=dn1",
+            ]),
+            primary: vec![
+                "ioh-3240-express-root-port",
+                "xio3130-express-upstream-port",
+                "xio3130-express-downstream-port",
+            ],
+            own_sizes: true,
+        },
+        Scenario {
             name: "q35-9.1",
             machine: "pc-q35-9.1",
             devices: d(&[
