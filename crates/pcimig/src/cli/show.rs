@@ -96,12 +96,12 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
 }
 
 /// Devices per chunk of work.
-const CHUNK: usize = 64;
+const CHUNK: usize = 16;
 
 /// Decode and render consecutive devices: JSON objects separated by commas, or text blocks
 /// separated by blank lines.
 fn render_part(part: &[pcimig::source::ConfigSource], ids: &pcimig::show::PciIds, json: bool, masks: bool) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(part.len() * 8192);
+    let mut buf = Vec::with_capacity(part.len() * 12 * 1024);
     let mut text = String::new();
     for (i, s) in part.iter().enumerate() {
         let mut r = pcimig::show::decode(s, ids);
