@@ -115,8 +115,16 @@ fn benches(c: &mut Criterion) {
     let mut all_one_off = equal.clone();
     all_one_off[0xf80] ^= 0x01;
     assert_eq!(failing_offsets(&all_one_off, &all).unwrap(), vec![0xf80]);
+    // One difference at the start (a BAR address), the rest identical: every block is checked,
+    // the whole-space compare fails at once, and the scan has to visit all 64 blocks.
+    let mut early = equal.clone();
+    early[0x20] ^= 0x01;
+    assert_eq!(failing_offsets(&early, &all).unwrap(), vec![0x20]);
     g.bench_function("all_checked_failing_offsets_equal", |b| {
         b.iter(|| black_box(failing_offsets(black_box(&equal), black_box(&all)).unwrap()))
+    });
+    g.bench_function("all_checked_failing_offsets_early_difference", |b| {
+        b.iter(|| black_box(failing_offsets(black_box(&early), black_box(&all)).unwrap()))
     });
     g.bench_function("all_checked_failing_offsets_one_mismatch", |b| {
         b.iter(|| black_box(failing_offsets(black_box(&all_one_off), black_box(&all)).unwrap()))

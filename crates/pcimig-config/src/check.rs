@@ -79,6 +79,10 @@ impl CheckReport {
 
 /// Bytes per block of the scan (one bit of the device's block summary).
 const BLOCK: usize = crate::space::CHECK_BLOCK;
+/// Bytes compared at once with a slice compare before the masked scan of their blocks.
+const SEGMENT: usize = 256;
+/// Blocks per segment.
+const SEGMENT_BLOCKS: usize = SEGMENT / BLOCK;
 /// Width of the accumulator: one SSE2 register, the baseline x86-64 vector.
 const LANES: usize = 16;
 
@@ -104,6 +108,21 @@ pub fn first_failing_offset(saved: &[u8], device: &ConfigSpace) -> Result<Option
     Ok(first)
 }
 
+/// Whether `(s ^ c) & k` has a set bit. Written as an element-wise loop over fixed-size arrays
+/// and a reduction over 16-byte lanes, which the compiler turns into straight-line vector code
+/// (SSE2 on baseline x86-64). (Accumulating into one 16-byte array instead, or reducing through
+/// two u64 words, makes it fall back to scalar code.)
+#[inline(always)]
+fn any_bad(s: &[u8; BLOCK], c: &[u8; BLOCK], k: &[u8; BLOCK]) -> bool {
+    let mut diff = [0u8; BLOCK];
+    for (((d, s), c), k) in diff.iter_mut().zip(s).zip(c).zip(k) {
+        *d = (s ^ c) & k;
+    }
+    diff.chunks_exact(LANES).fold(0u128, |a, l| {
+        a | u128::from_ne_bytes(l.try_into().expect("16-byte lane"))
+    }) != 0
+}
+
 /// The block of `a` at `base` as a fixed-size array reference (no copy, no bounds checks inside).
 fn block(a: &[u8], base: usize) -> &[u8; BLOCK] {
     a[base..base + BLOCK].try_into().expect("blocks lie inside the space")
@@ -111,14 +130,16 @@ fn block(a: &[u8], base: usize) -> &[u8; BLOCK] {
 
 /// Call `on_fail` with each failing offset in increasing order until it returns false.
 ///
-/// Only checked bytes can fail, and most of a config space is unchecked (everything a
-/// capability does not claim, every writable register), so the scan visits only the 64-byte
-/// blocks the device marks as having a checked bit (a `u64` summary kept in step with the
-/// masks). In each such block `(saved ^ config) & checked` is computed on fixed-size arrays,
-/// which the compiler turns into 16-byte vector operations (SSE2, the baseline x86-64 vector),
-/// and OR-reduced; only the 16-byte lanes of a block with a set bit are looked at byte by
-/// byte. When more than half the blocks are checked, identical images are first settled with
-/// one slice compare (memcmp, which the C library runs with the widest vectors the CPU has).
+/// Only checked bytes that differ can fail. The device keeps a `u64` summary of which 64-byte
+/// blocks have a checked bit, and the scan picks one of two strategies from it:
+/// - **sparse** (at most half the blocks checked, the usual emulated device): only the checked
+///   blocks are visited, with a masked compare per block ([`scan_blocks`]), so unchecked bytes
+///   are never read;
+/// - **dense** (e.g. a vfio device whose capabilities run to the end of the space): images are
+///   mostly identical, so slice compares (memcmp/bcmp, which the C library runs with the widest
+///   vectors the CPU has) find the differing 256-byte segments, only the checked blocks of those
+///   get the masked compare, and after each differing segment one compare of the rest ends the
+///   scan when nothing else differs.
 fn scan(saved: &[u8], device: &ConfigSpace, mut on_fail: impl FnMut(usize) -> bool) -> Result<(), ConfigError> {
     if saved.len() != device.size() {
         return Err(ConfigError::SizeMismatch {
@@ -126,38 +147,50 @@ fn scan(saved: &[u8], device: &ConfigSpace, mut on_fail: impl FnMut(usize) -> bo
             device: device.size(),
         });
     }
-    let cfg = device.config();
-    let chk = device.checked();
-    let mut blocks = device.checked_blocks();
-    if blocks.count_ones() as usize * BLOCK * 2 > saved.len() && saved == cfg {
+    let (cfg, chk) = (device.config(), device.checked());
+    let blocks = device.checked_blocks();
+    if blocks.count_ones() as usize * BLOCK * 2 <= saved.len() {
+        scan_blocks(saved, cfg, chk, blocks, &mut on_fail);
         return Ok(());
     }
-    while blocks != 0 {
-        let b = blocks.trailing_zeros() as usize;
-        blocks &= blocks - 1;
-        let base = b * BLOCK;
-        let (s, c, k) = (block(saved, base), block(cfg, base), block(chk, base));
-        // Fixed-size arrays: the compiler turns this into 16-byte vector operations.
-        let mut diff = [0u8; BLOCK];
-        for (((d, s), c), k) in diff.iter_mut().zip(s).zip(c).zip(k) {
-            *d = (s ^ c) & k;
-        }
-        let lane = |l: &[u8]| u128::from_ne_bytes(l.try_into().expect("16-byte lane"));
-        if diff.chunks_exact(LANES).fold(0, |a, l| a | lane(l)) == 0 {
+    let segments = saved.len() / SEGMENT;
+    let mut seg = 0;
+    while seg < segments {
+        let range = seg * SEGMENT..(seg + 1) * SEGMENT;
+        seg += 1;
+        if saved[range.clone()] == cfg[range.clone()] {
             continue;
         }
-        for (l, bytes) in diff.chunks_exact(LANES).enumerate() {
-            if lane(bytes) == 0 {
-                continue;
-            }
-            for (j, &bad) in bytes.iter().enumerate() {
-                if bad != 0 && !on_fail(base + l * LANES + j) {
-                    return Ok(());
-                }
-            }
+        let in_seg = blocks & (((1u64 << SEGMENT_BLOCKS) - 1) << (range.start / BLOCK));
+        if !scan_blocks(saved, cfg, chk, in_seg, &mut on_fail) {
+            break;
+        }
+        // Differences cluster (header, MSI/MSI-X); settle the rest with one compare if it is
+        // identical.
+        if saved[range.end..] == cfg[range.end..] {
+            break;
         }
     }
     Ok(())
+}
+
+/// The masked compare over the blocks set in `blocks`, in increasing order. Returns false when
+/// `on_fail` asked to stop.
+fn scan_blocks(saved: &[u8], cfg: &[u8], chk: &[u8], mut blocks: u64, on_fail: &mut impl FnMut(usize) -> bool) -> bool {
+    while blocks != 0 {
+        let base = blocks.trailing_zeros() as usize * BLOCK;
+        blocks &= blocks - 1;
+        let (s, c, k) = (block(saved, base), block(cfg, base), block(chk, base));
+        if !any_bad(s, c, k) {
+            continue;
+        }
+        for j in 0..BLOCK {
+            if (s[j] ^ c[j]) & k[j] != 0 && !on_fail(base + j) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Compare a saved config image (from a migration) with the destination `device`, as QEMU's
