@@ -325,6 +325,16 @@ impl Stream {
         &self.devices
     }
 
+    /// Sections of a PCI device (their idstr has a PCI path) that hold no PCIDevice state: the
+    /// device's vmsd does not embed it (e.g. sdhci-pci), so QEMU saves, and checks, no config.
+    pub fn pci_sections_without_config(&self) -> Vec<&Section> {
+        self.sections
+            .iter()
+            .filter(|s| s.kind == SectionKind::Full && pci_path_of(&s.idstr).is_some())
+            .filter(|s| !self.devices.iter().any(|d| d.section_index == s.index))
+            .collect()
+    }
+
     /// The vmdesc location, when the stream has one.
     pub fn vmdesc(&self) -> Option<VmdescInfo> {
         self.vmdesc

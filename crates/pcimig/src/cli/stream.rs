@@ -53,6 +53,7 @@ fn ls(mut a: LsArgs) -> anyhow::Result<u8> {
             "capabilities": s.capabilities(),
             "sections": s.sections(),
             "devices": s.pci_devices(),
+            "pci_sections_without_config": s.pci_sections_without_config(),
             "vmdesc": s.vmdesc(),
             "warnings": s.warnings(),
         });
@@ -101,6 +102,19 @@ fn ls(mut a: LsArgs) -> anyhow::Result<u8> {
             d.config_size,
             d.config_offset
         );
+    }
+    let bare = s.pci_sections_without_config();
+    if !bare.is_empty() {
+        println!();
+        println!(
+            "PCI device sections without a saved config (their vmsd does not embed PCIDevice; QEMU checks nothing):"
+        );
+        for x in bare {
+            println!(
+                "{:>4} {:<40} {:>4} {:>4}",
+                x.section_id, x.idstr, x.instance_id, x.version_id
+            );
+        }
     }
     for w in s.warnings() {
         eprintln!("pcimig: warning: {}: {w}", a.file);
