@@ -37,7 +37,8 @@
 //! * [`DeviceKind::VirtioPci`]: the `virtio` field of a section whose idstr has a PCI path;
 //!   the proxy's PCIDevice state comes first (config at body offset 4). Its size (256 or 4096)
 //!   is decided from the stream: 4096 when the saved header has a PCI Express capability,
-//!   confirmed by a valid irq_state after it.
+//!   confirmed by the layout virtio_save writes after it (irq_state, MSI-X table and PBA,
+//!   config_len, queue count), which also decides when the header's capability chain is damaged.
 //! * [`DeviceKind::VfioPci`]: the old-style `<path>/vfio` section: be64 DEV_CONFIG_STATE, then
 //!   the PCIDevice state, MSI-X table and PBA, optional display subsection, be64 END_OF_STATE.
 //!   The size is the one of 256/4096 for which that layout fills the section exactly.
@@ -45,6 +46,14 @@
 //! Each [`PciDeviceEntry`] gives the absolute byte offset of the config buffer
 //! ([`PciDeviceEntry::config_offset`]) and its size, so callers can patch bytes in place, and
 //! the section's position in stream order ([`PciDeviceEntry::section_index`]).
+//! [`Stream::read_config`] reads the saved bytes, [`Stream::read_bytes`] any other size at an
+//! offset (QEMU reads as many bytes as the *destination* device's config has), and
+//! [`Stream::find_device`] resolves the name `FILE#DEVICE` takes. Sections of PCI devices whose
+//! vmsd saves no PCIDevice state (sdhci-pci) are in [`Stream::pci_sections_without_config`].
+//!
+//! Streams without a vmdesc (`-machine suppress-vmdesc=on`) are read by their section footers,
+//! with the PCIDevice state assumed at the start of each PCI device section (a warning says so).
+//! [`build::StreamBuilder`] writes streams in QEMU's format for tests (vfio-pci included).
 //!
 //! ## Errors
 //! [`StreamError`] names the file, the byte offset and the section, e.g.
