@@ -205,6 +205,21 @@ fn odd_hex_text_is_an_error_naming_file_line_and_offset() {
         err.contains("bad.txt") && err.contains("line 2") && err.contains("at byte 0x19"),
         "{err}"
     );
+    // A malformed line late in a many-device file: an error, and no partial output.
+    let mut t = String::new();
+    for i in 0..100 {
+        lspci_text(&mut t, &bdf(i), &express_base());
+    }
+    t.push_str("00:1f.7 Last\n00: 86 80 xx\n");
+    let p = write(&d, "late.txt", t.as_bytes());
+    let out = pcimig(&["show", "--json", p.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no partial output before the error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("late.txt") && err.contains(&format!("line {}", t.lines().count())),
+        "{err}"
+    );
     let p = write(&d, "far.txt", b"00:02.0 Device\n1000: 00\n");
     let err = show_fails(p.to_str().unwrap());
     assert!(err.contains("far.txt") && err.contains("past 4096"), "{err}");

@@ -1,6 +1,7 @@
 //! `pcimig show SRC [--json] [--masks]`: decode a config space (see `pcimig::show`).
 
 use clap::Args;
+use pcimig::source::ConfigSource;
 use std::io::Write;
 
 #[derive(Debug, Args)]
@@ -16,99 +17,122 @@ pub struct ShowArgs {
 }
 
 pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
-    let sources = match pcimig::source::load_all(&args.src) {
-        Ok(s) => s,
+    use std::sync::{mpsc, Mutex};
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    // A pipeline: one thread reads the source (lspci text is streamed) and hands chunks of
+    // devices to the decoders; the decoders render each chunk; this thread keeps the rendered
+    // chunks in order. Nothing is written before the whole source has been read, so a bad
+    // source is an error (exit 2) with no partial output.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Vec<ConfigSource>)>(threads * 2);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Rendered)>();
+    let src = args.src.as_str();
+    let (json, masks) = (args.json, args.masks);
+    let ids = std::sync::OnceLock::new();
+    let (loaded, parts) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let mut i = 0;
+            let r = pcimig::source::load_each(src, &mut |s| {
+                chunk.push(s);
+                if chunk.len() == CHUNK {
+                    let _ = work_tx.send((i, std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))));
+                    i += 1;
+                }
+            });
+            if !chunk.is_empty() {
+                let _ = work_tx.send((i, chunk));
+            }
+            r
+        });
+        for _ in 0..threads {
+            let (work_rx, done_tx, ids) = (&work_rx, done_tx.clone(), &ids);
+            scope.spawn(move || loop {
+                let next = work_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((i, part))) = next else { break };
+                // Names for every vendor (the devices are not known in advance), loaded once,
+                // while the reader goes on.
+                let ids = ids.get_or_init(pcimig::show::PciIds::load_every_vendor);
+                if done_tx.send((i, render_part(&part, ids, json, masks))).is_err() {
+                    break;
+                }
+                // The process ends soon: returning the bytes piece by piece only costs time.
+                std::mem::forget(part);
+            });
+        }
+        drop(done_tx);
+        let mut parts = std::collections::BTreeMap::new();
+        for (i, r) in done_rx {
+            parts.insert(i, r);
+        }
+        (reader.join().expect("reader thread"), parts)
+    });
+    let count = match loaded {
+        Ok(n) => n,
         Err(e) => {
             eprintln!("pcimig: error: {e}");
             return Ok(super::EXIT_UNDECIDED);
         }
     };
-    let many = sources.len() > 1;
-    if args.masks && !many {
+    let many = count > 1;
+    if masks && !many {
         // One device: masks that cannot be computed are an error (exit 2), not a note.
-        if let Err(e) = pcimig::show::masks::compute(&sources[0]) {
+        if let Some(e) = parts.values().find_map(|p| p.mask_error.clone()) {
             eprintln!("pcimig: error: {e}");
             return Ok(super::EXIT_UNDECIDED);
         }
     }
-    let ids = pcimig::show::PciIds::load(&pcimig::show::vendors_of(&sources));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    if args.json && many {
-        out.write_all(b"{\"devices\":[")?;
-    }
-    // Chunks of devices decoded on all cores (each worker takes the next chunk when it is done,
-    // so a descheduled worker delays only its own chunk), written in order as they complete.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let chunks: Vec<&[pcimig::source::ConfigSource]> = sources.chunks(CHUNK).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut first = true;
-    let mut write = |part: &[u8], out: &mut dyn Write| -> std::io::Result<()> {
-        if part.is_empty() {
-            return Ok(());
+    let written = (|| -> std::io::Result<()> {
+        if json && many {
+            out.write_all(b"{\"devices\":[")?;
         }
-        if !first {
-            out.write_all(if args.json { b"," } else { b"\n" })?;
-        }
-        first = false;
-        out.write_all(part)
-    };
-    let written = std::thread::scope(|scope| -> std::io::Result<()> {
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
-        for _ in 0..threads.min(chunks.len()) {
-            let tx = tx.clone();
-            let (chunks, next, ids) = (&chunks, &next, &ids);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(part) = chunks.get(i) else { break };
-                if tx.send((i, render_part(part, ids, args.json, args.masks))).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        let mut pending = std::collections::BTreeMap::new();
-        let mut want = 0;
-        for (i, buf) in rx {
-            pending.insert(i, buf);
-            while let Some(buf) = pending.remove(&want) {
-                write(&buf, &mut out)?;
-                want += 1;
+        for (k, p) in parts.values().enumerate() {
+            if k > 0 {
+                out.write_all(if json { b"," } else { b"\n" })?;
             }
+            out.write_all(&p.bytes)?;
         }
-        Ok(())
-    });
+        if json {
+            out.write_all(if many { b"]}\n" } else { b"\n" })?;
+        }
+        out.flush()
+    })();
     match written {
         // `pcimig show … | head`: the reader left; not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(super::EXIT_PASS),
-        r => r?,
-    }
-    if args.json {
-        out.write_all(if many { b"]}\n" } else { b"\n" })?;
-    }
-    match out.flush() {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         r => r?,
     }
-    // The process ends here: returning the sources' memory piece by piece only costs time.
-    std::mem::forget(sources);
+    std::mem::forget(parts);
     Ok(super::EXIT_PASS)
+}
+
+/// A rendered chunk of devices.
+struct Rendered {
+    /// JSON objects separated by commas, or text blocks separated by blank lines.
+    bytes: Vec<u8>,
+    /// The first `--masks` failure in the chunk.
+    mask_error: Option<String>,
 }
 
 /// Devices per chunk of work.
 const CHUNK: usize = 16;
 
-/// Decode and render consecutive devices: JSON objects separated by commas, or text blocks
-/// separated by blank lines.
-fn render_part(part: &[pcimig::source::ConfigSource], ids: &pcimig::show::PciIds, json: bool, masks: bool) -> Vec<u8> {
+/// Decode and render consecutive devices.
+fn render_part(part: &[ConfigSource], ids: &pcimig::show::PciIds, json: bool, masks: bool) -> Rendered {
     let mut buf = Vec::with_capacity(part.len() * 12 * 1024);
     let mut text = String::new();
+    let mut mask_error = None;
     for (i, s) in part.iter().enumerate() {
         let mut r = pcimig::show::decode(s, ids);
         if masks {
             match pcimig::show::masks::compute(s) {
                 Ok(m) => r.masks = Some(m),
-                Err(e) => r.warnings.push(format!("--masks: {}", e.message)),
+                Err(e) => {
+                    r.warnings.push(format!("--masks: {}", e.message));
+                    mask_error.get_or_insert_with(|| e.to_string());
+                }
             }
         }
         if json {
@@ -125,5 +149,5 @@ fn render_part(part: &[pcimig::source::ConfigSource], ids: &pcimig::show::PciIds
             buf.extend_from_slice(text.as_bytes());
         }
     }
-    buf
+    Rendered { bytes: buf, mask_error }
 }

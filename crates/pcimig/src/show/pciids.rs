@@ -40,6 +40,15 @@ impl PciIds {
     /// Load the names of the vendors in `wanted` (device and subsystem names are kept only under
     /// them; vendor and class names are kept for all). Missing or unreadable file: no names.
     pub fn load(wanted: &HashSet<u16>) -> Self {
+        Self::load_filtered(Some(wanted))
+    }
+
+    /// Load the names of every vendor (for a stream of devices not known in advance).
+    pub fn load_every_vendor() -> Self {
+        Self::load_filtered(None)
+    }
+
+    fn load_filtered(wanted: Option<&HashSet<u16>>) -> Self {
         let path = match std::env::var(PCI_IDS_ENV) {
             Ok(p) if p.is_empty() => return PciIds::empty(),
             Ok(p) => Some(p),
@@ -51,11 +60,15 @@ impl PciIds {
         let Some(text) = path.and_then(|p| std::fs::read(p).ok()) else {
             return PciIds::empty();
         };
-        Self::parse(&String::from_utf8_lossy(&text), wanted)
+        Self::parse_filtered(&String::from_utf8_lossy(&text), wanted)
     }
 
-    /// Parse pci.ids text.
+    /// Parse pci.ids text, keeping device names of the `wanted` vendors.
     pub fn parse(text: &str, wanted: &HashSet<u16>) -> Self {
+        Self::parse_filtered(text, Some(wanted))
+    }
+
+    fn parse_filtered(text: &str, wanted: Option<&HashSet<u16>>) -> Self {
         let mut ids = PciIds::default();
         let mut vendor: Option<u16> = None;
         let mut device: Option<u16> = None;
@@ -104,7 +117,7 @@ impl PciIds {
             if let Some(v) = v {
                 ids.vendors.insert(v, name.trim().to_string());
             }
-            vendor = v.filter(|v| wanted.contains(v));
+            vendor = v.filter(|v| wanted.is_none_or(|w| w.contains(v)));
         }
         ids
     }

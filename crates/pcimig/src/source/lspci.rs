@@ -214,14 +214,29 @@ pub fn parse(origin: &str, data: &[u8]) -> Result<Vec<DumpDevice>, SourceError> 
     parse_reader(origin, data)
 }
 
-struct Parser<'o> {
+struct Parser<'o, 'e> {
     origin: &'o str,
-    devices: Vec<DumpDevice>,
-    current: Option<usize>,
+    emit: &'e mut dyn FnMut(DumpDevice) -> Result<(), SourceError>,
+    current: Option<DumpDevice>,
     lineno: usize,
 }
 
-impl Parser<'_> {
+/// The device length is the highest byte written, as pciutils counts it.
+fn finish(mut d: DumpDevice) -> DumpDevice {
+    let len = d.present.iter().rposition(|&p| p).map_or(0, |i| i + 1);
+    d.bytes.truncate(len);
+    d.present.truncate(len);
+    d
+}
+
+impl Parser<'_, '_> {
+    fn close(&mut self) -> Result<(), SourceError> {
+        match self.current.take() {
+            Some(d) => (self.emit)(finish(d)),
+            None => Ok(()),
+        }
+    }
+
     /// One line (without its newline) starting at file offset `line_start`.
     fn line(&mut self, mut line: &[u8], line_start: usize) -> Result<(), SourceError> {
         self.lineno += 1;
@@ -229,16 +244,16 @@ impl Parser<'_> {
             line = &line[..line.len() - 1];
         }
         let Some(&first) = line.first() else {
-            self.current = None;
-            return Ok(());
+            return self.close();
         };
         // Decoded text (lspci -v lines) starts with white space: neither a device nor hex.
         if first == b'\t' || first == b' ' || HEX[usize::from(first)] == 0xff {
             return Ok(());
         }
         if let Some((mut off, mut rest)) = hex_line(line) {
-            let Some(idx) = self.current else { return Ok(()) };
-            let dev = &mut self.devices[idx];
+            let Some(dev) = self.current.as_mut() else {
+                return Ok(());
+            };
             // Fast path: a whole line of 16 bytes, as lspci writes it.
             if rest.len() == 47 && off + 16 <= MAX_CONFIG {
                 let mut out = [0u8; 16];
@@ -312,26 +327,41 @@ impl Parser<'_> {
             return Ok(());
         }
         if let Some((bdf, rest)) = device_line(line) {
-            self.devices.push(DumpDevice {
+            self.close()?;
+            self.current = Some(DumpDevice {
                 bdf,
                 line: self.lineno,
                 description: String::from_utf8_lossy(rest).trim().to_string(),
                 bytes: Vec::new(),
                 present: Vec::new(),
             });
-            self.current = Some(self.devices.len() - 1);
         }
         Ok(())
     }
 }
 
 /// Parse every device of a dump read through a buffer (memory: the devices, not the text).
-/// Lines are taken from the reader's buffer in place; only a line split across two buffer
-/// fills is copied, and only its first 64 KiB are kept.
-pub fn parse_reader<R: BufRead>(origin: &str, mut reader: R) -> Result<Vec<DumpDevice>, SourceError> {
+pub fn parse_reader<R: BufRead>(origin: &str, reader: R) -> Result<Vec<DumpDevice>, SourceError> {
+    let mut devices = Vec::new();
+    parse_each(origin, reader, &mut |d| {
+        devices.push(d);
+        Ok(())
+    })?;
+    Ok(devices)
+}
+
+/// Parse a dump, handing each device to `emit` as soon as it is complete (at the next device
+/// line, a blank line or the end), in file order. Lines are taken from the reader's buffer in
+/// place; only a line split across two buffer fills is copied, and only its first 64 KiB are
+/// kept.
+pub fn parse_each<R: BufRead>(
+    origin: &str,
+    mut reader: R,
+    emit: &mut dyn FnMut(DumpDevice) -> Result<(), SourceError>,
+) -> Result<(), SourceError> {
     let mut p = Parser {
         origin,
-        devices: Vec::new(),
+        emit,
         current: None,
         lineno: 0,
     };
@@ -374,14 +404,7 @@ pub fn parse_reader<R: BufRead>(origin: &str, mut reader: R) -> Result<Vec<DumpD
         let n = chunk.len();
         reader.consume(n);
     }
-    let mut devices = p.devices;
-    // The device length is the highest byte written, as pciutils counts it.
-    for d in &mut devices {
-        let len = d.present.iter().rposition(|&p| p).map_or(0, |i| i + 1);
-        d.bytes.truncate(len);
-        d.present.truncate(len);
-    }
-    Ok(devices)
+    p.close()
 }
 
 fn has_express_cap(bytes: &[u8]) -> bool {
@@ -471,14 +494,50 @@ fn runs(v: &[bool], want: bool) -> Vec<(usize, usize)> {
     out
 }
 
+/// Hand every device of lspci text to `emit` as soon as it is read, named as [`load`] names
+/// them; returns how many there were.
+pub(super) fn stream<R: BufRead>(
+    spec: &SourceSpec,
+    reader: R,
+    emit: &mut dyn FnMut(ConfigSource),
+) -> Result<usize, SourceError> {
+    let mut first: Option<DumpDevice> = None;
+    let mut count = 0usize;
+    parse_each(&spec.path, reader, &mut |d| {
+        count += 1;
+        if count == 1 {
+            first = Some(d);
+            return Ok(());
+        }
+        if let Some(f) = first.take() {
+            let origin = format!("{}#{}", spec.path, f.bdf);
+            emit(to_source(&spec.path, origin, f));
+        }
+        let origin = format!("{}#{}", spec.path, d.bdf);
+        emit(to_source(&spec.path, origin, d));
+        Ok(())
+    })?;
+    if let Some(f) = first.take() {
+        emit(to_source(&spec.path, spec.path.clone(), f));
+    }
+    if count == 0 {
+        return Err(no_devices(&spec.path));
+    }
+    Ok(count)
+}
+
+fn no_devices(path: &str) -> SourceError {
+    SourceError::new(
+        path,
+        "lspci text without any device line (a line starting 'BB:DD.F ' or 'DDDD:BB:DD.F ')",
+    )
+}
+
 /// Read the device(s) of lspci text: all of them, or the one `#BDF` selects.
 pub(super) fn load<R: BufRead>(spec: &SourceSpec, reader: R) -> Result<Vec<ConfigSource>, SourceError> {
     let devices = parse_reader(&spec.path, reader)?;
     if devices.is_empty() {
-        return Err(SourceError::new(
-            &spec.path,
-            "lspci text without any device line (a line starting 'BB:DD.F ' or 'DDDD:BB:DD.F ')",
-        ));
+        return Err(no_devices(&spec.path));
     }
     let Some(sel) = spec.selector.as_deref() else {
         let many = devices.len() > 1;

@@ -207,6 +207,33 @@ pub fn detect(data: &[u8]) -> Option<Format> {
     None
 }
 
+/// Hand every device a SRC names to `emit`, in order, as soon as each is read, and return how
+/// many there were. lspci text without `#` is streamed (a malformed line late in the file is
+/// reported after the devices before it were emitted); every other source is read whole first,
+/// as [`load_all`] reads it.
+pub fn load_each(raw: &str, emit: &mut dyn FnMut(ConfigSource)) -> Result<usize, SourceError> {
+    use std::io::{Read, Seek};
+    let spec = SourceSpec::parse(raw);
+    let plain_file = matches!(spec.scheme.as_deref(), None | Some("file")) && spec.selector.is_none();
+    if plain_file && Path::new(&spec.path).is_file() {
+        let cannot = |e: std::io::Error| SourceError::new(&spec.path, format!("cannot read: {e}"));
+        let mut f = std::fs::File::open(&spec.path).map_err(cannot)?;
+        let len = f.metadata().map_err(cannot)?.len();
+        let mut head = Vec::with_capacity(HEAD);
+        (&mut f).take(HEAD as u64).read_to_end(&mut head).map_err(cannot)?;
+        let is_stream =
+            head.len() >= 4 && u32::from_be_bytes([head[0], head[1], head[2], head[3]]) == QEMU_VM_FILE_MAGIC;
+        if !is_stream && len <= MAX_TEXT_SOURCE && lspci::looks_like_lspci(&head) {
+            f.rewind().map_err(cannot)?;
+            return lspci::stream(&spec, std::io::BufReader::with_capacity(1 << 20, f), emit);
+        }
+    }
+    let all = load_all(raw)?;
+    let n = all.len();
+    all.into_iter().for_each(emit);
+    Ok(n)
+}
+
 /// Read exactly one device: a SRC naming several is an error listing them.
 pub fn load_one(raw: &str) -> Result<ConfigSource, SourceError> {
     let mut all = load_all(raw)?;
