@@ -302,6 +302,8 @@ enum Builder {
     PciBridge,
     PciePciBridge,
     Ioh3420,
+    /// BARs (region, type, size) and an option ROM file; no capabilities.
+    Simple(&'static [(usize, u8, u64)], Option<&'static str>),
     Xio3130Up,
     Xio3130Down,
     Vga,
@@ -316,14 +318,14 @@ enum Builder {
 }
 
 macro_rules! kind {
-    ($t:expr, $vmsd:expr, $ven:expr, $dev:expr, $src:expr, $b:ident) => {
+    ($t:expr, $vmsd:expr, $ven:expr, $dev:expr, $src:expr, $($b:tt)+) => {
         DeviceKind {
             type_name: $t,
             vmsd: $vmsd,
             vendor: $ven,
             device: $dev,
             source: $src,
-            builder: Builder::$b,
+            builder: Builder::$($b)+,
         }
     };
 }
@@ -419,6 +421,86 @@ pub const TABLE: &[DeviceKind] = &[
         &[0x8233],
         "hw/pci-bridge/xio3130_downstream.c",
         Xio3130Down
+    ),
+    kind!(
+        "usb-ehci",
+        "ehci",
+        0x8086,
+        &[0x24cd],
+        "hw/usb/hcd-ehci-pci.c",
+        Simple(&[(0, MEM, 0x1000)], None)
+    ),
+    kind!(
+        "ich9-usb-ehci1/2",
+        "ehci",
+        0x8086,
+        &[0x293a, 0x293c],
+        "hw/usb/hcd-ehci-pci.c",
+        Simple(&[(0, MEM, 0x1000)], None)
+    ),
+    kind!(
+        "ich9-usb-uhci1..6",
+        "uhci",
+        0x8086,
+        &[0x2934, 0x2935, 0x2936, 0x2937, 0x2938, 0x2939],
+        "hw/usb/hcd-uhci.c",
+        Simple(&[(4, IO, 0x20)], None)
+    ),
+    kind!(
+        "piix3/piix4-usb-uhci",
+        "uhci",
+        0x8086,
+        &[0x7020, 0x7112],
+        "hw/usb/hcd-uhci.c",
+        Simple(&[(4, IO, 0x20)], None)
+    ),
+    kind!(
+        "AC97",
+        "ac97",
+        0x8086,
+        &[0x2415],
+        "hw/audio/ac97.c",
+        Simple(&[(0, IO, 1024), (1, IO, 256)], None)
+    ),
+    kind!(
+        "ES1370",
+        "es1370",
+        0x1274,
+        &[0x5000],
+        "hw/audio/es1370.c",
+        Simple(&[(0, IO, 256)], None)
+    ),
+    kind!(
+        "lsi53c895a/lsi53c810",
+        "lsiscsi",
+        0x1000,
+        &[0x0012, 0x0001],
+        "hw/scsi/lsi53c895a.c",
+        Simple(&[(0, IO, 256), (1, MEM, 1024), (2, MEM, 8192)], None)
+    ),
+    kind!(
+        "pcnet",
+        "pcnet",
+        0x1022,
+        &[0x2000],
+        "hw/net/pcnet-pci.c",
+        Simple(&[(0, IO, 32), (1, MEM, 32)], Some("efi-pcnet.rom"))
+    ),
+    kind!(
+        "ne2k_pci",
+        "ne2000",
+        0x10ec,
+        &[0x8029],
+        "hw/net/ne2000-pci.c",
+        Simple(&[(0, IO, 256)], Some("efi-ne2k_pci.rom"))
+    ),
+    kind!(
+        "i6300esb",
+        "i6300esb_wdt",
+        0x8086,
+        &[0x25ab],
+        "hw/watchdog/wdt_i6300esb.c",
+        Simple(&[(0, MEM, 16)], None)
     ),
     kind!("VGA", "vga", 0x1234, &[0x1111], "hw/display/vga-pci.c", Vga),
     kind!("mch", "mch", 0x8086, &[0x29c0], "hw/pci-host/q35.c", Mch),
@@ -794,6 +876,24 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
         Builder::Vga => vga(&mut c)?,
         Builder::PciePciBridge => pcie_pci_bridge(&mut c)?,
         Builder::Ioh3420 => ioh3420(&mut c)?,
+        Builder::Simple(bars, rom) => {
+            let mut list = Vec::new();
+            for &(region, t, size) in bars {
+                c.bar(region, t, size)?;
+                list.push(format!(
+                    "BAR{region} {} {size} B",
+                    if t & PCI_BASE_ADDRESS_SPACE_IO != 0 {
+                        "I/O"
+                    } else {
+                        "mem"
+                    }
+                ));
+            }
+            c.note(format!("{}; no capabilities", list.join(", ")));
+            if let Some(r) = rom {
+                c.rom(r)?;
+            }
+        }
         Builder::Xio3130Up | Builder::Xio3130Down => xio3130(&mut c, kind.builder == Builder::Xio3130Down)?,
         Builder::Mch | Builder::Ich9Lpc | Builder::I440fx | Builder::Piix3 | Builder::Piix4Pm => {
             c.note("header masks only: no BARs, no capabilities (registers at 0x40+ are writable and unchecked)");

@@ -401,6 +401,25 @@ fn scenarios() -> Vec<Scenario> {
             own_sizes: true,
         },
         Scenario {
+            name: "q35-simple-devices",
+            machine: "q35",
+            devices: d(&[
+                "-audiodev none,id=snd0",
+                "-device usb-ehci",
+                "-device ich9-usb-ehci1",
+                "-device ich9-usb-uhci1",
+                "-device piix3-usb-uhci",
+                "-device AC97,audiodev=snd0",
+                "-device ES1370,audiodev=snd0",
+                "-device lsi53c895a",
+                "-device pcnet",
+                "-device ne2k_pci",
+                "-device i6300esb",
+            ]),
+            primary: vec![],
+            own_sizes: true,
+        },
+        Scenario {
             name: "q35-9.1",
             machine: "pc-q35-9.1",
             devices: d(&[
