@@ -2,7 +2,7 @@
 //! `stream ls` (Stream::pci_devices) finds every PCI device QMP query-pci lists, each with the
 //! right ids, class and config size; and the offsets are QEMU's own: a value planted in the
 //! irq_state right after each device's config makes QEMU's load fail with its irq message.
-//! Skipped (loudly) when qemu-system-x86_64 is not installed.
+//! Skipped (loudly) when qemu-system-x86_64 is not installed or `PCIMIG_SKIP_QEMU` is set.
 
 use pcimig_qemu::{pci_path_of, DeviceKind, Stream};
 use serde_json::{json, Value};
@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 const QEMU: &str = "qemu-system-x86_64";
 
 fn qemu_available() -> bool {
+    if std::env::var_os("PCIMIG_SKIP_QEMU").is_some() {
+        eprintln!("SKIPPED: PCIMIG_SKIP_QEMU is set");
+        return false;
+    }
     let ok = Command::new(QEMU)
         .arg("--version")
         .output()
