@@ -251,20 +251,20 @@ fn emulated_check_names_a_device_missing_from_the_table() {
     }
     let d = dir("unknown");
     let s = d.0.join("w.mig");
-    save(&d.0, "-device i6300esb", &s);
+    save(&d.0, "-device megasas", &s);
     let s_s = s.to_string_lossy().to_string();
     let o = pcimig(&[
         "check",
         "--saved",
-        &format!("stream:{s_s}#0000:00:01.0/i6300esb_wdt"),
+        &format!("stream:{s_s}#0000:00:01.0/megasas"),
         "--dest",
-        &format!("stream:{s_s}#0000:00:01.0/i6300esb_wdt"),
+        &format!("stream:{s_s}#0000:00:01.0/megasas"),
         "--emulated",
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("i6300esb_wdt") && err.contains("8086:25ab") && err.contains("not in"),
+        err.contains("megasas") && err.contains("1000:0060") && err.contains("not in"),
         "{err}"
     );
     // Whole stream: undecided (exit 2), the chipset devices before it still checked.
