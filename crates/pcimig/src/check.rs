@@ -236,22 +236,24 @@ fn bar_options(req: &CheckRequest, own: Option<BarSizes>) -> (Option<[Option<u64
     }
 }
 
-fn mismatch_out(m: &pcimig_config::Mismatch) -> MismatchOut {
-    MismatchOut {
-        offset: m.offset,
-        saved: m.saved,
-        device: m.device,
-        cmask: m.cmask,
-        wmask: m.wmask,
-        w1cmask: m.w1cmask,
-        register: m.location.register.clone(),
-        capability: m.location.capability.as_ref().map(|c| CapabilityRef {
-            id: c.id,
-            extended: c.extended,
-            offset: c.offset,
-            name: c.name.clone(),
-        }),
-        location: m.location.to_string(),
+impl From<&pcimig_config::Mismatch> for MismatchOut {
+    fn from(m: &pcimig_config::Mismatch) -> Self {
+        MismatchOut {
+            offset: m.offset,
+            saved: m.saved,
+            device: m.device,
+            cmask: m.cmask,
+            wmask: m.wmask,
+            w1cmask: m.w1cmask,
+            register: m.location.register.clone(),
+            capability: m.location.capability.as_ref().map(|c| CapabilityRef {
+                id: c.id,
+                extended: c.extended,
+                offset: c.offset,
+                name: c.name.clone(),
+            }),
+            location: m.location.to_string(),
+        }
     }
 }
 
@@ -381,7 +383,7 @@ pub fn run(req: &CheckRequest) -> Result<CheckOutput, CheckError> {
                 reason: e.reason.clone(),
             })
             .collect(),
-        mismatches: report.mismatches.iter().map(mismatch_out).collect(),
+        mismatches: report.mismatches.iter().map(MismatchOut::from).collect(),
         saved: side_info(&saved_src, saved_treatment),
         dest: side_info(&dest_src, "physical config, virtualized as vfio-pci"),
         assumptions: Assumptions {

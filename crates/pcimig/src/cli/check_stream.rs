@@ -13,7 +13,7 @@
 
 use super::check::CheckArgs;
 use anyhow::{anyhow, bail, Context};
-use pcimig::check::{Assumptions, CapabilityRef, CheckOutput, MismatchOut, PolicyValue, SideInfo, SCOPE};
+use pcimig::check::{Assumptions, CheckOutput, MismatchOut, PolicyValue, SideInfo, SCOPE};
 use pcimig::report::{self, QEMU_PREFIX};
 use pcimig::source::{SourceKind, SourceSpec, QEMU_VM_FILE_MAGIC};
 use pcimig_config::{restore_check, ConfigSpace};
@@ -172,26 +172,7 @@ fn check_device(
         checked_bytes: report.checked_bytes,
         size: report.size,
         exempt: Vec::new(),
-        mismatches: report
-            .mismatches
-            .iter()
-            .map(|m| MismatchOut {
-                offset: m.offset,
-                saved: m.saved,
-                device: m.device,
-                cmask: m.cmask,
-                wmask: m.wmask,
-                w1cmask: m.w1cmask,
-                register: m.location.register.clone(),
-                capability: m.location.capability.as_ref().map(|c| CapabilityRef {
-                    id: c.id,
-                    extended: c.extended,
-                    offset: c.offset,
-                    name: c.name.clone(),
-                }),
-                location: m.location.to_string(),
-            })
-            .collect(),
+        mismatches: report.mismatches.iter().map(MismatchOut::from).collect(),
         saved: side(
             format!("{}#{}", saved.path(), saved_entry.id),
             &saved_bytes,
