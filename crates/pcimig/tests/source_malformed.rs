@@ -344,10 +344,41 @@ fn vfio_sources_fail_clearly_without_a_device() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("vfio:/dev/vfio/4242"), "{err}");
-    let has_vfio =
-        std::fs::read_dir("/dev/vfio").is_ok_and(|d| d.filter_map(Result::ok).any(|e| e.file_name() != "vfio"));
-    if !has_vfio {
+    // A real device, where there is one: the first device of the first VFIO group.
+    let group = std::fs::read_dir("/dev/vfio").ok().and_then(|d| {
+        d.filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n != "vfio")
+    });
+    let Some(group) = group else {
         println!("SKIPPED reading a real VFIO device: no VFIO group under /dev/vfio on this machine");
+        return;
+    };
+    if !cfg!(feature = "vfio") {
+        println!("SKIPPED reading VFIO group {group}: built without the `vfio` feature");
+        return;
+    }
+    let dev = std::fs::read_dir(format!("/sys/kernel/iommu_groups/{group}/devices"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned());
+    let Some(dev) = dev else {
+        println!("SKIPPED reading VFIO group {group}: no device listed in /sys/kernel/iommu_groups/{group}");
+        return;
+    };
+    let src = format!("vfio:/dev/vfio/{group}#{dev}");
+    let out = pcimig(&["show", "--json", &src], &[]);
+    if out.status.success() {
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["bdf"], dev.as_str());
+        assert!(matches!(v["size"].as_u64(), Some(256 | 4096)), "{v}");
+    } else {
+        // In use by a VM, or no permission: still a clear error naming the source.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(err.contains(&src), "{err}");
+        println!("reading {src} failed cleanly (device busy or no permission): {err}");
     }
 }
 
