@@ -220,6 +220,13 @@ fn odd_hex_text_is_an_error_naming_file_line_and_offset() {
         err.contains("late.txt") && err.contains(&format!("line {}", t.lines().count())),
         "{err}"
     );
+    // lspci -v text (no hex lines): nothing to read.
+    let p = write(&d, "nohex.txt", b"00:01.0 PCI bridge: Intel\n\tFlags: bus master\n");
+    let err = show_fails(p.to_str().unwrap());
+    assert!(
+        err.contains("nohex.txt") && err.contains("without hex dump lines"),
+        "{err}"
+    );
     let p = write(&d, "far.txt", b"00:02.0 Device\n1000: 00\n");
     let err = show_fails(p.to_str().unwrap());
     assert!(err.contains("far.txt") && err.contains("past 4096"), "{err}");

@@ -503,8 +503,10 @@ pub(super) fn stream<R: BufRead>(
 ) -> Result<usize, SourceError> {
     let mut first: Option<DumpDevice> = None;
     let mut count = 0usize;
+    let mut with_bytes = 0usize;
     parse_each(&spec.path, reader, &mut |d| {
         count += 1;
+        with_bytes += usize::from(!d.bytes.is_empty());
         if count == 1 {
             first = Some(d);
             return Ok(());
@@ -523,7 +525,17 @@ pub(super) fn stream<R: BufRead>(
     if count == 0 {
         return Err(no_devices(&spec.path));
     }
+    if with_bytes == 0 {
+        return Err(no_hex(&spec.path));
+    }
     Ok(count)
+}
+
+fn no_hex(path: &str) -> SourceError {
+    SourceError::new(
+        path,
+        "lspci text without hex dump lines: no config bytes to read (run lspci with -xxx, or -xxxx as root)",
+    )
 }
 
 fn no_devices(path: &str) -> SourceError {
@@ -538,6 +550,9 @@ pub(super) fn load<R: BufRead>(spec: &SourceSpec, reader: R) -> Result<Vec<Confi
     let devices = parse_reader(&spec.path, reader)?;
     if devices.is_empty() {
         return Err(no_devices(&spec.path));
+    }
+    if devices.iter().all(|d| d.bytes.is_empty()) {
+        return Err(no_hex(&spec.path));
     }
     let Some(sel) = spec.selector.as_deref() else {
         let many = devices.len() > 1;
