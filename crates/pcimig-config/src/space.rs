@@ -695,6 +695,13 @@ impl ConfigSpace {
         Ok(())
     }
 
+    /// Mutable access to the config bytes alone (what QEMU's device code does with
+    /// `pdev->config`). No mask changes, so nothing derived needs recomputing; use
+    /// [`ConfigSpace::raw_mut`] to edit masks.
+    pub fn config_mut(&mut self) -> &mut [u8] {
+        &mut self.config
+    }
+
     /// Replace all config bytes (e.g. with a physical device's config, as vfio-pci's realize
     /// preads it over QEMU's initial config). Masks are untouched.
     pub fn load_config_bytes(&mut self, bytes: &[u8]) -> Result<(), ConfigError> {

@@ -211,14 +211,14 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
 
     // 3. Multifunction bit is QEMU's; BARs and ROM are cleared of host addresses.
     {
-        let raw = space.raw_mut();
+        let cfg = space.config_mut();
         if opts.multifunction {
-            raw.config[PCI_HEADER_TYPE] |= PCI_HEADER_TYPE_MULTI_FUNCTION;
+            cfg[PCI_HEADER_TYPE] |= PCI_HEADER_TYPE_MULTI_FUNCTION;
         } else {
-            raw.config[PCI_HEADER_TYPE] &= !PCI_HEADER_TYPE_MULTI_FUNCTION;
+            cfg[PCI_HEADER_TYPE] &= !PCI_HEADER_TYPE_MULTI_FUNCTION;
         }
-        raw.config[PCI_BASE_ADDRESS_0..PCI_BASE_ADDRESS_0 + 24].fill(0);
-        raw.config[PCI_ROM_ADDRESS..PCI_ROM_ADDRESS + 4].fill(0);
+        cfg[PCI_BASE_ADDRESS_0..PCI_BASE_ADDRESS_0 + 24].fill(0);
+        cfg[PCI_ROM_ADDRESS..PCI_ROM_ADDRESS + 4].fill(0);
     }
 
     // 4. vfio_pci_size_rom: the ROM is registered with the physical ROM's size.
@@ -330,8 +330,8 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
             .map(|e| std_cap_max_size(&space, e.offset))
             .collect();
         {
-            let raw = space.raw_mut();
-            raw.config[PCI_CAPABILITY_LIST] = 0;
+            let cfg = space.config_mut();
+            cfg[PCI_CAPABILITY_LIST] = 0;
         }
         add_virt_caps(&mut space, physical, &physical_std_caps, opts, &mut notes)?;
         for (entry, &pre) in physical_std_caps.iter().zip(&sizes).rev() {
@@ -476,8 +476,8 @@ fn add_virt_caps(
         space
             .add_capability(0x09, pos, 8, "vfio_add_nv_gpudirect_cap")
             .map_err(|e| VfioError::BadOption(format!("Failed to add NVIDIA GPUDirect cap: {e}")))?;
-        let raw = space.raw_mut();
-        raw.config[pos + 2..pos + 8].copy_from_slice(&[8, b'P', b'2', b'P', clique << 3, 0]);
+        let cfg = space.config_mut();
+        cfg[pos + 2..pos + 8].copy_from_slice(&[8, b'P', b'2', b'P', clique << 3, 0]);
         notes.push(format!(
             "QEMU's NVIDIA GPUDirect clique VSC added at {pos:#x} (fully checked)"
         ));
@@ -487,11 +487,11 @@ fn add_virt_caps(
         space
             .add_capability(0x09, pos, 24, "vfio_add_vmd_shadow_cap")
             .map_err(|e| VfioError::BadOption(format!("Failed to add VMD MEMBAR Shadow cap: {e}")))?;
-        let raw = space.raw_mut();
-        raw.config[pos + 2] = 24;
-        raw.config[pos + 3] = 1;
-        raw.config[pos + 4..pos + 8].copy_from_slice(&0x5348_4457u32.to_le_bytes());
-        raw.config[pos + 8..pos + 24].copy_from_slice(&physical[0x18..0x28]);
+        let cfg = space.config_mut();
+        cfg[pos + 2] = 24;
+        cfg[pos + 3] = 1;
+        cfg[pos + 4..pos + 8].copy_from_slice(&0x5348_4457u32.to_le_bytes());
+        cfg[pos + 8..pos + 24].copy_from_slice(&physical[0x18..0x28]);
         notes.push("QEMU's Intel VMD MEMBAR shadow VSC added at 0xe8 (fully checked)".into());
     }
     Ok(())
@@ -734,9 +734,9 @@ fn add_ext_caps(
         }
     }
     if le16(space.config(), PCI_CONFIG_SPACE_SIZE) == 0xffff {
-        let raw = space.raw_mut();
-        raw.config[PCI_CONFIG_SPACE_SIZE] = 0;
-        raw.config[PCI_CONFIG_SPACE_SIZE + 1] = 0;
+        let cfg = space.config_mut();
+        cfg[PCI_CONFIG_SPACE_SIZE] = 0;
+        cfg[PCI_CONFIG_SPACE_SIZE + 1] = 0;
         notes.push("extended chain head dropped: a stub header (ID 0) at 0x100 links to the first exposed capability; 0x100..0x104 unchecked".into());
     }
     Ok(())
