@@ -1051,9 +1051,7 @@ fn e1000e(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space
         .set_le(Array::W1cmask, pm + PCI_PM_CTRL, 2, 0x8000)
         .map_err(|e| c.err(e))?;
-    c.space
-        .aer_init(PCI_ERR_VER, 0x100, PCI_ERR_SIZEOF, 0, c.machine.pcie_err_unc_mask())
-        .map_err(|e| c.err(e))?;
+    aer(c, 0x100, 0)?;
     c.space.dsn_init(0x140, 0).map_err(|e| c.err(e))?;
     c.note(format!(
         "BAR0 mem 128 KiB, BAR1 flash 128 KiB, BAR2 I/O 32 B, BAR3 MSI-X 16 KiB; msix_init(5 vectors, cap 0xa0); \
@@ -1191,11 +1189,9 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         let old28 = c.machine.at_most(2, 8);
         let pm = c.space.pm_init(0, !old28).map_err(|e| c.err(e))?;
         let mut last = PCI_CONFIG_SPACE_SIZE;
-        let aer = c.has_ext(EXT_ID_AER).is_some();
-        if aer {
-            c.space
-                .aer_init(PCI_ERR_VER, last, PCI_ERR_SIZEOF, 0, c.machine.pcie_err_unc_mask())
-                .map_err(|e| c.err(e))?;
+        let has_aer = c.has_ext(EXT_ID_AER).is_some();
+        if has_aer {
+            aer(c, last, 0)?;
             last += PCI_ERR_SIZEOF;
         }
         if !old28 {
@@ -1213,7 +1209,7 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
             c.space.pcie_cap_flr_init().map_err(|e| c.err(e))?;
         }
         c.note(format!(
-            "PCIe port: pcie_endpoint_cap_init (ext-tag {}), pci_pm_init (PMCSR state wmask {}), aer {aer}, \
+            "PCIe port: pcie_endpoint_cap_init (ext-tag {}), pci_pm_init (PMCSR state wmask {}), aer {has_aer}, \
              deverr/lnkctl {}, ats {}, flr {flr}",
             opts.ext_tag,
             !old28,
@@ -1345,19 +1341,8 @@ fn pcie_pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pm_init(0, false).map_err(|e| c.err(e))?;
     c.space.pcie_cap_arifwd_init().map_err(|e| c.err(e))?;
     c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
-    let log_max = c
-        .has_ext(EXT_ID_AER)
-        .map(|a| u16::from(c.dest_long(a + 0x18) & 0x200 != 0) * 8)
-        .unwrap_or(0);
-    c.space
-        .aer_init(
-            PCI_ERR_VER,
-            0x100,
-            PCI_ERR_SIZEOF,
-            log_max,
-            c.machine.pcie_err_unc_mask(),
-        )
-        .map_err(|e| c.err(e))?;
+    let log_max = aer_log(c, 0);
+    aer(c, 0x100, log_max)?;
     if c.has_std(CAP_ID_MSI).is_some() {
         msi(c, 0, 1, true, true)?;
     }
@@ -1382,12 +1367,26 @@ fn slot_options(c: &Ctx<'_>) -> SlotOptions {
     }
 }
 
-/// AER log_max from the destination's AER capability (MHRC set only with a log); PCIEPort's
-/// `aer_log_max` defaults to 8.
-fn port_aer_log(c: &Ctx<'_>) -> u16 {
+/// AER log_max from the destination's AER capability (MHRC set only with a log), or `default`
+/// when the destination has no AER; PCIEPort's `aer_log_max` defaults to 8.
+fn aer_log(c: &Ctx<'_>, default: u16) -> u16 {
     c.has_ext(EXT_ID_AER)
         .map(|a| u16::from(c.dest_long(a + 0x18) & 0x200 != 0) * 8)
-        .unwrap_or(8)
+        .unwrap_or(default)
+}
+
+/// AER log_max of a PCIe port.
+fn port_aer_log(c: &Ctx<'_>) -> u16 {
+    aer_log(c, 8)
+}
+
+/// pcie_aer_init at `offset` with QEMU's size and version, `x-pcie-err-unc-mask` from the
+/// machine type.
+fn aer(c: &mut Ctx<'_>, offset: usize, log_max: u16) -> Result<(), DeviceError> {
+    let unc_mask = c.machine.pcie_err_unc_mask();
+    c.space
+        .aer_init(PCI_ERR_VER, offset, PCI_ERR_SIZEOF, log_max, unc_mask)
+        .map_err(|e| c.err(e))
 }
 
 /// rp_realize for ioh3420 (Intel X58 root port): SSVID at 0x40 (8086:0000), MSI at 0x60 (2 vectors,
@@ -1410,9 +1409,7 @@ fn ioh3420(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pcie_cap_slot_init(&so).map_err(|e| c.err(e))?;
     c.space.pcie_cap_root_init().map_err(|e| c.err(e))?;
     let log = port_aer_log(c);
-    c.space
-        .aer_init(PCI_ERR_VER, 0x100, PCI_ERR_SIZEOF, log, c.machine.pcie_err_unc_mask())
-        .map_err(|e| c.err(e))?;
+    aer(c, 0x100, log)?;
     c.space.aer_root_init().map_err(|e| c.err(e))?;
     c.note(format!(
         "pci_bridge_initfn (PCIe secondary), pcie_port_init_reg, SSVID 0x40, MSI 0x60, pcie_cap_init(root port, \
@@ -1447,9 +1444,7 @@ fn xio3130(c: &mut Ctx<'_>, downstream: bool) -> Result<(), DeviceError> {
         c.space.pcie_cap_arifwd_init().map_err(|e| c.err(e))?;
     }
     let log = port_aer_log(c);
-    c.space
-        .aer_init(PCI_ERR_VER, 0x100, PCI_ERR_SIZEOF, log, c.machine.pcie_err_unc_mask())
-        .map_err(|e| c.err(e))?;
+    aer(c, 0x100, log)?;
     c.note(format!(
         "pci_bridge_initfn (PCIe secondary), pcie_port_init_reg, MSI 0x70, SSVID 0x80, pcie_cap_init({}, 0x90) + \
          flr + deverr{}, pcie_aer_init(0x100, log {log})",
@@ -1522,19 +1517,8 @@ fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         })
         .map_err(|e| c.err(e))?;
     c.space.pcie_cap_root_init().map_err(|e| c.err(e))?;
-    let aer = c.has_ext(EXT_ID_AER);
-    let log_max = aer
-        .map(|a| u16::from(c.dest_long(a + 0x18) & 0x200 != 0) * 8)
-        .unwrap_or(8);
-    c.space
-        .aer_init(
-            PCI_ERR_VER,
-            0x100,
-            PCI_ERR_SIZEOF,
-            log_max,
-            c.machine.pcie_err_unc_mask(),
-        )
-        .map_err(|e| c.err(e))?;
+    let log_max = port_aer_log(c);
+    aer(c, 0x100, log_max)?;
     c.space.aer_root_init().map_err(|e| c.err(e))?;
     let acs = c.has_ext(EXT_ID_ACS).is_some();
     if acs {
