@@ -25,7 +25,9 @@ pub struct Mismatch {
     pub wmask: u8,
     /// Destination w1cmask.
     pub w1cmask: u8,
-    /// Register / capability location of the byte in the destination device.
+    /// Register / capability location of the byte in the destination device (serialized as
+    /// its `register` and `capability` keys).
+    #[cfg_attr(feature = "serde", serde(flatten))]
     pub location: Location,
 }
 

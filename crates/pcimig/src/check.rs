@@ -2,7 +2,7 @@
 //! saved config as QEMU would, run the restore check, and collect everything a report needs.
 
 use crate::source::{self, BarSizes, ConfigSource, SourceError, SourceKind};
-use pcimig_config::{restore_check, CheckReport, ConfigError};
+use pcimig_config::{restore_check, CheckReport, ConfigError, Mismatch};
 use pcimig_vfio::{resolve_slot_and_machine, virtualize, MachineType, Slot, VfioDevice, VfioError, VfioOptions};
 use serde::Serialize;
 use thiserror::Error;
@@ -80,43 +80,6 @@ pub struct ExemptRange {
     pub reason: String,
 }
 
-/// The capability of a mismatching byte.
-#[derive(Debug, Clone, Serialize)]
-pub struct CapabilityRef {
-    /// Capability ID.
-    pub id: u16,
-    /// Extended capability.
-    pub extended: bool,
-    /// Its offset.
-    pub offset: usize,
-    /// Its name.
-    pub name: String,
-}
-
-/// One failing byte.
-#[derive(Debug, Clone, Serialize)]
-pub struct MismatchOut {
-    /// Config offset.
-    pub offset: usize,
-    /// The saved byte (QEMU's `read:`).
-    pub saved: u8,
-    /// The destination's byte (QEMU's `device:`).
-    pub device: u8,
-    /// Destination cmask.
-    pub cmask: u8,
-    /// Destination wmask.
-    pub wmask: u8,
-    /// Destination w1cmask.
-    pub w1cmask: u8,
-    /// Header register, or the field inside the capability.
-    pub register: String,
-    /// The capability, for a byte inside one.
-    pub capability: Option<CapabilityRef>,
-    /// The whole location in one phrase.
-    #[serde(skip)]
-    pub location: String,
-}
-
 /// A policy value and where it came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyValue {
@@ -163,7 +126,7 @@ pub struct CheckOutput {
     /// Exempt ranges.
     pub exempt: Vec<ExemptRange>,
     /// Every failing byte under the chosen policies, in offset order.
-    pub mismatches: Vec<MismatchOut>,
+    pub mismatches: Vec<Mismatch>,
     /// The saved side.
     pub saved: SideInfo,
     /// The destination.
@@ -233,27 +196,6 @@ fn bar_options(req: &CheckRequest, own: Option<BarSizes>) -> (Option<[Option<u64
     match own {
         Some(b) => (Some(b.bars), b.rom, "from sysfs"),
         None => (None, None, "not given"),
-    }
-}
-
-impl From<&pcimig_config::Mismatch> for MismatchOut {
-    fn from(m: &pcimig_config::Mismatch) -> Self {
-        MismatchOut {
-            offset: m.offset,
-            saved: m.saved,
-            device: m.device,
-            cmask: m.cmask,
-            wmask: m.wmask,
-            w1cmask: m.w1cmask,
-            register: m.location.register.clone(),
-            capability: m.location.capability.as_ref().map(|c| CapabilityRef {
-                id: c.id,
-                extended: c.extended,
-                offset: c.offset,
-                name: c.name.clone(),
-            }),
-            location: m.location.to_string(),
-        }
     }
 }
 
@@ -383,7 +325,7 @@ pub fn run(req: &CheckRequest) -> Result<CheckOutput, CheckError> {
                 reason: e.reason.clone(),
             })
             .collect(),
-        mismatches: report.mismatches.iter().map(MismatchOut::from).collect(),
+        mismatches: report.mismatches.clone(),
         saved: side_info(&saved_src, saved_treatment),
         dest: side_info(&dest_src, "physical config, virtualized as vfio-pci"),
         assumptions: Assumptions {

@@ -13,7 +13,7 @@
 
 use super::check::CheckArgs;
 use anyhow::{anyhow, bail, Context};
-use pcimig::check::{Assumptions, CheckOutput, MismatchOut, PolicyValue, SideInfo, SCOPE};
+use pcimig::check::{Assumptions, CheckOutput, PolicyValue, SideInfo, SCOPE};
 use pcimig::report::{self, QEMU_PREFIX};
 use pcimig::source::{SourceKind, SourceSpec, QEMU_VM_FILE_MAGIC};
 use pcimig_config::{restore_check, ConfigSpace};
@@ -172,7 +172,7 @@ fn check_device(
         checked_bytes: report.checked_bytes,
         size: report.size,
         exempt: Vec::new(),
-        mismatches: report.mismatches.iter().map(MismatchOut::from).collect(),
+        mismatches: report.mismatches.clone(),
         saved: side(
             format!("{}#{}", saved.path(), saved_entry.id),
             &saved_bytes,
