@@ -39,7 +39,7 @@ pub struct VfioDevice {
     pub bar_sizes_given: bool,
     /// The physical standard chain, in chain order.
     pub physical_std_caps: Vec<CapEntry>,
-    /// The physical extended chain, in chain order.
+    /// The physical extended chain, in chain order, as vfio_add_ext_cap walks it.
     pub physical_ext_caps: Vec<CapEntry>,
     /// Physical capabilities the guest does not see (hidden PCIe cap, dropped extended caps).
     pub dropped: Vec<DroppedCap>,
@@ -413,8 +413,10 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     } else {
         notes.push("no standard capability list: QEMU adds no capabilities, and no extended ones either".into());
     }
+    // The chain as vfio_add_ext_cap walks it (a header of 0xffffffff is a capability with ID
+    // 0xffff to QEMU, not the end of the chain as it is to pciutils).
     let physical_ext_caps = if size == ConfigSize::Express && le32(physical, PCI_CONFIG_SPACE_SIZE) != 0 {
-        walk_ext(physical).entries
+        physical_ext_chain(physical).unwrap_or_else(|_| walk_ext(physical).entries)
     } else {
         Vec::new()
     };

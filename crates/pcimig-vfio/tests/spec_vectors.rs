@@ -525,3 +525,18 @@ fn overlapping_capabilities_are_refused_with_qemus_message() {
         "failed to add PCI capability 0x9[0x14]@0xec: 0000:00:00:00.0 Attempt to add PCI capability 9 at offset ec overlaps existing capability e8 at offset ec"
     );
 }
+
+/// A dword of 0xffffffff at 0x100 is not "no extended capabilities" to QEMU: vfio_add_ext_cap
+/// reads ID 0xffff, version 0xf, next 0xffc, adds it (sized up to 0xffc), and then rewrites the
+/// head's ID 0xffff to 0 as it does for its own stub.
+#[test]
+fn all_ones_extended_header_is_a_capability_to_qemu() {
+    let mut p = phys(4096, &[(0x40, 0x10, 0, PCIE_EP)]);
+    p[0x100..0x104].copy_from_slice(&[0xff; 4]);
+    let d = dev(&p, &skip());
+    let chain: Vec<_> = d.physical_ext_caps.iter().map(|e| (e.offset, e.id)).collect();
+    assert_eq!(chain, vec![(0x100, 0xffff), (0xffc, 0)]);
+    assert_eq!(&d.space.config()[0x100..0x104], &0x000f_0000u32.to_le_bytes());
+    assert_checked(&d.space, 0x100..0xffc, true);
+    assert_checked(&d.space, 0xffc..0x1000, false);
+}
