@@ -188,8 +188,23 @@ fn header(b: &[u8]) -> Option<Header> {
         1 => 2,
         _ => 0,
     };
-    for (i, name) in BARS.iter().enumerate().take(nbars) {
-        c.f(0x10 + 4 * i, 4, name, bar_text);
+    // A 64-bit memory BAR takes the next BAR slot for its upper 32 bits (as lspci shows it).
+    let mut i = 0;
+    while i < nbars {
+        let off = 0x10 + 4 * i;
+        let is64 = le(b, off, 4).is_some_and(|v| v & 0x7 == 0x4);
+        if is64 && i + 1 < nbars {
+            let hi = le(b, off + 4, 4).unwrap_or(0);
+            c.f(off, 4, BARS[i], |v| bar_text(v | (hi << 32)));
+            let lower = BARS[i];
+            c.f(off + 4, 4, BARS[i + 1], |v| {
+                format!("upper 32 bits of {lower}: {v:08x}")
+            });
+            i += 2;
+        } else {
+            c.f(off, 4, BARS[i], bar_text);
+            i += 1;
+        }
     }
     match kind {
         0 => {
