@@ -212,3 +212,20 @@ fn many_device_json_has_a_bdf_per_device_and_masks_notes_per_device() {
         );
     }
 }
+
+/// A 64-bit memory BAR takes the next slot for its upper dword: virtio-net's BAR0 dword
+/// 0x00100004 with BAR1 0x00000040 is memory at 0x40_0010_0000, as lspci's "Region 0: Memory at
+/// 4000100000 (64-bit, non-prefetchable)" in the corpus text says.
+#[test]
+fn sixty_four_bit_bars_are_decoded_with_their_upper_dword() {
+    let v = json(&["show", "--json", &sample("0000:00:03.0.config.bin")], &[]);
+    let fields = v["header"]["fields"].as_array().unwrap();
+    let text = |name: &str| {
+        fields.iter().find(|f| f["name"] == name).unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(text("BAR0"), "Memory at 4000100000 (64-bit, non-prefetchable)");
+    assert_eq!(text("BAR1"), "upper 32 bits of BAR0: 00000040");
+}
