@@ -144,6 +144,24 @@ pub fn virtualized(src: &ConfigSource) -> Result<pcimig_vfio::VfioDevice, Source
         .map_err(|e| SourceError::new(&src.origin, format!("vfio-pci would not realize this device: {e}")))
 }
 
+/// What a run of bytes shares: the capability, and the register — where bytes have no register
+/// name of their own (`+0x12`, `+0x05 payload`, `device-specific 0x80`), the kind of byte, so
+/// that a payload or an unclaimed area is one run rather than one line a byte.
+fn run_key(loc: &pcimig_config::Location) -> (Option<(u16, bool, usize)>, String) {
+    let cap = loc.capability.as_ref().map(|c| (c.id, c.extended, c.offset));
+    let r = &loc.register;
+    let kind = if let Some(rest) = r.strip_prefix("+0x") {
+        rest.split_once(' ').map_or("+", |(_, k)| k).to_string()
+    } else if r.starts_with("device-specific") {
+        "device-specific".to_string()
+    } else if r.starts_with("extended config") {
+        "extended config".to_string()
+    } else {
+        r.clone()
+    };
+    (cap, kind)
+}
+
 /// The masks vfio-pci would present for `src` by default.
 pub fn compute(src: &ConfigSource) -> Result<MaskReport, SourceError> {
     let dev = virtualized(src)?;
@@ -157,14 +175,15 @@ pub fn compute(src: &ConfigSource) -> Result<MaskReport, SourceError> {
             .map(|e| e.policy.clone())
     };
     let mut runs: Vec<MaskRun> = Vec::new();
-    let mut last_register = String::new();
+    let mut last_key = None;
     for i in 0..space.size() {
-        let register = space.locate(i).to_string();
+        let loc = space.locate(i);
+        let key = run_key(&loc);
         let ex = exempt(i);
         if let Some(r) = runs.last_mut() {
             if r.end == i
                 && (r.cmask, r.wmask, r.w1cmask) == (cm[i], wm[i], w1[i])
-                && register == last_register
+                && Some(&key) == last_key.as_ref()
                 && r.exempted_by == ex
             {
                 r.end = i + 1;
@@ -179,10 +198,10 @@ pub fn compute(src: &ConfigSource) -> Result<MaskReport, SourceError> {
             wmask: wm[i],
             w1cmask: w1[i],
             checked: space.checked()[i],
-            register: register.clone(),
+            register: loc.to_string(),
             exempted_by: ex,
         });
-        last_register = register;
+        last_key = Some(key);
     }
     Ok(MaskReport {
         model: format!(
