@@ -161,6 +161,11 @@ fn masks_cover_the_space_and_name_the_vsc_policy() {
     assert_eq!(at(0x42)["checked"], 0xff);
     assert_eq!(at(0x44)["checked"], 0);
     assert_eq!(at(0x44)["exempted_by"], "skip-vsc-check");
+    // The exempt payload (0x43..0x50, up to the next VSC) is one run, not one per byte.
+    assert_eq!(
+        (at(0x44)["start"].as_u64(), at(0x44)["end"].as_u64()),
+        (Some(0x43), Some(0x50))
+    );
     assert_eq!(at(0x00)["class"], "checked");
     // The H100: the DSN is checked.
     let v = json(&["show", "--json", "--masks", &sample("0000:00:06.0.config.bin")], &[]);
