@@ -114,8 +114,19 @@ impl MachineType {
         let (ma, mi) = ver.split_once('.').ok_or_else(|| bad("no X.Y version"))?;
         let major: u32 = ma.parse().map_err(|_| bad("bad major version"))?;
         let minor: u32 = mi.parse().map_err(|_| bad("bad minor version"))?;
-        if (major, minor) > LATEST_MACHINE {
-            return Err(bad("newer than QEMU 10.0.2's newest machine type (10.0)"));
+        // The versioned machine types QEMU 10.0.2 defines (hw/i386/pc_q35.c, pc_piix.c): the same
+        // list for q35 and i440fx.
+        let known = match major {
+            2 => (4..=12).contains(&minor),
+            3 => minor <= 1,
+            4..=9 => minor <= 2,
+            10 => minor == 0,
+            _ => false,
+        };
+        if !known {
+            return Err(bad(
+                "QEMU 10.0.2 has no such machine type (it has 2.4 to 2.12, 3.0 to 9.2 and 10.0)",
+            ));
         }
         Ok(MachineType { q35, major, minor })
     }
@@ -219,6 +230,10 @@ mod tests {
         assert!(!MachineType::parse("q35").unwrap().applies_hw_compat_9_0());
         assert_eq!(MachineType::parse("pc").unwrap().name(), "pc-i440fx-10.0");
         assert!(MachineType::parse("pc-q35-10.1").is_err());
+        assert!(MachineType::parse("pc-q35-9.3").is_err());
+        assert!(MachineType::parse("pc-i440fx-2.3").is_err());
+        assert!(MachineType::parse("pc-i440fx-2.4").is_ok());
+        assert!(MachineType::parse("pc-q35-3.1").is_ok());
         assert!(MachineType::parse("virt-9.0").is_err());
         assert!(MachineType::parse("pc-q35-x").is_err());
     }

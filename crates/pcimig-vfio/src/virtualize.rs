@@ -222,7 +222,14 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     }
 
     // 4. vfio_pci_size_rom: the ROM is registered with the physical ROM's size.
+    // vfio_opt_rom_in_denylist: with rombar left at its default, QEMU does not expose the ROM of
+    // the Broadcom BCM57810 (14e4:168e).
+    let rom_denied = le16(space.config(), PCI_VENDOR_ID) == 0x14e4 && le16(space.config(), PCI_DEVICE_ID) == 0x168e;
     match opts.rom_size {
+        Some(n) if n != 0 && rom_denied => notes.push(
+            "expansion ROM not registered: QEMU's ROM denylist (14e4:168e, known to cause instability) skips it unless rombar=1 or romfile= is set"
+                .into(),
+        ),
         Some(0) => notes.push("expansion ROM: none (size 0 given)".into()),
         Some(sz) => {
             if !sz.is_power_of_two() {
@@ -291,16 +298,28 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
         let ctrl = le16(physical, e.offset + PCI_MSIX_FLAGS);
         let table = le32(physical, e.offset + PCI_MSIX_TABLE);
         let pba = le32(physical, e.offset + PCI_MSIX_PBA);
-        let vendor = le16(physical, PCI_VENDOR_ID);
-        let device = le16(physical, PCI_DEVICE_ID);
+        // vdev->vendor_id/device_id: the x-pci-*-id values when set.
+        let vendor = le16(space.config(), PCI_VENDOR_ID);
+        let device = le16(space.config(), PCI_DEVICE_ID);
         let mut pba_offset = pba & !PCI_MSIX_FLAGS_BIRMASK;
         let pba_bar = (pba & PCI_MSIX_FLAGS_BIRMASK) as u8;
-        if bar_sizes_given
-            && u64::from(pba_offset) >= bar_sizes.get(usize::from(pba_bar)).copied().flatten().unwrap_or(0)
-        {
-            if vendor == 0x1425 && device & 0xff00 == 0x5800 {
+        let chelsio_t5_vf = vendor == 0x1425 && device & 0xff00 == 0x5800;
+        let kunlun_vf = vendor == 0x1d22 && device == 0x3685;
+        // QEMU always knows the PBA BAR's size; without sizes, the quirky devices' BARs are the
+        // sizes QEMU's comments give (Chelsio T5 VF: 8 KiB, Kunlun VF: 0x10000).
+        let pba_bar_size = if bar_sizes_given {
+            Some(bar_sizes.get(usize::from(pba_bar)).copied().flatten().unwrap_or(0))
+        } else if chelsio_t5_vf {
+            Some(0x2000)
+        } else if kunlun_vf {
+            Some(0x10000)
+        } else {
+            None
+        };
+        if pba_bar_size.is_some_and(|sz| u64::from(pba_offset) >= sz) {
+            if chelsio_t5_vf {
                 pba_offset = 0x1000; // Chelsio T5 VF quirk
-            } else if vendor == 0x1d22 && device == 0x3685 {
+            } else if kunlun_vf {
                 pba_offset = 0xb400; // Baidu Kunlun VF quirk
             } else {
                 return Err(VfioError::Msix(
@@ -361,7 +380,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                             ctrl & PCI_MSI_FLAGS_64BIT != 0,
                             ctrl & PCI_MSI_FLAGS_MASKBIT != 0,
                         )
-                        .map_err(|e| fail(e.to_string()))?;
+                        .map_err(|e| fail(format!("msi_init failed: {e}")))?;
                 }
                 0x10 => setup_pcie_cap(&mut space, physical, pos, size, opts.slot, &mut dropped, &mut notes).map_err(
                     |e| match e {
@@ -377,7 +396,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                         layout.bar_sizes = Some((t, p));
                     }
                     space.msix_init(pos, &layout).map_err(|e| match e {
-                        ConfigError::InvalidPreset { why, .. } => VfioError::Msix(why),
+                        ConfigError::InvalidPreset { why, .. } => fail(why),
                         other => fail(other.to_string()),
                     })?;
                 }
@@ -614,7 +633,8 @@ fn setup_rebar(space: &mut ConfigSpace, pos: usize) -> Result<bool, VfioError> {
         let ctrl = space.get_le(Array::Config, off, 4).map_err(cfg_err)? as u32;
         let sz = (ctrl & 0x1f00) >> 8;
         let cap = if sz <= 27 { 1u32 << (sz + 4) } else { 0 };
-        if cap & 0xffff_fff0 == 0 {
+        // PCI_REBAR_CAP_SIZES in QEMU 10.0.2's pci_regs.h: 1 MiB .. 512 GiB.
+        if cap & 0x00ff_fff0 == 0 {
             return Ok(false);
         }
         let ctrl = ctrl & (0x1f00 | 0xe0 | 0x7);

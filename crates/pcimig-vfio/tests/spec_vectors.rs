@@ -540,3 +540,90 @@ fn all_ones_extended_header_is_a_capability_to_qemu() {
     assert_checked(&d.space, 0x100..0xffc, true);
     assert_checked(&d.space, 0xffc..0x1000, false);
 }
+
+/// vfio_setup_rebar_ecap keeps a Resizable BAR only if every current size is within
+/// PCI_REBAR_CAP_SIZES (0x00fffff0 in QEMU 10.0.2: 1 MiB..512 GiB). A current size field of 20
+/// (1 TiB) drops the capability: the head at 0x100 becomes the ID-0 stub, nothing checked.
+#[test]
+fn resizable_bar_beyond_512g_is_dropped() {
+    let mut p = phys(4096, &[(0x40, 0x10, 0, PCIE_EP)]);
+    ext(&mut p, &[(0x100, 0x0015, 1, 0)]);
+    p[0x108..0x10c].copy_from_slice(&0x0000_1420u32.to_le_bytes()); // 1 BAR, size 20
+    let d = dev(&p, &skip());
+    assert!(d.dropped.iter().any(|c| c.extended && c.id == 0x15));
+    assert_checked(&d.space, 0x100..0x1000, false);
+    // Size 19 (512 GiB) is kept: CAP reports only that size (bit 23), CTRL keeps the current size.
+    p[0x108..0x10c].copy_from_slice(&0x0000_1320u32.to_le_bytes());
+    let d = dev(&p, &skip());
+    assert_eq!(&d.space.config()[0x104..0x108], &(1u32 << 23).to_le_bytes());
+    assert_checked(&d.space, 0x100..0x1000, true);
+}
+
+/// vfio_msix_early_setup's Chelsio T5 VF quirk: a PBA offset of 0x8000 in an 8 KiB BAR becomes
+/// 0x1000, and msix_init writes it into the (checked) PBA dword, with or without BAR sizes. The
+/// quirk looks at the IDs the guest sees (x-pci-*-id applied).
+#[test]
+fn msix_pba_quirks_apply_with_the_guest_visible_ids() {
+    let msix_pba_8000: &[u8] = &[0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00];
+    let mut p = phys(256, &[(0x40, 0x11, 0, msix_pba_8000)]);
+    p[0..4].copy_from_slice(&[0x25, 0x14, 0x01, 0x58]); // 1425:5801
+    let d = dev(&p, &skip());
+    assert_eq!(&d.space.config()[0x48..0x4c], &0x1000u32.to_le_bytes());
+    let sized = VfioOptions {
+        bar_sizes: Some([Some(0x2000), None, None, None, None, None]),
+        ..skip()
+    };
+    assert_eq!(&dev(&p, &sized).space.config()[0x48..0x4c], &0x1000u32.to_le_bytes());
+    // Same physical device presented as another vendor: no quirk, and the PBA is outside BAR0.
+    let other = VfioOptions {
+        id_overrides: pcimig_vfio::IdOverrides {
+            vendor_id: Some(0x10de),
+            ..Default::default()
+        },
+        ..sized
+    };
+    assert_eq!(
+        virtualize(&p, &other).unwrap_err().to_string(),
+        "hardware reports invalid configuration, MSIX PBA outside of specified BAR"
+    );
+}
+
+/// vfio_pci_size_rom skips the ROM of a device on QEMU's denylist (14e4:168e) with rombar at
+/// its default: the ROM BAR is not registered, so not checked.
+#[test]
+fn rom_of_a_denylisted_device_is_not_registered() {
+    let mut p = phys(256, &[]);
+    p[0..4].copy_from_slice(&[0xe4, 0x14, 0x8e, 0x16]);
+    let d = dev(
+        &p,
+        &VfioOptions {
+            rom_size: Some(0x10000),
+            ..skip()
+        },
+    );
+    assert_checked(&d.space, 0x30..0x34, false);
+    assert_eq!(&d.space.wmask()[0x30..0x34], &[0, 0, 0, 0]);
+}
+
+/// Errors are prefixed as vfio_add_std_cap prefixes them; MSI's also carry "msi_init failed: ".
+#[test]
+fn capability_errors_carry_qemus_prefixes() {
+    // 64-bit MSI (0x0e bytes) at 0x40 with a capability at 0x48: msi_init's overlap.
+    let p = phys(256, &[(0x40, 0x05, 0x48, &[0x80, 0x00]), (0x48, 0x09, 0, &[0x04])]);
+    let e = virtualize(&p, &skip()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("failed to add PCI capability 0x5[0x8]@0x40: msi_init failed: 0000:00:00:00.0 Attempt to add PCI capability 5 at offset 40 overlaps existing capability 48 at offset 48"),
+        "{e}"
+    );
+    // MSI-X whose table and PBA overlap in a 16-byte BAR0: msix_init's message, prefixed.
+    let msix: &[u8] = &[0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00];
+    let p = phys(256, &[(0x40, 0x11, 0, msix)]);
+    let o = VfioOptions {
+        bar_sizes: Some([Some(0x10), None, None, None, None, None]),
+        ..skip()
+    };
+    assert_eq!(
+        virtualize(&p, &o).unwrap_err().to_string(),
+        "failed to add PCI capability 0x11[0xc0]@0x40: table & pba overlap, or they don't fit in BARs, or don't align"
+    );
+}
