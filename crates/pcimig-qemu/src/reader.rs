@@ -160,16 +160,7 @@ impl<'a> Cursor<'a> {
                 format!("{what}: length {n:#x} exceeds the limit {cap:#x}"),
             ));
         }
-        if n > self.remaining() {
-            return Err(self.err(
-                ErrorKind::TooLarge,
-                self.pos,
-                format!(
-                    "{what}: length {n:#x} exceeds the file ({:#x} bytes left)",
-                    self.remaining()
-                ),
-            ));
-        }
+        self.need(n, what)?;
         let mut out = Vec::with_capacity(n as usize);
         let mut left = n as usize;
         while left > 0 {
@@ -189,8 +180,8 @@ impl<'a> Cursor<'a> {
         Ok(String::from_utf8_lossy(&b).into_owned())
     }
 
-    /// Move forward `n` bytes without reading them.
-    pub(crate) fn skip(&mut self, n: u64, what: &str) -> Result<(), StreamError> {
+    /// An error unless `n` more bytes are left in the stream.
+    fn need(&self, n: u64, what: &str) -> Result<(), StreamError> {
         if n > self.remaining() {
             return Err(self.err(
                 ErrorKind::TooLarge,
@@ -201,6 +192,12 @@ impl<'a> Cursor<'a> {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Move forward `n` bytes without reading them.
+    pub(crate) fn skip(&mut self, n: u64, what: &str) -> Result<(), StreamError> {
+        self.need(n, what)?;
         self.pos += n;
         Ok(())
     }
