@@ -152,23 +152,30 @@ impl CheckOutput {
 pub const SCOPE: &str =
     "QEMU's config-space check (get_pci_config_device) only; device post-load checks are out of scope";
 
-fn side_info(src: &ConfigSource, treatment: &str) -> SideInfo {
-    let id = if src.bytes.len() >= 4 {
-        format!(
-            "{:04x}:{:04x}",
-            u16::from_le_bytes([src.bytes[0], src.bytes[1]]),
-            u16::from_le_bytes([src.bytes[2], src.bytes[3]])
-        )
-    } else {
-        "?".into()
-    };
-    SideInfo {
-        origin: src.origin.clone(),
-        kind: src.kind.clone(),
-        treatment: treatment.into(),
-        size: src.bytes.len(),
-        id,
+impl SideInfo {
+    /// Describe one side from its origin, kind, config bytes and how they were used.
+    pub fn new(origin: String, kind: SourceKind, bytes: &[u8], treatment: &str) -> SideInfo {
+        let id = if bytes.len() >= 4 {
+            format!(
+                "{:04x}:{:04x}",
+                u16::from_le_bytes([bytes[0], bytes[1]]),
+                u16::from_le_bytes([bytes[2], bytes[3]])
+            )
+        } else {
+            "?".into()
+        };
+        SideInfo {
+            origin,
+            kind,
+            treatment: treatment.into(),
+            size: bytes.len(),
+            id,
+        }
     }
+}
+
+fn side_info(src: &ConfigSource, treatment: &str) -> SideInfo {
+    SideInfo::new(src.origin.clone(), src.kind.clone(), &src.bytes, treatment)
 }
 
 fn refuse_truncated(src: &ConfigSource) -> Result<(), CheckError> {

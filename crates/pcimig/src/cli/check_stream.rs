@@ -106,21 +106,7 @@ fn read_saved(stream: &Stream, entry: &PciDeviceEntry, size: usize) -> anyhow::R
 }
 
 fn side(origin: String, bytes: &[u8], treatment: &str) -> SideInfo {
-    SideInfo {
-        origin,
-        kind: SourceKind::Saved,
-        treatment: treatment.into(),
-        size: bytes.len(),
-        id: if bytes.len() >= 4 {
-            format!(
-                "{:04x}:{:04x}",
-                u16::from_le_bytes([bytes[0], bytes[1]]),
-                u16::from_le_bytes([bytes[2], bytes[3]])
-            )
-        } else {
-            "?".into()
-        },
-    }
+    SideInfo::new(origin, SourceKind::Saved, bytes, treatment)
 }
 
 /// Compare one saved device with its emulated destination.
