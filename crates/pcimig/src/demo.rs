@@ -191,8 +191,3 @@ pub fn default_dir() -> PathBuf {
     }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo")
 }
-
-/// Run one scenario.
-pub fn run_one(s: &Scenario) -> Result<CheckOutput, check::CheckError> {
-    check::run(&s.request)
-}

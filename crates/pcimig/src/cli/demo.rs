@@ -38,7 +38,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
     for s in &scenarios {
         println!("== {}", s.title);
         println!("   $ {}", s.command);
-        match demo::run_one(s) {
+        match pcimig::check::run(&s.request) {
             Ok(out) => {
                 let good = demo::matches(&out, &s.expected);
                 println!(
