@@ -9,7 +9,7 @@
 //! Every expected outcome is derived from the data and QEMU's rules (which bytes differ, which
 //! are checked), not from running the checker.
 
-use crate::check::{self, CheckOutput, CheckRequest};
+use crate::check::{CheckOutput, CheckRequest};
 use std::path::{Path, PathBuf};
 
 /// Offset of the VSC added to the vGPU-like device.
