@@ -26,8 +26,7 @@ use pcimig_qemu::devices::{build_destination, Destination, EmulatedDevice, Query
 use pcimig_qemu::Stream;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -35,26 +34,9 @@ use std::time::{Duration, Instant};
 
 // ---- QEMU process + QMP -----------------------------------------------------------------------------
 
-fn qemu_bin() -> String {
-    std::env::var("PCIMIG_QEMU_BIN").unwrap_or_else(|_| "qemu-system-x86_64".to_string())
-}
-
-/// `Some(reason)` when the suite must be skipped.
-fn skip_reason() -> Option<String> {
-    let out = match Command::new(qemu_bin()).arg("--version").output() {
-        Ok(o) => o,
-        Err(e) => return Some(format!("{} not runnable: {e}", qemu_bin())),
-    };
-    let v = String::from_utf8_lossy(&out.stdout);
-    if !v.contains("version 10.0.") {
-        return Some(format!(
-            "{} is not QEMU 10.0.x: {}",
-            qemu_bin(),
-            v.lines().next().unwrap_or("")
-        ));
-    }
-    None
-}
+#[path = "support/qemu.rs"]
+mod support;
+use support::{base_args, qemu_bin, skip_reason, Qmp};
 
 struct TempDir(PathBuf);
 
@@ -76,70 +58,9 @@ impl Drop for TempDir {
     }
 }
 
-struct Qmp {
-    r: BufReader<UnixStream>,
-    w: UnixStream,
-}
-
-impl Qmp {
-    fn connect(sock: &Path, child: &mut Child, deadline: Instant) -> Option<Qmp> {
-        loop {
-            if let Ok(s) = UnixStream::connect(sock) {
-                s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-                let w = s.try_clone().ok()?;
-                let mut q = Qmp {
-                    r: BufReader::new(s),
-                    w,
-                };
-                let mut greeting = String::new();
-                q.r.read_line(&mut greeting).ok()?;
-                if greeting.is_empty() {
-                    return None;
-                }
-                q.cmd("qmp_capabilities", json!({}))?;
-                return Some(q);
-            }
-            if child.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Run a command; `None` if the connection closed (QEMU exited).
-    fn cmd(&mut self, name: &str, args: Value) -> Option<Value> {
-        let msg = json!({"execute": name, "arguments": args});
-        writeln!(self.w, "{msg}").ok()?;
-        loop {
-            let mut line = String::new();
-            if self.r.read_line(&mut line).ok()? == 0 {
-                return None;
-            }
-            let v: Value = serde_json::from_str(&line).ok()?;
-            if let Some(r) = v.get("return") {
-                return Some(r.clone());
-            }
-            if let Some(e) = v.get("error") {
-                return Some(json!({"error": e}));
-            }
-        }
-    }
-}
-
 fn qemu_command(machine: &str, devices: &[String], sock: &Path) -> Command {
     let mut c = Command::new(qemu_bin());
-    c.args([
-        "-machine",
-        machine,
-        "-accel",
-        "tcg",
-        "-nodefaults",
-        "-display",
-        "none",
-        "-S",
-        "-m",
-        "32M",
-    ]);
+    c.args(base_args(machine));
     c.args(["-nic", "none", "-serial", "none", "-monitor", "none"]);
     for d in devices {
         for a in d.split(' ') {
@@ -166,7 +87,7 @@ fn save_stream(machine: &str, devices: &[String], dir: &Path, out: &Path) -> Res
         .spawn()
         .map_err(|e| format!("spawn: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let Some(mut q) = Qmp::connect(&sock, &mut child, deadline) else {
+    let Some(mut q) = Qmp::connect(&sock, &mut child, deadline, Some(Duration::from_secs(30))) else {
         let _ = child.kill();
         let _ = child.wait();
         return Err(format!("source QEMU did not start: {}", read_stderr(&mut child)));
@@ -227,7 +148,7 @@ fn load_stream(machine: &str, devices: &[String], dir: &Path, stream: &Path) -> 
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut loaded = false;
-    if let Some(mut q) = Qmp::connect(&sock, &mut child, deadline) {
+    if let Some(mut q) = Qmp::connect(&sock, &mut child, deadline, Some(Duration::from_secs(30))) {
         while let Some(st) = q.cmd("query-status", json!({})) {
             let s = st.get("status").and_then(|s| s.as_str()).unwrap_or("");
             if s != "inmigrate" {

@@ -6,108 +6,28 @@
 
 use pcimig_qemu::{pci_path_of, DeviceKind, Stream};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const QEMU: &str = "qemu-system-x86_64";
+#[path = "support/qemu.rs"]
+mod support;
+use support::{base_args, qemu_bin, skip_reason, Qmp};
 
 fn qemu_available() -> bool {
-    if std::env::var_os("PCIMIG_SKIP_QEMU").is_some() {
-        eprintln!("SKIPPED: PCIMIG_SKIP_QEMU is set");
-        return false;
+    match skip_reason() {
+        Some(why) => {
+            eprintln!("SKIPPED: the real-QEMU reader tests did not run: {why}");
+            false
+        }
+        None => true,
     }
-    let ok = Command::new(QEMU)
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: {QEMU} not found; the real-QEMU reader tests did not run");
-    }
-    ok
 }
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("pcimig-reader-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn base_args(machine: &str) -> Vec<String> {
-    [
-        "-machine",
-        machine,
-        "-accel",
-        "tcg",
-        "-nodefaults",
-        "-display",
-        "none",
-        "-S",
-        "-m",
-        "32M",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-struct Qmp {
-    r: BufReader<UnixStream>,
-    w: UnixStream,
-}
-
-impl Qmp {
-    fn connect(sock: &Path, child: &mut Child) -> Qmp {
-        let start = Instant::now();
-        loop {
-            if let Ok(s) = UnixStream::connect(sock) {
-                s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-                let mut q = Qmp {
-                    r: BufReader::new(s.try_clone().unwrap()),
-                    w: s,
-                };
-                let mut greeting = String::new();
-                q.r.read_line(&mut greeting).unwrap();
-                q.cmd("qmp_capabilities", json!({}));
-                return q;
-            }
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("qemu exited before QMP was up: {st}");
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "QMP socket never came up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn cmd(&mut self, name: &str, args: Value) -> Value {
-        self.try_cmd(name, args)
-            .unwrap_or_else(|| panic!("QMP connection closed during {name}"))
-    }
-
-    /// None when the connection closes (QEMU exited).
-    fn try_cmd(&mut self, name: &str, args: Value) -> Option<Value> {
-        let mut m = json!({"execute": name});
-        if args.as_object().is_some_and(|o| !o.is_empty()) {
-            m["arguments"] = args;
-        }
-        writeln!(self.w, "{m}").ok()?;
-        loop {
-            let mut line = String::new();
-            if self.r.read_line(&mut line).unwrap_or(0) == 0 {
-                return None;
-            }
-            let v: Value = serde_json::from_str(&line).unwrap();
-            if let Some(r) = v.get("return") {
-                return Some(r.clone());
-            }
-            if let Some(e) = v.get("error") {
-                panic!("QMP {name}: {e}");
-            }
-        }
-    }
 }
 
 /// Start QEMU with `devices`, save to `out`, return query-pci.
@@ -123,12 +43,23 @@ fn save_with(dir: &Path, machine: &str, devices: &[&str], out: &Path, caps: &[&s
     args.extend(devices.iter().map(|s| s.to_string()));
     args.push("-qmp".into());
     args.push(format!("unix:{},server=on,wait=off", sock.display()));
-    let mut child = Command::new(QEMU)
+    let mut child = Command::new(qemu_bin())
         .args(&args)
         .stderr(std::fs::File::create(&errf).unwrap())
         .spawn()
         .unwrap();
-    let mut q = Qmp::connect(&sock, &mut child);
+    let mut q = Qmp::connect(
+        &sock,
+        &mut child,
+        Instant::now() + Duration::from_secs(60),
+        Some(Duration::from_secs(120)),
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "QEMU exited before QMP was up, or QMP never came up: {}",
+            std::fs::read_to_string(&errf).unwrap_or_default()
+        )
+    });
     let mut run = |q: &mut Qmp, name: &str, a: Value| -> Value {
         q.try_cmd(name, a).unwrap_or_else(|| {
             let _ = child.wait();
@@ -167,13 +98,13 @@ fn load(dir: &Path, machine: &str, devices: &[&str], file: &Path) -> Result<(), 
     args.push("-qmp".into());
     args.push(format!("unix:{},server=on,wait=off", sock.display()));
     let errf = dir.join(format!("{}.err", file.file_name().unwrap().to_string_lossy()));
-    let mut child = Command::new(QEMU)
+    let mut child = Command::new(qemu_bin())
         .args(&args)
         .stderr(std::fs::File::create(&errf).unwrap())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
     let exited = |child: &mut Child| -> Option<String> {
         child
             .try_wait()
@@ -181,31 +112,12 @@ fn load(dir: &Path, machine: &str, devices: &[&str], file: &Path) -> Result<(), 
             .map(|_| std::fs::read_to_string(&errf).unwrap_or_default())
     };
     // QMP comes up before the load starts; a load that fails makes QEMU exit with status 1.
-    let stream = loop {
-        if let Some(e) = exited(&mut child) {
-            return Err(e);
-        }
-        if let Ok(s) = UnixStream::connect(&sock) {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "load timed out");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let mut q = Qmp {
-        r: BufReader::new(stream.try_clone().unwrap()),
-        w: stream,
-    };
-    let mut greeting = String::new();
-    if q.r.read_line(&mut greeting).unwrap_or(0) == 0 {
+    let Some(mut q) = Qmp::connect(&sock, &mut child, deadline, Some(Duration::from_secs(120))) else {
+        assert!(Instant::now() <= deadline, "load timed out");
         child.wait().unwrap();
         return Err(exited(&mut child).unwrap_or_default());
-    }
+    };
     let alive = |q: &mut Qmp, name: &str| -> Option<Value> { q.try_cmd(name, json!({})) };
-    if alive(&mut q, "qmp_capabilities").is_none() {
-        child.wait().unwrap();
-        return Err(exited(&mut child).unwrap_or_default());
-    }
     loop {
         match alive(&mut q, "query-migrate") {
             Some(st) if st["status"].as_str() == Some("completed") => {
@@ -219,7 +131,7 @@ fn load(dir: &Path, machine: &str, devices: &[&str], file: &Path) -> Result<(), 
                 return Err(exited(&mut child).unwrap_or_default());
             }
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "load timed out");
+        assert!(Instant::now() < deadline, "load timed out");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -3,8 +3,7 @@
 //! printed reason) when qemu-system-x86_64 10.0.x is not installed.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -13,24 +12,18 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pcimig")
 }
 
-fn qemu() -> String {
-    std::env::var("PCIMIG_QEMU_BIN").unwrap_or_else(|_| "qemu-system-x86_64".into())
-}
+#[path = "../../pcimig-qemu/tests/support/qemu.rs"]
+mod support;
+use support::{base_args, qemu_bin, skip_reason, Qmp};
 
 fn skip() -> bool {
-    if std::env::var_os("PCIMIG_SKIP_QEMU").is_some() {
-        println!("SKIPPED: PCIMIG_SKIP_QEMU is set");
-        return true;
+    match skip_reason() {
+        Some(why) => {
+            println!("SKIPPED: {why}");
+            true
+        }
+        None => false,
     }
-    let ok = Command::new(qemu())
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("version 10.0."))
-        .unwrap_or(false);
-    if !ok {
-        println!("SKIPPED: needs {} 10.0.x", qemu());
-    }
-    !ok
 }
 
 struct Dir(PathBuf);
@@ -47,56 +40,14 @@ fn dir(tag: &str) -> Dir {
 }
 
 fn base_cmd(devices: &str) -> Command {
-    let mut c = Command::new(qemu());
-    c.args("-machine q35 -accel tcg -nodefaults -display none -S -m 32M -nic none".split(' '));
+    let mut c = Command::new(qemu_bin());
+    c.args(base_args("q35")).args(["-nic", "none"]);
     c.args(devices.split(' '));
     c
 }
 
-struct Qmp {
-    r: BufReader<UnixStream>,
-    w: UnixStream,
-}
-
-impl Qmp {
-    /// Connect (retrying until QEMU listens), read the greeting, negotiate. `None` if QEMU exited.
-    fn connect(sock: &Path, child: &mut Child) -> Option<Qmp> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(s) = UnixStream::connect(sock) {
-                let w = s.try_clone().ok()?;
-                let mut q = Qmp {
-                    r: BufReader::new(s),
-                    w,
-                };
-                let mut greeting = String::new();
-                q.r.read_line(&mut greeting).ok()?;
-                q.cmd(json!({"execute": "qmp_capabilities"}))?;
-                return Some(q);
-            }
-            if child.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn cmd(&mut self, c: Value) -> Option<Value> {
-        writeln!(self.w, "{c}").ok()?;
-        loop {
-            let mut line = String::new();
-            if self.r.read_line(&mut line).ok()? == 0 {
-                return None;
-            }
-            let v: Value = serde_json::from_str(&line).ok()?;
-            if let Some(r) = v.get("return") {
-                return Some(r.clone());
-            }
-            if v.get("error").is_some() {
-                return Some(v);
-            }
-        }
-    }
+fn qmp(sock: &Path, child: &mut Child) -> Option<Qmp> {
+    Qmp::connect(sock, child, Instant::now() + Duration::from_secs(60), None)
 }
 
 /// Save a VM with `devices` to `out`; returns the query-pci reply.
@@ -109,14 +60,14 @@ fn save(d: &Path, devices: &str, out: &Path) -> Value {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut q = Qmp::connect(&sock, &mut child).expect("source QEMU starts");
-    let pci = q.cmd(json!({"execute": "query-pci"})).unwrap();
-    q.cmd(json!({"execute": "migrate", "arguments": {"uri": format!("file:{}", out.display())}}))
+    let mut q = qmp(&sock, &mut child).expect("source QEMU starts");
+    let pci = q.cmd("query-pci", json!({})).unwrap();
+    q.cmd("migrate", json!({"uri": format!("file:{}", out.display())}))
         .unwrap();
-    while q.cmd(json!({"execute": "query-migrate"})).unwrap()["status"] != "completed" {
+    while q.cmd("query-migrate", json!({})).unwrap()["status"] != "completed" {
         std::thread::sleep(Duration::from_millis(20));
     }
-    q.cmd(json!({"execute": "quit"}));
+    q.cmd("quit", json!({}));
     child.wait().unwrap();
     let _ = std::fs::remove_file(&sock);
     json!({ "return": pci })
@@ -134,10 +85,10 @@ fn load(d: &Path, devices: &str, stream: &Path) -> Option<String> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    if let Some(mut q) = Qmp::connect(&sock, &mut child) {
-        while let Some(st) = q.cmd(json!({"execute": "query-status"})) {
+    if let Some(mut q) = qmp(&sock, &mut child) {
+        while let Some(st) = q.cmd("query-status", json!({})) {
             if st["status"] != "inmigrate" {
-                q.cmd(json!({"execute": "quit"}));
+                q.cmd("quit", json!({}));
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
