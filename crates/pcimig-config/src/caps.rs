@@ -3,6 +3,7 @@
 //! loops or reads out of range (for decoding real, possibly broken, config spaces).
 
 use crate::error::ConfigError;
+use crate::le;
 use crate::regs::*;
 use crate::space::{Array, CapRecord, ConfigSpace};
 
@@ -106,7 +107,7 @@ pub fn walk_std(config: &[u8]) -> CapChain {
     if config.len() < PCI_CONFIG_HEADER_SIZE {
         return chain;
     }
-    let status = u16::from_le_bytes([config[PCI_STATUS], config[PCI_STATUS + 1]]);
+    let status = le::word(config, PCI_STATUS);
     if status & PCI_STATUS_CAP_LIST == 0 {
         return chain;
     }
@@ -162,7 +163,7 @@ pub fn walk_ext(config: &[u8]) -> CapChain {
             }
             break;
         }
-        let header = u32::from_le_bytes([config[pos], config[pos + 1], config[pos + 2], config[pos + 3]]);
+        let header = le::long(config, pos);
         if header == 0 || header == 0xffff_ffff {
             break;
         }

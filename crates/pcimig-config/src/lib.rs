@@ -24,6 +24,7 @@
 //! - [`presets`]: the masks of the capabilities QEMU implements.
 //! - [`check`]: the restore check, reporting every mismatch and QEMU's exact line for the first.
 //! - [`names`]: the register map that names any byte.
+//! - [`le`]: bounds-checked little-endian reads from byte slices.
 //! - [`vmstate`]: the `PCIDevice` state in QEMU's wire format.
 //!
 //! No I/O happens here; readers live in the `pcimig` crate.
@@ -50,6 +51,7 @@ pub mod check;
 mod error;
 pub mod header;
 mod ids;
+pub mod le;
 pub mod names;
 pub mod presets;
 pub mod regs;

@@ -5,6 +5,7 @@
 
 use crate::caps::{walk_ext, walk_std};
 use crate::ids::{CapId, ExtCapId};
+use crate::le;
 use crate::regs::*;
 use crate::space::ConfigSpace;
 use std::fmt;
@@ -118,7 +119,7 @@ pub fn std_cap_field(id: u8, rel: usize, cap: &[u8]) -> String {
         (CapId::Pm, 6) => Some("PMCSR_BSE"),
         (CapId::Pm, 7) => Some("Data"),
         (CapId::Msi, _) => {
-            let flags = u16::from_le_bytes([cap.get(2).copied().unwrap_or(0), cap.get(3).copied().unwrap_or(0)]);
+            let flags = le::u16_at(cap, PCI_MSI_FLAGS).unwrap_or(0);
             let is64 = flags & PCI_MSI_FLAGS_64BIT != 0;
             let (data, mask) = if is64 {
                 (PCI_MSI_DATA_64, PCI_MSI_MASK_64)
@@ -311,7 +312,7 @@ impl ConfigSpace {
         // Capabilities the model added (the ranges QEMU set masks over). The latest added wins.
         if let Some(r) = self.caps.iter().rev().find(|r| r.range().contains(&offset)) {
             return if r.extended {
-                let id = u16::from_le_bytes([self.config[r.offset], self.config[r.offset + 1]]);
+                let id = le::word(&self.config, r.offset);
                 ext_loc(id, r.offset, offset)
             } else {
                 std_loc(&self.config, self.config[r.offset], r.offset, offset)

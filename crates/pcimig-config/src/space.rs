@@ -2,6 +2,7 @@
 //! `pci_default_write_config`.
 
 use crate::error::ConfigError;
+use crate::le;
 use crate::regs::*;
 use std::fmt;
 use std::ops::Range;
@@ -578,22 +579,16 @@ impl ConfigSpace {
     }
 
     pub(crate) fn get_word(&self, off: usize) -> u16 {
-        u16::from_le_bytes([self.config[off], self.config[off + 1]])
+        le::word(&self.config, off)
     }
 
     pub(crate) fn get_long(&self, off: usize) -> u32 {
-        u32::from_le_bytes([
-            self.config[off],
-            self.config[off + 1],
-            self.config[off + 2],
-            self.config[off + 3],
-        ])
+        le::long(&self.config, off)
     }
 
     #[cfg(test)]
     pub(crate) fn get_arr_word(&self, a: Array, off: usize) -> u16 {
-        let arr = self.array(a);
-        u16::from_le_bytes([arr[off], arr[off + 1]])
+        le::word(self.array(a), off)
     }
 
     pub(crate) fn set_bytes(&mut self, a: Array, off: usize, bytes: &[u8]) {

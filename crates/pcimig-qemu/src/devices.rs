@@ -19,6 +19,7 @@
 //! ([`QueryPci`]) overrides them, and is the only reliable source for option-ROM sizes (without it
 //! the ROM file is looked up in QEMU's data directories).
 
+use pcimig_config::le;
 use pcimig_config::presets::{LinkSpeed, LinkWidth, MsixLayout, PcieCapOptions, SlotOptions};
 use pcimig_config::regs::*;
 use pcimig_config::{
@@ -557,8 +558,8 @@ pub fn identify(idstr: &str, config: &[u8]) -> Option<&'static DeviceKind> {
     if config.len() < 4 {
         return None;
     }
-    let vendor = u16::from_le_bytes([config[0], config[1]]);
-    let device = u16::from_le_bytes([config[2], config[3]]);
+    let vendor = le::word(config, PCI_VENDOR_ID);
+    let device = le::word(config, PCI_DEVICE_ID);
     let vmsd = vmsd_of(idstr);
     TABLE.iter().find(|k| {
         k.vendor == vendor
@@ -672,19 +673,6 @@ impl Ctx<'_> {
             type_name: self.type_name,
             why: why.into(),
         }
-    }
-
-    fn dest_word(&self, off: usize) -> u16 {
-        u16::from_le_bytes([self.d.config[off], self.d.config[off + 1]])
-    }
-
-    fn dest_long(&self, off: usize) -> u32 {
-        u32::from_le_bytes([
-            self.d.config[off],
-            self.d.config[off + 1],
-            self.d.config[off + 2],
-            self.d.config[off + 3],
-        ])
     }
 
     fn has_std(&self, id: u8) -> Option<usize> {
@@ -807,10 +795,7 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
     })?;
     let Some(kind) = identify(d.idstr, d.config) else {
         let (vendor, device) = if d.config.len() >= 4 {
-            (
-                u16::from_le_bytes([d.config[0], d.config[1]]),
-                u16::from_le_bytes([d.config[2], d.config[3]]),
-            )
+            (le::word(d.config, PCI_VENDOR_ID), le::word(d.config, PCI_DEVICE_ID))
         } else {
             (0, 0)
         };
@@ -823,7 +808,7 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
         });
     };
     let type_name = match kind.builder {
-        Builder::Virtio => virtio_type_name(vmsd_of(d.idstr), u16::from_le_bytes([d.config[2], d.config[3]])),
+        Builder::Virtio => virtio_type_name(vmsd_of(d.idstr), le::word(d.config, PCI_DEVICE_ID)),
         // secondary-vga: same IDs and vmsd, class "other display" (0x0380), no ROM.
         Builder::Vga if d.config[0x0b] == 0x03 && d.config[0x0a] == 0x80 => "secondary-vga",
         _ => kind.type_name,
@@ -986,7 +971,7 @@ const PCI_PM_CTRL: usize = 4;
 
 /// MSI geometry from the destination's MSI flags: (vectors, 64-bit, per-vector mask).
 fn msi_geometry(c: &Ctx<'_>, pos: usize) -> (u32, bool, bool) {
-    let flags = c.dest_word(pos + 2);
+    let flags = le::word(c.d.config, pos + 2);
     (1 << ((flags >> 1) & 7).min(5), flags & 0x80 != 0, flags & 0x100 != 0)
 }
 
@@ -1127,7 +1112,7 @@ fn xhci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         ));
     }
     if let Some(pos) = c.has_std(CAP_ID_MSIX) {
-        let n = (c.dest_word(pos + 2) & 0x7ff) + 1;
+        let n = (le::word(c.d.config, pos + 2) & 0x7ff) + 1;
         let bar0 = c.space.bars()[0].map(|b| b.size).unwrap_or(0x4000);
         c.space
             .msix_init(
@@ -1200,11 +1185,11 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         }
         let ats = c.has_ext(EXT_ID_ATS);
         if let Some(off) = ats {
-            let aligned = off + 4 < c.d.config.len() && c.dest_word(off + 4) & 0x20 != 0;
+            let aligned = off + 4 < c.d.config.len() && le::word(c.d.config, off + 4) & 0x20 != 0;
             c.space.ats_init(last, aligned).map_err(|e| c.err(e))?;
         }
         let exp = c.space.exp_cap().unwrap_or(0);
-        let flr = c.dest_long(exp + 4) & PCI_EXP_DEVCAP_FLR != 0;
+        let flr = le::long(c.d.config, exp + 4) & PCI_EXP_DEVCAP_FLR != 0;
         if flr {
             c.space.pcie_cap_flr_init().map_err(|e| c.err(e))?;
         }
@@ -1258,7 +1243,7 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         let mult = caps
             .iter()
             .find(|x| x.2 == 2 && c.d.config[x.0 + 4] == 4)
-            .map(|x| u64::from(c.dest_long(x.0 + 16)))
+            .map(|x| u64::from(le::long(c.d.config, x.0 + 16)))
             .unwrap_or(4);
         let modern_size = (0x3000 + mult * 1024).next_power_of_two();
         c.bar(4, MEM64_PREF, modern_size)?;
@@ -1271,7 +1256,7 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         ));
     }
     if let Some(pos) = c.has_std(CAP_ID_MSIX) {
-        let n = (c.dest_word(pos + 2) & 0x7ff) + 1;
+        let n = (le::word(c.d.config, pos + 2) & 0x7ff) + 1;
         c.space.msix_init_exclusive_bar(n, 1).map_err(|e| c.err(e))?;
         if let Some(q) = c
             .query_device()
@@ -1359,7 +1344,7 @@ fn pcie_pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 /// SlotOptions from the destination's SLTCAP.
 fn slot_options(c: &Ctx<'_>) -> SlotOptions {
     let exp = c.has_std(CAP_ID_EXP).unwrap_or(0);
-    let sltcap = if exp != 0 { c.dest_long(exp + 0x14) } else { 0 };
+    let sltcap = if exp != 0 { le::long(c.d.config, exp + 0x14) } else { 0 };
     SlotOptions {
         slot: (sltcap >> 19) as u16,
         hotplug: sltcap & 0x40 != 0,
@@ -1371,7 +1356,7 @@ fn slot_options(c: &Ctx<'_>) -> SlotOptions {
 /// when the destination has no AER; PCIEPort's `aer_log_max` defaults to 8.
 fn aer_log(c: &Ctx<'_>, default: u16) -> u16 {
     c.has_ext(EXT_ID_AER)
-        .map(|a| u16::from(c.dest_long(a + 0x18) & 0x200 != 0) * 8)
+        .map(|a| u16::from(le::long(c.d.config, a + 0x18) & 0x200 != 0) * 8)
         .unwrap_or(default)
 }
 
@@ -1476,7 +1461,7 @@ fn qemu_reserve_cap(c: &mut Ctx<'_>) -> Result<Option<u64>, DeviceError> {
     c.space
         .add_capability(CAP_ID_VNDR, pos, len.max(2), "pci_bridge_qemu_reserve_cap_init")
         .map_err(|e| c.err(e))?;
-    let io = u64::from(c.dest_long(pos + 8)) | (u64::from(c.dest_long(pos + 12)) << 32);
+    let io = u64::from(le::long(c.d.config, pos + 8)) | (u64::from(le::long(c.d.config, pos + 12)) << 32);
     c.note(format!("QEMU resource-reserve vendor cap at {pos:#x}"));
     Ok(Some(io))
 }
@@ -1497,7 +1482,7 @@ fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         });
     }
     let exp = c.has_std(CAP_ID_EXP).unwrap_or(0);
-    let sltcap = if exp != 0 { c.dest_long(exp + 0x14) } else { 0 };
+    let sltcap = if exp != 0 { le::long(c.d.config, exp + 0x14) } else { 0 };
     let mut opts = c.machine.pcie_opts();
     opts.slot_link = Some(if c.machine.at_most(3, 1) {
         (LinkWidth::X1, LinkSpeed::Gt2_5)

@@ -2,6 +2,7 @@
 
 use crate::policy::{effective_skip_vsc_check, Effective, MachineType, Slot};
 use crate::{VfioError, VfioOptions, POLICY_EXEMPT_EXT_VENDOR, POLICY_SKIP_VSC_CHECK};
+use pcimig_config::le;
 use pcimig_config::regs::*;
 use pcimig_config::{
     walk_ext, Array, CapEntry, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, HeaderKind,
@@ -47,14 +48,6 @@ pub struct VfioDevice {
     pub notes: Vec<String>,
     /// Migration hazards found on the way (they never change a verdict).
     pub warnings: Vec<String>,
-}
-
-fn le16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([b[off], b[off + 1]])
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
 fn cfg_err(e: ConfigError) -> VfioError {
@@ -134,7 +127,7 @@ fn physical_ext_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
             });
         }
         seen[pos] = true;
-        let header = le32(cfg, pos);
+        let header = le::long(cfg, pos);
         let next = ((header >> 20) & 0xffc) as usize;
         out.push(CapEntry {
             id: (header & 0xffff) as u16,
@@ -224,7 +217,8 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     // 4. vfio_pci_size_rom: the ROM is registered with the physical ROM's size.
     // vfio_opt_rom_in_denylist: with rombar left at its default, QEMU does not expose the ROM of
     // the Broadcom BCM57810 (14e4:168e).
-    let rom_denied = le16(space.config(), PCI_VENDOR_ID) == 0x14e4 && le16(space.config(), PCI_DEVICE_ID) == 0x168e;
+    let rom_denied =
+        le::word(space.config(), PCI_VENDOR_ID) == 0x14e4 && le::word(space.config(), PCI_DEVICE_ID) == 0x168e;
     match opts.rom_size {
         Some(n) if n != 0 && rom_denied => notes.push(
             "expansion ROM not registered: QEMU's ROM denylist (14e4:168e, known to cause instability) skips it unless rombar=1 or romfile= is set"
@@ -249,7 +243,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     let mut bar_sizes: [Option<u64>; 6] = [None; 6];
     let mut i = 0;
     while i < 6 {
-        let dword = le32(physical, PCI_BASE_ADDRESS_0 + 4 * i);
+        let dword = le::long(physical, PCI_BASE_ADDRESS_0 + 4 * i);
         let io = dword & 1 != 0;
         let bar_type = if io { (dword & 0x3) as u8 } else { (dword & 0xf) as u8 };
         let is64 = !io && bar_type & PCI_BASE_ADDRESS_MEM_TYPE_64 != 0;
@@ -295,12 +289,12 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
 
     // 6. vfio_msix_early_setup: the MSI-X table/PBA location from the physical capability.
     let msix = physical_std_caps.iter().find(|e| e.id == 0x11).map(|e| {
-        let ctrl = le16(physical, e.offset + PCI_MSIX_FLAGS);
-        let table = le32(physical, e.offset + PCI_MSIX_TABLE);
-        let pba = le32(physical, e.offset + PCI_MSIX_PBA);
+        let ctrl = le::word(physical, e.offset + PCI_MSIX_FLAGS);
+        let table = le::long(physical, e.offset + PCI_MSIX_TABLE);
+        let pba = le::long(physical, e.offset + PCI_MSIX_PBA);
         // vdev->vendor_id/device_id: the x-pci-*-id values when set.
-        let vendor = le16(space.config(), PCI_VENDOR_ID);
-        let device = le16(space.config(), PCI_DEVICE_ID);
+        let vendor = le::word(space.config(), PCI_VENDOR_ID);
+        let device = le::word(space.config(), PCI_DEVICE_ID);
         let mut pba_offset = pba & !PCI_MSIX_FLAGS_BIRMASK;
         let pba_bar = (pba & PCI_MSIX_FLAGS_BIRMASK) as u8;
         let chelsio_t5_vf = vendor == 0x1425 && device & 0xff00 == 0x5800;
@@ -365,7 +359,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
             };
             match cap_id {
                 0x05 => {
-                    let ctrl = le16(physical, pos + PCI_MSI_FLAGS);
+                    let ctrl = le::word(physical, pos + PCI_MSI_FLAGS);
                     let mmc = (ctrl & PCI_MSI_FLAGS_QMASK) >> 1;
                     if mmc > 5 {
                         return Err(fail(format!(
@@ -434,7 +428,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     }
     // The chain as vfio_add_ext_cap walks it (a header of 0xffffffff is a capability with ID
     // 0xffff to QEMU, not the end of the chain as it is to pciutils).
-    let physical_ext_caps = if size == ConfigSize::Express && le32(physical, PCI_CONFIG_SPACE_SIZE) != 0 {
+    let physical_ext_caps = if size == ConfigSize::Express && le::long(physical, PCI_CONFIG_SPACE_SIZE) != 0 {
         physical_ext_chain(physical).unwrap_or_else(|_| walk_ext(physical).entries)
     } else {
         Vec::new()
@@ -465,8 +459,8 @@ fn add_virt_caps(
     opts: &VfioOptions,
     notes: &mut Vec<String>,
 ) -> Result<(), VfioError> {
-    let vendor = le16(space.config(), PCI_VENDOR_ID);
-    let device = le16(space.config(), PCI_DEVICE_ID);
+    let vendor = le::word(space.config(), PCI_VENDOR_ID);
+    let device = le::word(space.config(), PCI_DEVICE_ID);
     if let Some(clique) = opts.nv_gpudirect_clique {
         if clique > 15 {
             return Err(VfioError::BadOption(format!(
@@ -528,7 +522,7 @@ fn setup_pcie_cap(
     dropped: &mut Vec<DroppedCap>,
     notes: &mut Vec<String>,
 ) -> Result<(), VfioError> {
-    let flags = le16(physical, pos + PCI_EXP_FLAGS);
+    let flags = le::word(physical, pos + PCI_EXP_FLAGS);
     let t = ((flags & PCI_EXP_FLAGS_TYPE) >> 4) as u8;
     if !matches!(t, PCI_EXP_TYPE_ENDPOINT | PCI_EXP_TYPE_LEG_END | PCI_EXP_TYPE_RC_END) {
         return Err(VfioError::AddCapability {
@@ -663,7 +657,7 @@ fn add_ext_caps(
         return Ok(());
     }
     let copy = space.config().to_vec();
-    if le32(&copy, PCI_CONFIG_SPACE_SIZE) == 0 {
+    if le::long(&copy, PCI_CONFIG_SPACE_SIZE) == 0 {
         return Ok(());
     }
     let chain = physical_ext_chain(&copy)?;
@@ -755,7 +749,7 @@ fn add_ext_caps(
             }
         }
     }
-    if le16(space.config(), PCI_CONFIG_SPACE_SIZE) == 0xffff {
+    if le::word(space.config(), PCI_CONFIG_SPACE_SIZE) == 0xffff {
         let cfg = space.config_mut();
         cfg[PCI_CONFIG_SPACE_SIZE] = 0;
         cfg[PCI_CONFIG_SPACE_SIZE + 1] = 0;
@@ -767,7 +761,7 @@ fn add_ext_caps(
 /// Migration hazards visible in the guest view, and what pcimig does not model.
 fn hazards(space: &ConfigSpace, skip: &Effective, warnings: &mut Vec<String>) {
     let cfg = space.config();
-    if le16(cfg, PCI_VENDOR_ID) == 0x8086 && cfg[PCI_CLASS_DEVICE + 1] == 0x03 {
+    if le::word(cfg, PCI_VENDOR_ID) == 0x8086 && cfg[PCI_CLASS_DEVICE + 1] == 0x03 {
         warnings.push(
             "Intel integrated graphics: QEMU's IGD quirks (hw/vfio/igd.c: OpRegion/legacy mode) change wmask at 0x50 (GMCH), 0x5c or 0xc0 (BDSM) and 0xfc (ASLS) after the capabilities are added; pcimig does not model them"
                 .into(),

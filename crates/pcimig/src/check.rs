@@ -158,8 +158,8 @@ impl SideInfo {
         let id = if bytes.len() >= 4 {
             format!(
                 "{:04x}:{:04x}",
-                u16::from_le_bytes([bytes[0], bytes[1]]),
-                u16::from_le_bytes([bytes[2], bytes[3]])
+                pcimig_config::le::word(bytes, pcimig_config::regs::PCI_VENDOR_ID),
+                pcimig_config::le::word(bytes, pcimig_config::regs::PCI_DEVICE_ID)
             )
         } else {
             "?".into()
