@@ -120,7 +120,7 @@ pub fn walk_std(config: &[u8]) -> CapChain {
             chain.issue = Some(ChainIssue::IntoHeader { from, to: pos });
             break;
         }
-        if pos + 2 > limit {
+        if pos + PCI_CAP_LIST_NEXT >= limit {
             chain.issue = Some(ChainIssue::PastEnd { from, to: pos });
             break;
         }
@@ -130,7 +130,7 @@ pub fn walk_std(config: &[u8]) -> CapChain {
         }
         visited[pos] = true;
         let id = config[pos];
-        if id == 0xff {
+        if id == PCI_CAP_ID_ABSENT {
             chain.issue = Some(ChainIssue::Broken { at: pos });
             break;
         }
@@ -157,7 +157,8 @@ pub fn walk_ext(config: &[u8]) -> CapChain {
     let mut from = 0usize;
     let mut pos = PCI_CONFIG_SPACE_SIZE;
     loop {
-        if pos + 4 > config.len() || pos + 4 > PCIE_CONFIG_SPACE_SIZE {
+        let end = pos + PCI_EXT_CAP_HEADER_SIZEOF;
+        if end > config.len() || end > PCIE_CONFIG_SPACE_SIZE {
             if from != 0 {
                 chain.issue = Some(ChainIssue::PastEnd { from, to: pos });
             }
@@ -172,12 +173,12 @@ pub fn walk_ext(config: &[u8]) -> CapChain {
             break;
         }
         visited[pos] = true;
-        let next = (header >> 20) as usize;
+        let next = pci_ext_cap_next_raw(header);
         chain.entries.push(CapEntry {
-            id: (header & 0xffff) as u16,
+            id: pci_ext_cap_id(header),
             extended: true,
             offset: pos,
-            version: ((header >> 16) & 0xf) as u8,
+            version: pci_ext_cap_ver(header),
             next,
         });
         let n = next & !3;
@@ -377,8 +378,8 @@ impl ConfigSpace {
         // pcie_ext_cap_set_next asserts the new offset is dword-aligned (PCI_EXT_CAP_ALIGN): the
         // Next field cannot point anywhere else.
         if offset < PCI_CONFIG_SPACE_SIZE
-            || offset % 4 != 0
-            || size < 8
+            || offset % PCI_EXT_CAP_ALIGN != 0
+            || size < PCI_EXT_CAP_MIN_SIZEOF
             || offset.checked_add(size).is_none_or(|e| e > PCIE_CONFIG_SPACE_SIZE)
         {
             return Err(ConfigError::ExtCapOutOfRange { offset, size });
@@ -386,10 +387,10 @@ impl ConfigSpace {
         if offset != PCI_CONFIG_SPACE_SIZE {
             let last = self.ext_chain_tail()?;
             let header = self.get_long(last);
-            let header = (header & 0x000f_ffff) | ((offset as u32) << 20);
+            let header = (header & PCI_EXT_CAP_ID_VER_MASK) | pci_ext_cap(0, 0, offset);
             self.set_long(Array::Config, last, header);
         }
-        let header = u32::from(cap_id) | (u32::from(version & 0xf) << 16);
+        let header = pci_ext_cap(cap_id, version, 0);
         self.set_long(Array::Config, offset, header);
         self.fill(Array::Wmask, offset..offset + size, 0);
         self.fill(Array::W1cmask, offset..offset + size, 0);
@@ -418,11 +419,11 @@ impl ConfigSpace {
         }
         loop {
             visited[pos] = true;
-            let next = (self.get_long(pos) >> 20) as usize & !3;
+            let next = pci_ext_cap_next(self.get_long(pos));
             if next == 0 {
                 return Ok(pos);
             }
-            if next < PCI_CONFIG_SPACE_SIZE || next + 4 > PCIE_CONFIG_SPACE_SIZE {
+            if next < PCI_CONFIG_SPACE_SIZE || next + PCI_EXT_CAP_HEADER_SIZEOF > PCIE_CONFIG_SPACE_SIZE {
                 return Err(ConfigError::ExtChainBroken {
                     at: pos,
                     why: "next pointer out of range",

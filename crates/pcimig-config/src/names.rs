@@ -332,7 +332,7 @@ pub fn locate_in_bytes(config: &[u8], offset: usize) -> Location {
     if offset < PCI_CONFIG_HEADER_SIZE {
         let is_bridge = config
             .get(PCI_HEADER_TYPE)
-            .is_some_and(|h| h & 0x7f == PCI_HEADER_TYPE_BRIDGE);
+            .is_some_and(|h| h & PCI_HEADER_TYPE_MASK == PCI_HEADER_TYPE_BRIDGE);
         let reg = if is_bridge {
             type1_register(offset)
         } else {

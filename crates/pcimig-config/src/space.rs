@@ -491,16 +491,16 @@ impl ConfigSpace {
         if !(offset < pos + size && pos < offset + len) || flags & PCI_MSI_FLAGS_ENABLE == 0 {
             return;
         }
-        let log_num = (flags & PCI_MSI_FLAGS_QSIZE) >> 4;
-        let log_max = (flags & PCI_MSI_FLAGS_QMASK) >> 1;
+        let log_num = (flags & PCI_MSI_FLAGS_QSIZE) >> PCI_MSI_FLAGS_QSIZE_SHIFT;
+        let log_max = (flags & PCI_MSI_FLAGS_QMASK) >> PCI_MSI_FLAGS_QMASK_SHIFT;
         if log_num > log_max {
-            flags = (flags & !PCI_MSI_FLAGS_QSIZE) | (log_max << 4);
+            flags = (flags & !PCI_MSI_FLAGS_QSIZE) | (log_max << PCI_MSI_FLAGS_QSIZE_SHIFT);
             self.set_word(Array::Config, flags_off, flags);
         }
         if flags & PCI_MSI_FLAGS_MASKBIT == 0 {
             return;
         }
-        let nr_vectors = 1u32 << ((flags & PCI_MSI_FLAGS_QSIZE) >> 4);
+        let nr_vectors = 1u32 << ((flags & PCI_MSI_FLAGS_QSIZE) >> PCI_MSI_FLAGS_QSIZE_SHIFT);
         let implemented = u32::MAX
             .checked_shr(PCI_MSI_VECTORS_MAX.saturating_sub(nr_vectors))
             .unwrap_or(0);

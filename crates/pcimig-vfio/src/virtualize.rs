@@ -78,7 +78,7 @@ fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
     if cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST as u8 == 0 || cfg[PCI_CAPABILITY_LIST] == 0 {
         return Ok(out);
     }
-    let mut seen = [false; 256];
+    let mut seen = [false; PCI_CONFIG_SPACE_SIZE];
     let mut from = PCI_CAPABILITY_LIST;
     let mut pos = usize::from(cfg[PCI_CAPABILITY_LIST]);
     while pos != 0 {
@@ -87,7 +87,7 @@ fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
                 "capability pointer at {from:#x} points into the standard header ({pos:#x}): QEMU would add a capability over header registers"
             )));
         }
-        if pos > 0xff - 1 {
+        if pos + PCI_CAP_LIST_NEXT >= PCI_CONFIG_SPACE_SIZE {
             return Err(VfioError::BadPointer(format!(
                 "capability at {pos:#x} has no room for its next pointer inside standard config space"
             )));
@@ -99,15 +99,15 @@ fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
             });
         }
         seen[pos] = true;
-        let next = usize::from(cfg[pos + 1]);
+        let next = usize::from(cfg[pos + PCI_CAP_LIST_NEXT]);
         out.push(CapEntry {
-            id: u16::from(cfg[pos]),
+            id: u16::from(cfg[pos + PCI_CAP_LIST_ID]),
             extended: false,
             offset: pos,
             version: 0,
             next,
         });
-        from = pos + 1;
+        from = pos + PCI_CAP_LIST_NEXT;
         pos = next;
     }
     Ok(out)
@@ -128,12 +128,12 @@ fn physical_ext_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
         }
         seen[pos] = true;
         let header = le::long(cfg, pos);
-        let next = ((header >> 20) & 0xffc) as usize;
+        let next = pci_ext_cap_next(header);
         out.push(CapEntry {
-            id: (header & 0xffff) as u16,
+            id: pci_ext_cap_id(header),
             extended: true,
             offset: pos,
-            version: ((header >> 16) & 0xf) as u8,
+            version: pci_ext_cap_ver(header),
             next,
         });
         if next == 0 {
@@ -210,7 +210,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
         } else {
             cfg[PCI_HEADER_TYPE] &= !PCI_HEADER_TYPE_MULTI_FUNCTION;
         }
-        cfg[PCI_BASE_ADDRESS_0..PCI_BASE_ADDRESS_0 + 24].fill(0);
+        cfg[PCI_BASE_ADDRESS_0..PCI_BASE_ADDRESS_5 + 4].fill(0);
         cfg[PCI_ROM_ADDRESS..PCI_ROM_ADDRESS + 4].fill(0);
     }
 
@@ -240,12 +240,16 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
 
     // 5. vfio_bars_prepare + vfio_bars_register: type bits from the physical BAR, size from the
     //    host's region info.
-    let mut bar_sizes: [Option<u64>; 6] = [None; 6];
+    let mut bar_sizes: [Option<u64>; PCI_NUM_BARS] = [None; PCI_NUM_BARS];
     let mut i = 0;
-    while i < 6 {
+    while i < PCI_NUM_BARS {
         let dword = le::long(physical, PCI_BASE_ADDRESS_0 + 4 * i);
-        let io = dword & 1 != 0;
-        let bar_type = if io { (dword & 0x3) as u8 } else { (dword & 0xf) as u8 };
+        let io = dword & u32::from(PCI_BASE_ADDRESS_SPACE_IO) != 0;
+        let bar_type = if io {
+            (dword & PCI_BASE_ADDRESS_IO_FLAGS) as u8
+        } else {
+            (dword & PCI_BASE_ADDRESS_MEM_FLAGS) as u8
+        };
         let is64 = !io && bar_type & PCI_BASE_ADDRESS_MEM_TYPE_64 != 0;
         let size = match opts.bar_sizes {
             Some(sizes) => sizes[i].filter(|&s| s != 0),
@@ -256,7 +260,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
             if !sz.is_power_of_two() {
                 return Err(VfioError::BadBar(format!("BAR{i} size {sz:#x} is not a power of two")));
             }
-            if is64 && i == 5 {
+            if is64 && i == PCI_NUM_BARS - 1 {
                 return Err(VfioError::BadBar("BAR5 is a 64-bit BAR: it has no upper half".into()));
             }
             space
@@ -401,10 +405,10 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                     space
                         .add_capability(0x09, pos, size, "vfio_add_vendor_specific_cap")
                         .map_err(|e| fail(e.to_string()))?;
-                    if skip.value && size > 3 {
+                    if skip.value && size > PCI_VNDR_CAP_HEADER_SIZEOF {
                         space
                             .exempt(
-                                pos + 3..pos + size,
+                                pos + PCI_VNDR_CAP_HEADER_SIZEOF..pos + size,
                                 POLICY_SKIP_VSC_CHECK,
                                 &format!(
                                     "Vendor Specific (09) @{pos:#04x}: payload after the 3-byte header, up to the next capability ({}; {})",
@@ -472,7 +476,7 @@ fn add_virt_caps(
                 "NVIDIA GPUDirect Clique ID: invalid device vendor".into(),
             ));
         }
-        if space.config()[PCI_CLASS_DEVICE + 1] != 0x03 {
+        if space.config()[PCI_CLASS_DEVICE + 1] != PCI_BASE_CLASS_DISPLAY {
             return Err(VfioError::BadOption(
                 "NVIDIA GPUDirect Clique ID: unsupported PCI class".into(),
             ));
@@ -523,7 +527,7 @@ fn setup_pcie_cap(
     notes: &mut Vec<String>,
 ) -> Result<(), VfioError> {
     let flags = le::word(physical, pos + PCI_EXP_FLAGS);
-    let t = ((flags & PCI_EXP_FLAGS_TYPE) >> 4) as u8;
+    let t = ((flags & PCI_EXP_FLAGS_TYPE) >> PCI_EXP_FLAGS_TYPE_SHIFT) as u8;
     if !matches!(t, PCI_EXP_TYPE_ENDPOINT | PCI_EXP_TYPE_LEG_END | PCI_EXP_TYPE_RC_END) {
         return Err(VfioError::AddCapability {
             cap_id: 0x10,
@@ -552,7 +556,7 @@ fn setup_pcie_cap(
                     space,
                     pos + PCI_EXP_FLAGS,
                     2,
-                    u32::from(PCI_EXP_TYPE_RC_END) << 4,
+                    u32::from(PCI_EXP_TYPE_RC_END) << PCI_EXP_FLAGS_TYPE_SHIFT,
                     u32::from(PCI_EXP_FLAGS_TYPE),
                 )?;
                 if size > PCI_EXP_LNKCTL {
@@ -583,10 +587,12 @@ fn setup_pcie_cap(
                     space,
                     pos + PCI_EXP_FLAGS,
                     2,
-                    u32::from(PCI_EXP_TYPE_ENDPOINT) << 4,
+                    u32::from(PCI_EXP_TYPE_ENDPOINT) << PCI_EXP_FLAGS_TYPE_SHIFT,
                     u32::from(PCI_EXP_FLAGS_TYPE),
                 )?;
-                add_emulated(space, pos + PCI_EXP_LNKCAP, 4, (1 << 4) | 1, u32::MAX)?;
+                let x1_2_5gt =
+                    (u32::from(QEMU_PCI_EXP_LNK_X1) << PCI_EXP_LNK_MLW_SHIFT) | u32::from(QEMU_PCI_EXP_LNK_2_5GT);
+                add_emulated(space, pos + PCI_EXP_LNKCAP, 4, x1_2_5gt, u32::MAX)?;
                 add_emulated(space, pos + PCI_EXP_LNKCTL, 2, 0, 0xffff)?;
                 notes.push("behind a PCIe port: Root Complex Integrated Endpoint presented as Endpoint with an x1 2.5GT/s link".into());
             }
@@ -610,29 +616,32 @@ fn setup_pcie_cap(
     Ok(())
 }
 
-const PCI_REBAR_CAP: usize = 4;
-const PCI_REBAR_CTRL: usize = 8;
-
 /// vfio_setup_rebar_ecap: each entry's CAP and CTRL dwords emulated to report only the current
 /// size. Returns false (capability dropped) when a current size is outside 1 MiB..512 GiB;
 /// entries already rewritten keep their emulated values.
 fn setup_rebar(space: &mut ConfigSpace, pos: usize) -> Result<bool, VfioError> {
     let ctrl0 = space.get_le(Array::Config, pos + PCI_REBAR_CTRL, 4).map_err(cfg_err)? as u32;
-    let nbar = ((ctrl0 & 0xe0) >> 5) as usize;
+    let nbar = ((ctrl0 & PCI_REBAR_CTRL_NBAR_MASK) >> PCI_REBAR_CTRL_NBAR_SHIFT) as usize;
     for i in 0..nbar {
-        let off = pos + PCI_REBAR_CTRL + i * 8;
+        let off = pos + PCI_REBAR_CTRL + i * PCI_REBAR_ENTRY_SIZEOF;
         if off + 4 > space.size() {
             return Ok(false);
         }
         let ctrl = space.get_le(Array::Config, off, 4).map_err(cfg_err)? as u32;
-        let sz = (ctrl & 0x1f00) >> 8;
+        let sz = (ctrl & PCI_REBAR_CTRL_BAR_SIZE) >> PCI_REBAR_CTRL_BAR_SHIFT;
         let cap = if sz <= 27 { 1u32 << (sz + 4) } else { 0 };
         // PCI_REBAR_CAP_SIZES in QEMU 10.0.2's pci_regs.h: 1 MiB .. 512 GiB.
-        if cap & 0x00ff_fff0 == 0 {
+        if cap & PCI_REBAR_CAP_SIZES == 0 {
             return Ok(false);
         }
-        let ctrl = ctrl & (0x1f00 | 0xe0 | 0x7);
-        add_emulated(space, pos + PCI_REBAR_CAP + i * 8, 4, cap, u32::MAX)?;
+        let ctrl = ctrl & (PCI_REBAR_CTRL_BAR_SIZE | PCI_REBAR_CTRL_NBAR_MASK | PCI_REBAR_CTRL_BAR_IDX);
+        add_emulated(
+            space,
+            pos + PCI_REBAR_CAP + i * PCI_REBAR_ENTRY_SIZEOF,
+            4,
+            cap,
+            u32::MAX,
+        )?;
         add_emulated(space, off, 4, ctrl, u32::MAX)?;
     }
     Ok(true)
@@ -712,7 +721,7 @@ fn add_ext_caps(
             _ => true,
         };
         if add {
-            if size < 8 {
+            if size < PCI_EXT_CAP_MIN_SIZEOF {
                 return Err(VfioError::BadPointer(format!(
                     "extended capability at {:#x} is only {size} bytes before the next one: QEMU's pcie_add_capability asserts size >= 8",
                     e.offset
@@ -722,8 +731,8 @@ fn add_ext_caps(
                 .add_ext_capability(e.id, e.version, e.offset, size, "vfio_add_ext_cap")
                 .map_err(cfg_err)?;
             let payload_from = match e.id {
-                0x000b => Some(8),
-                0x0023 => Some(10),
+                0x000b => Some(PCI_VNDR_PAYLOAD),
+                0x0023 => Some(PCI_DVSEC_PAYLOAD),
                 _ => None,
             };
             if let Some(from) = payload_from {
@@ -761,7 +770,7 @@ fn add_ext_caps(
 /// Migration hazards visible in the guest view, and what pcimig does not model.
 fn hazards(space: &ConfigSpace, skip: &Effective, warnings: &mut Vec<String>) {
     let cfg = space.config();
-    if le::word(cfg, PCI_VENDOR_ID) == 0x8086 && cfg[PCI_CLASS_DEVICE + 1] == 0x03 {
+    if le::word(cfg, PCI_VENDOR_ID) == 0x8086 && cfg[PCI_CLASS_DEVICE + 1] == PCI_BASE_CLASS_DISPLAY {
         warnings.push(
             "Intel integrated graphics: QEMU's IGD quirks (hw/vfio/igd.c: OpRegion/legacy mode) change wmask at 0x50 (GMCH), 0x5c or 0xc0 (BDSM) and 0xfc (ASLS) after the capabilities are added; pcimig does not model them"
                 .into(),
