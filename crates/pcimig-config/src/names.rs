@@ -4,7 +4,7 @@
 //! One map, shared by `show`, `check` and every report.
 
 use crate::caps::{walk_ext, walk_std};
-use crate::ids::{CapId, ExtCapId};
+use crate::ids::{AnyCapId, CapId, ExtCapId};
 use crate::le;
 use crate::regs::*;
 use crate::space::ConfigSpace;
@@ -22,6 +22,25 @@ pub struct CapLocation {
     pub offset: usize,
     /// Report name (`MSI-X`, `Vendor Specific (09)`).
     pub name: String,
+}
+
+impl CapLocation {
+    /// The location of a capability with ID `id` whose header is at `offset`, named as reports
+    /// name it.
+    pub fn new(id: impl Into<AnyCapId>, offset: usize) -> Self {
+        let id = id.into();
+        CapLocation {
+            id: id.value(),
+            extended: id.is_extended(),
+            offset,
+            name: id.display_name(),
+        }
+    }
+
+    /// The typed ID.
+    pub fn cap_id(&self) -> AnyCapId {
+        AnyCapId::from_raw(self.id, self.extended)
+    }
 }
 
 /// Where a config byte is.
@@ -110,8 +129,8 @@ fn payload(rel: usize) -> String {
 
 /// Name of the field at `rel` inside a standard capability with ID `id`. `cap` holds the
 /// capability's bytes from its header on (to tell MSI layouts apart).
-pub fn std_cap_field(id: u8, rel: usize, cap: &[u8]) -> String {
-    let named = match (CapId::from(id), rel) {
+pub fn std_cap_field(id: CapId, rel: usize, cap: &[u8]) -> String {
+    let named = match (id, rel) {
         (_, 0) => Some("Capability ID"),
         (_, 1) => Some("Next Pointer"),
         (CapId::Pm, 2..=3) => Some("PMC"),
@@ -184,8 +203,8 @@ pub fn std_cap_field(id: u8, rel: usize, cap: &[u8]) -> String {
 }
 
 /// Name of the field at `rel` inside an extended capability with ID `id`.
-pub fn ext_cap_field(id: u16, rel: usize) -> String {
-    let named = match (ExtCapId::from(id), rel) {
+pub fn ext_cap_field(id: ExtCapId, rel: usize) -> String {
+    let named = match (id, rel) {
         (_, 0..=3) => Some("Extended Capability Header"),
         (ExtCapId::Err, r) => match r {
             0x04..=0x07 => Some("Uncorrectable Error Status"),
@@ -258,25 +277,15 @@ pub fn ext_cap_field(id: u16, rel: usize) -> String {
 fn std_loc(space_config: &[u8], id: u8, cap_off: usize, offset: usize) -> Location {
     let cap = &space_config[cap_off..space_config.len().min(PCI_CONFIG_SPACE_SIZE)];
     Location {
-        register: std_cap_field(id, offset - cap_off, cap),
-        capability: Some(CapLocation {
-            id: u16::from(id),
-            extended: false,
-            offset: cap_off,
-            name: CapId::from(id).display_name(),
-        }),
+        register: std_cap_field(CapId::from(id), offset - cap_off, cap),
+        capability: Some(CapLocation::new(CapId::from(id), cap_off)),
     }
 }
 
 fn ext_loc(id: u16, cap_off: usize, offset: usize) -> Location {
     Location {
-        register: ext_cap_field(id, offset - cap_off),
-        capability: Some(CapLocation {
-            id,
-            extended: true,
-            offset: cap_off,
-            name: ExtCapId::from(id).display_name(),
-        }),
+        register: ext_cap_field(ExtCapId::from(id), offset - cap_off),
+        capability: Some(CapLocation::new(ExtCapId::from(id), cap_off)),
     }
 }
 
@@ -311,7 +320,7 @@ impl ConfigSpace {
         }
         // Capabilities the model added (the ranges QEMU set masks over). The latest added wins.
         if let Some(r) = self.caps.iter().rev().find(|r| r.range().contains(&offset)) {
-            return if r.extended {
+            return if r.extended() {
                 let id = le::word(&self.config, r.offset);
                 ext_loc(id, r.offset, offset)
             } else {
@@ -380,6 +389,7 @@ fn unclaimed(offset: usize) -> Location {
 mod tests {
     use super::*;
     use crate::header::{DeviceIdentity, DeviceParams, HeaderKind};
+    use crate::origin::Preset;
     use crate::space::ConfigSize;
 
     #[test]
@@ -402,7 +412,8 @@ mod tests {
             identity: DeviceIdentity::default(),
             multifunction: false,
         });
-        s.add_capability(0x09, 0x40, 0x10, "test").unwrap();
+        s.add_capability(CapId::Vndr, 0x40, 0x10, Preset::PciAddCapability)
+            .unwrap();
         s.msix_init(
             0xb0,
             &crate::presets::MsixLayout {

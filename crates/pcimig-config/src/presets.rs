@@ -4,6 +4,8 @@
 //! function it mirrors; the values are QEMU 10.0.2's.
 
 use crate::error::ConfigError;
+use crate::ids::{CapId, ExtCapId};
+use crate::origin::Preset;
 use crate::regs::*;
 use crate::space::{Array, ConfigSpace};
 
@@ -113,7 +115,7 @@ impl ConfigSpace {
     /// is what vfio-pci and virtio-pci (`x-pcie-pm-init`) do after it: PMCSR wmask word 0x0003
     /// (power state). Records the PM capability, which enables the write-time D-state rules.
     pub fn pm_init(&mut self, offset: usize, pmcsr_state_writable: bool) -> Result<usize, ConfigError> {
-        let pos = self.add_capability(0x01, offset, PCI_PM_SIZEOF, "pci_pm_init")?;
+        let pos = self.add_capability(CapId::Pm, offset, PCI_PM_SIZEOF, Preset::PciPmInit)?;
         self.pm_cap = Some(pos);
         if pmcsr_state_writable {
             self.set_word(Array::Wmask, pos + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK);
@@ -145,7 +147,7 @@ impl ConfigSpace {
         if per_vector_mask {
             flags |= PCI_MSI_FLAGS_MASKBIT;
         }
-        let pos = self.add_capability(0x05, offset, msi_cap_sizeof(flags), "msi_init")?;
+        let pos = self.add_capability(CapId::Msi, offset, msi_cap_sizeof(flags), Preset::MsiInit)?;
         self.msi_cap = Some(pos);
         self.set_word(Array::Config, pos + PCI_MSI_FLAGS, flags);
         self.set_word(
@@ -201,7 +203,7 @@ impl ConfigSpace {
                 why: "table & pba overlap, or they don't fit in BARs, or don't align".into(),
             });
         }
-        let pos = self.add_capability(0x11, offset, MSIX_CAP_LENGTH, "msix_init")?;
+        let pos = self.add_capability(CapId::Msix, offset, MSIX_CAP_LENGTH, Preset::MsixInit)?;
         self.msix_cap = Some(pos);
         self.set_word(Array::Config, pos + PCI_MSIX_FLAGS, (n - 1) as u16);
         self.set_long(
@@ -331,7 +333,7 @@ impl ConfigSpace {
         if !self.is_express() {
             return Err(ConfigError::NotExpress);
         }
-        let pos = self.add_capability(0x10, offset, PCI_EXP_VER2_SIZEOF, "pcie_cap_init")?;
+        let pos = self.add_capability(CapId::Exp, offset, PCI_EXP_VER2_SIZEOF, Preset::PcieCapInit)?;
         self.exp_cap = Some(pos);
         self.pcie_cap_v1_fill(pos, port, dev_type, 2, opts.ext_tag);
         if let Some((w, s)) = opts.slot_link {
@@ -360,7 +362,7 @@ impl ConfigSpace {
         if !self.is_express() {
             return Err(ConfigError::NotExpress);
         }
-        let pos = self.add_capability(0x10, offset, PCI_EXP_VER1_SIZEOF, "pcie_cap_v1_init")?;
+        let pos = self.add_capability(CapId::Exp, offset, PCI_EXP_VER1_SIZEOF, Preset::PcieCapV1Init)?;
         self.exp_cap = Some(pos);
         self.pcie_cap_v1_fill(pos, port, dev_type, 1, ext_tag);
         Ok(pos)
@@ -501,7 +503,7 @@ impl ConfigSpace {
                 why: format!("Invalid aer_log_max {log_max}. The max number of aer log is {PCIE_AER_LOG_MAX_LIMIT}"),
             });
         }
-        self.add_ext_capability(0x0001, version, offset, size, "pcie_aer_init")?;
+        self.add_ext_capability(ExtCapId::Err, version, offset, size, Preset::PcieAerInit)?;
         self.aer_cap = Some(offset);
         self.set_long(Array::W1cmask, offset + PCI_ERR_UNCOR_STATUS, PCI_ERR_UNC_SUPPORTED);
         if unc_mask {
@@ -563,7 +565,13 @@ impl ConfigSpace {
     /// pcie_ats_init: ATS (8 bytes); page-aligned requests if `aligned`; control 0 with
     /// 0x800f writable.
     pub fn ats_init(&mut self, offset: usize, aligned: bool) -> Result<(), ConfigError> {
-        self.add_ext_capability(0x000f, 1, offset, PCI_EXT_CAP_ATS_SIZEOF, "pcie_ats_init")?;
+        self.add_ext_capability(
+            ExtCapId::Ats,
+            PCI_ATS_VER,
+            offset,
+            PCI_EXT_CAP_ATS_SIZEOF,
+            Preset::PcieAtsInit,
+        )?;
         if aligned {
             self.set_word(Array::Config, offset + PCI_ATS_CAP, PCI_ATS_CAP_PAGE_ALIGNED);
         }
@@ -575,7 +583,7 @@ impl ConfigSpace {
     /// pcie_acs_init: ACS (8 bytes); on downstream ports SV|TB|RR|CR|UF|DT advertised and
     /// writable in ACS_CTRL, otherwise nothing.
     pub fn acs_init(&mut self, offset: usize, downstream_port: bool) -> Result<(), ConfigError> {
-        self.add_ext_capability(0x000d, 1, offset, PCI_ACS_SIZEOF, "pcie_acs_init")?;
+        self.add_ext_capability(ExtCapId::Acs, PCI_ACS_VER, offset, PCI_ACS_SIZEOF, Preset::PcieAcsInit)?;
         let bits = if downstream_port { PCI_ACS_DOWNSTREAM_BITS } else { 0 };
         self.set_word(Array::Config, offset + PCI_ACS_CAP, bits);
         self.set_word(Array::Wmask, offset + PCI_ACS_CTRL, bits);
@@ -584,7 +592,7 @@ impl ConfigSpace {
 
     /// pcie_ari_init: ARI (8 bytes), read-only and checked; next function number 1 or 0.
     pub fn ari_init(&mut self, offset: usize, nextfn_1: bool) -> Result<(), ConfigError> {
-        self.add_ext_capability(0x000e, 1, offset, PCI_ARI_SIZEOF, "pcie_ari_init")?;
+        self.add_ext_capability(ExtCapId::Ari, PCI_ARI_VER, offset, PCI_ARI_SIZEOF, Preset::PcieAriInit)?;
         let nextfn = u32::from(nextfn_1) << PCI_ARI_CAP_NFN_SHIFT;
         self.set_long(Array::Config, offset + PCI_ARI_CAP, nextfn);
         Ok(())
@@ -592,14 +600,20 @@ impl ConfigSpace {
 
     /// pcie_dev_ser_num_init: Device Serial Number (12 bytes), read-only and checked.
     pub fn dsn_init(&mut self, offset: usize, serial: u64) -> Result<(), ConfigError> {
-        self.add_ext_capability(0x0003, 1, offset, PCI_EXT_CAP_DSN_SIZEOF, "pcie_dev_ser_num_init")?;
+        self.add_ext_capability(
+            ExtCapId::Dsn,
+            PCI_DSN_VER,
+            offset,
+            PCI_EXT_CAP_DSN_SIZEOF,
+            Preset::PcieDevSerNumInit,
+        )?;
         self.set_quad(Array::Config, offset + PCI_DSN_SERIAL, serial);
         Ok(())
     }
 
     /// pci_bridge_ssvid_init: bridge subsystem ID capability (8 bytes), checked.
     pub fn ssvid_init(&mut self, offset: usize, svid: u16, ssid: u16) -> Result<usize, ConfigError> {
-        let pos = self.add_capability(0x0d, offset, PCI_SSVID_SIZEOF, "pci_bridge_ssvid_init")?;
+        let pos = self.add_capability(CapId::Ssvid, offset, PCI_SSVID_SIZEOF, Preset::PciBridgeSsvidInit)?;
         self.set_word(Array::Config, pos + PCI_SSVID_VENDOR_ID, svid);
         self.set_word(Array::Config, pos + PCI_SSVID_DEVICE_ID, ssid);
         Ok(pos)

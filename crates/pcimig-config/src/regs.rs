@@ -617,6 +617,14 @@ pub const PCI_ATS_CTRL_ENABLE: u16 = 0x8000;
 pub const PCI_ATS_CTRL_QEMU_WMASK: u16 = PCI_ATS_CTRL_ENABLE | 0x000f;
 /// Size of the ATS capability.
 pub const PCI_EXT_CAP_ATS_SIZEOF: usize = 8;
+/// Version of the ATS capability QEMU adds.
+pub const PCI_ATS_VER: u8 = 1;
+/// Version of the ACS capability QEMU adds.
+pub const PCI_ACS_VER: u8 = 1;
+/// Version of the ARI capability QEMU adds (PCI_ARI_VER).
+pub const PCI_ARI_VER: u8 = 1;
+/// Version of the DSN capability QEMU adds.
+pub const PCI_DSN_VER: u8 = 1;
 /// ACS capability register.
 pub const PCI_ACS_CAP: usize = 0x04;
 /// ACS control register.

@@ -2,7 +2,9 @@
 //! `pci_default_write_config`.
 
 use crate::error::ConfigError;
+use crate::ids::AnyCapId;
 use crate::le;
+use crate::origin::{ExemptPolicy, Preset};
 use crate::regs::*;
 use std::fmt;
 use std::ops::Range;
@@ -91,19 +93,22 @@ pub enum Array {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CapRecord {
-    /// Capability ID (8-bit for standard, 16-bit for extended capabilities).
-    pub id: u16,
-    /// Extended (0x100 and above) rather than standard.
-    pub extended: bool,
+    /// Capability ID, standard or extended.
+    pub id: AnyCapId,
     /// Offset of the capability header.
     pub offset: usize,
     /// Number of bytes the capability was added with (the range that got cmask 0xff).
     pub size: usize,
-    /// Which preset or builder added it (for explanations), e.g. `msix_init`.
-    pub preset: String,
+    /// The QEMU function that added it (for explanations), e.g. [`Preset::MsixInit`].
+    pub preset: Preset,
 }
 
 impl CapRecord {
+    /// Extended (0x100 and above) rather than standard.
+    pub fn extended(&self) -> bool {
+        self.id.is_extended()
+    }
+
     /// The byte range `offset..offset+size`.
     pub fn range(&self) -> Range<usize> {
         self.offset..self.offset + self.size
@@ -118,8 +123,8 @@ pub struct Exemption {
     pub start: usize,
     /// One past the last exempt byte.
     pub end: usize,
-    /// The policy that exempted it, e.g. `skip-vsc-check`.
-    pub policy: String,
+    /// The policy that exempted it, e.g. [`ExemptPolicy::SkipVscCheck`] (`skip-vsc-check`).
+    pub policy: ExemptPolicy,
     /// Why, in a sentence (which capability, which rule).
     pub reason: String,
 }
@@ -684,7 +689,7 @@ impl ConfigSpace {
 
     /// Clear cmask over `range` on behalf of a named policy, and record the exemption so reports
     /// can say which policy made these bytes unchecked.
-    pub fn exempt(&mut self, range: Range<usize>, policy: &str, reason: &str) -> Result<(), ConfigError> {
+    pub fn exempt(&mut self, range: Range<usize>, policy: ExemptPolicy, reason: &str) -> Result<(), ConfigError> {
         if range.start >= range.end {
             return Ok(());
         }
@@ -692,7 +697,7 @@ impl ConfigSpace {
         self.exemptions.push(Exemption {
             start: range.start,
             end: range.end,
-            policy: policy.to_string(),
+            policy,
             reason: reason.to_string(),
         });
         Ok(())
@@ -721,7 +726,7 @@ impl ConfigSpace {
     /// Record a capability added by a builder outside this crate that edited masks directly.
     pub fn record_capability(&mut self, record: CapRecord) {
         self.caps
-            .retain(|c| !(c.extended == record.extended && c.offset == record.offset));
+            .retain(|c| !(c.extended() == record.extended() && c.offset == record.offset));
         self.caps.push(record);
     }
 }

@@ -39,10 +39,13 @@ pub use virtualize::{virtualize, DroppedCap, VfioDevice};
 
 use thiserror::Error;
 
-/// Name of the QEMU policy that exempts VSC payloads.
-pub const POLICY_SKIP_VSC_CHECK: &str = "skip-vsc-check";
-/// Name of pcimig's opt-in policy that exempts extended vendor-specific payloads.
-pub const POLICY_EXEMPT_EXT_VENDOR: &str = "exempt-ext-vendor";
+pub use pcimig_config::ExemptPolicy;
+
+/// Name of the QEMU policy that exempts VSC payloads ([`ExemptPolicy::SkipVscCheck`]).
+pub const POLICY_SKIP_VSC_CHECK: &str = ExemptPolicy::SkipVscCheck.as_str();
+/// Name of pcimig's opt-in policy that exempts extended vendor-specific payloads
+/// ([`ExemptPolicy::ExemptExtVendor`]).
+pub const POLICY_EXEMPT_EXT_VENDOR: &str = ExemptPolicy::ExemptExtVendor.as_str();
 
 /// Options of the virtualization: what config bytes cannot say.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,12 @@
 //! vfio-pci's realize, step by step (QEMU 10.0.2 hw/vfio/pci.c vfio_realize and what it calls).
 
 use crate::policy::{effective_skip_vsc_check, Effective, MachineType, Slot};
-use crate::{VfioError, VfioOptions, POLICY_EXEMPT_EXT_VENDOR, POLICY_SKIP_VSC_CHECK};
+use crate::{VfioError, VfioOptions};
 use pcimig_config::le;
 use pcimig_config::regs::*;
 use pcimig_config::{
-    walk_ext, Array, CapEntry, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, HeaderKind,
+    walk_ext, AnyCapId, Array, CapEntry, CapId, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams,
+    ExemptPolicy, ExtCapId, HeaderKind, Preset,
 };
 
 /// A capability of the physical device that the guest does not see.
@@ -292,7 +293,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     }
 
     // 6. vfio_msix_early_setup: the MSI-X table/PBA location from the physical capability.
-    let msix = physical_std_caps.iter().find(|e| e.id == 0x11).map(|e| {
+    let msix = physical_std_caps.iter().find(|e| e.is(CapId::Msix)).map(|e| {
         let ctrl = le::word(physical, e.offset + PCI_MSIX_FLAGS);
         let table = le::long(physical, e.offset + PCI_MSIX_TABLE);
         let pba = le::long(physical, e.offset + PCI_MSIX_PBA);
@@ -353,16 +354,16 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
         add_virt_caps(&mut space, physical, &physical_std_caps, opts, &mut notes)?;
         for (entry, &pre) in physical_std_caps.iter().zip(&sizes).rev() {
             let pos = entry.offset;
-            let cap_id = entry.id as u8;
+            let cap_id = CapId::from(entry.id as u8);
             let size = pre.min(std_cap_max_size(&space, pos));
             let fail = |reason: String| VfioError::AddCapability {
-                cap_id,
+                cap_id: cap_id.value(),
                 size,
                 pos,
                 reason,
             };
             match cap_id {
-                0x05 => {
+                CapId::Msi => {
                     let ctrl = le::word(physical, pos + PCI_MSI_FLAGS);
                     let mmc = (ctrl & PCI_MSI_FLAGS_QMASK) >> 1;
                     if mmc > 5 {
@@ -380,13 +381,12 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                         )
                         .map_err(|e| fail(format!("msi_init failed: {e}")))?;
                 }
-                0x10 => setup_pcie_cap(&mut space, physical, pos, size, opts.slot, &mut dropped, &mut notes).map_err(
-                    |e| match e {
+                CapId::Exp => setup_pcie_cap(&mut space, physical, pos, size, opts.slot, &mut dropped, &mut notes)
+                    .map_err(|e| match e {
                         VfioError::AddCapability { .. } => e,
                         other => fail(other.to_string()),
-                    },
-                )?,
-                0x11 => {
+                    })?,
+                CapId::Msix => {
                     let (_, mut layout) = msix.expect("MSI-X found in the physical chain");
                     if bar_sizes_given {
                         let t = bar_sizes[usize::from(layout.table_bar)].unwrap_or(0);
@@ -398,18 +398,18 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                         other => fail(other.to_string()),
                     })?;
                 }
-                0x01 => {
+                CapId::Pm => {
                     space.pm_init(pos, true).map_err(|e| fail(e.to_string()))?;
                 }
-                0x09 => {
+                CapId::Vndr => {
                     space
-                        .add_capability(0x09, pos, size, "vfio_add_vendor_specific_cap")
+                        .add_capability(CapId::Vndr, pos, size, Preset::VfioAddVendorSpecificCap)
                         .map_err(|e| fail(e.to_string()))?;
                     if skip.value && size > PCI_VNDR_CAP_HEADER_SIZEOF {
                         space
                             .exempt(
                                 pos + PCI_VNDR_CAP_HEADER_SIZEOF..pos + size,
-                                POLICY_SKIP_VSC_CHECK,
+                                ExemptPolicy::SkipVscCheck,
                                 &format!(
                                     "Vendor Specific (09) @{pos:#04x}: payload after the 3-byte header, up to the next capability ({}; {})",
                                     if pos + size == PCI_CONFIG_SPACE_SIZE { "end of standard space".to_string() } else { format!("{:#04x}", pos + size) },
@@ -421,7 +421,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                 }
                 _ => {
                     space
-                        .add_capability(cap_id, pos, size, "vfio_add_std_cap")
+                        .add_capability(cap_id, pos, size, Preset::VfioAddStdCap)
                         .map_err(|e| fail(e.to_string()))?;
                 }
             }
@@ -493,7 +493,7 @@ fn add_virt_caps(
             }
         };
         space
-            .add_capability(0x09, pos, 8, "vfio_add_nv_gpudirect_cap")
+            .add_capability(CapId::Vndr, pos, 8, Preset::VfioAddNvGpudirectCap)
             .map_err(|e| VfioError::BadOption(format!("Failed to add NVIDIA GPUDirect cap: {e}")))?;
         let cfg = space.config_mut();
         cfg[pos + 2..pos + 8].copy_from_slice(&[8, b'P', b'2', b'P', clique << 3, 0]);
@@ -504,7 +504,7 @@ fn add_virt_caps(
     if vendor == 0x8086 && matches!(device, 0x201d | 0x467f | 0x4c3d | 0x9a0b) {
         let pos = 0xe8;
         space
-            .add_capability(0x09, pos, 24, "vfio_add_vmd_shadow_cap")
+            .add_capability(CapId::Vndr, pos, 24, Preset::VfioAddVmdShadowCap)
             .map_err(|e| VfioError::BadOption(format!("Failed to add VMD MEMBAR Shadow cap: {e}")))?;
         let cfg = space.config_mut();
         cfg[pos + 2] = 24;
@@ -530,7 +530,7 @@ fn setup_pcie_cap(
     let t = ((flags & PCI_EXP_FLAGS_TYPE) >> PCI_EXP_FLAGS_TYPE_SHIFT) as u8;
     if !matches!(t, PCI_EXP_TYPE_ENDPOINT | PCI_EXP_TYPE_LEG_END | PCI_EXP_TYPE_RC_END) {
         return Err(VfioError::AddCapability {
-            cap_id: 0x10,
+            cap_id: CapId::Exp.value(),
             size,
             pos,
             reason: format!("assignment of PCIe type 0x{t:x} devices is not currently supported"),
@@ -538,7 +538,7 @@ fn setup_pcie_cap(
     }
     let hide = |dropped: &mut Vec<DroppedCap>, why: &str| {
         dropped.push(DroppedCap {
-            id: 0x10,
+            id: u16::from(CapId::Exp.value()),
             extended: false,
             offset: pos,
             reason: why.to_string(),
@@ -606,9 +606,9 @@ fn setup_pcie_cap(
         add_emulated(space, pos + PCI_EXP_FLAGS, 2, 1, u32::from(PCI_EXP_FLAGS_VERS))?;
     }
     space
-        .add_capability(0x10, pos, size, "vfio_setup_pcie_cap")
+        .add_capability(CapId::Exp, pos, size, Preset::VfioSetupPcieCap)
         .map_err(|e| VfioError::AddCapability {
-            cap_id: 0x10,
+            cap_id: CapId::Exp.value(),
             size,
             pos,
             reason: e.to_string(),
@@ -698,20 +698,21 @@ fn add_ext_caps(
                 reason: why.into(),
             })
         };
-        let add = match e.id {
-            0x0000 => {
+        let id = ExtCapId::from(e.id);
+        let add = match id {
+            ExtCapId::Null => {
                 drop("ID 0: hidden by the host kernel");
                 false
             }
-            0x0010 => {
+            ExtCapId::Sriov => {
                 drop("SR-IOV dropped by vfio-pci (read-only VF BARs confuse OVMF)");
                 false
             }
-            0x000e => {
+            ExtCapId::Ari => {
                 drop("ARI dropped by vfio-pci (needs next-function virtualization)");
                 false
             }
-            0x0015 => {
+            ExtCapId::Rebar => {
                 let ok = setup_rebar(space, e.offset)?;
                 if !ok {
                     drop("Resizable BAR dropped: a current BAR size is outside 1 MiB..512 GiB");
@@ -728,24 +729,20 @@ fn add_ext_caps(
                 )));
             }
             space
-                .add_ext_capability(e.id, e.version, e.offset, size, "vfio_add_ext_cap")
+                .add_ext_capability(id, e.version, e.offset, size, Preset::VfioAddExtCap)
                 .map_err(cfg_err)?;
-            let payload_from = match e.id {
-                0x000b => Some(PCI_VNDR_PAYLOAD),
-                0x0023 => Some(PCI_DVSEC_PAYLOAD),
+            let payload_from = match id {
+                ExtCapId::Vndr => Some(PCI_VNDR_PAYLOAD),
+                ExtCapId::Dvsec => Some(PCI_DVSEC_PAYLOAD),
                 _ => None,
             };
             if let Some(from) = payload_from {
-                let name = if e.id == 0x000b {
-                    "Vendor Specific Extended (000b)"
-                } else {
-                    "Designated Vendor-Specific (0023)"
-                };
+                let name = id.display_name();
                 if opts.exempt_ext_vendor && size > from {
                     space
                         .exempt(
                             e.offset + from..e.offset + size,
-                            POLICY_EXEMPT_EXT_VENDOR,
+                            ExemptPolicy::ExemptExtVendor,
                             &format!("{name} @{:#05x}: payload after its headers, up to the next extended capability (pcimig opt-in policy; stock QEMU checks it)", e.offset),
                         )
                         .map_err(cfg_err)?;
@@ -777,13 +774,13 @@ fn hazards(space: &ConfigSpace, skip: &Effective, warnings: &mut Vec<String>) {
         );
     }
     for r in space.cap_records() {
-        if r.extended && r.id == 0x0003 {
+        if r.id == AnyCapId::Ext(ExtCapId::Dsn) {
             warnings.push(format!(
                 "Device Serial Number at {:#05x} is exposed and checked: two physical devices never share a serial number, so migrating between different physical devices fails there (unless the host's variant driver hides the DSN)",
                 r.offset
             ));
         }
-        if !r.extended && r.id == 0x09 && !skip.value && r.preset == "vfio_add_vendor_specific_cap" {
+        if r.id == AnyCapId::Std(CapId::Vndr) && !skip.value && r.preset == Preset::VfioAddVendorSpecificCap {
             warnings.push(format!(
                 "Vendor Specific (09) at {:#04x} is fully checked ({}): a host driver that changes its payload breaks migration",
                 r.offset, skip.reason

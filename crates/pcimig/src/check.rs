@@ -2,7 +2,7 @@
 //! saved config as QEMU would, run the restore check, and collect everything a report needs.
 
 use crate::source::{self, BarSizes, ConfigSource, SourceError, SourceKind};
-use pcimig_config::{restore_check, CheckReport, ConfigError, Mismatch};
+use pcimig_config::{restore_check, AnyCapId, CheckReport, ConfigError, ExtCapId, Mismatch};
 use pcimig_vfio::{resolve_slot_and_machine, virtualize, MachineType, Slot, VfioDevice, VfioError, VfioOptions};
 use serde::Serialize;
 use thiserror::Error;
@@ -295,7 +295,7 @@ pub fn run(req: &CheckRequest) -> Result<CheckOutput, CheckError> {
     warnings.extend(dest.warnings.iter().cloned());
     for m in &report.mismatches {
         if let Some(c) = &m.location.capability {
-            if c.extended && c.id == 0x0003 && !warnings.iter().any(|w| w.starts_with("DSN hazard")) {
+            if c.cap_id() == AnyCapId::Ext(ExtCapId::Dsn) && !warnings.iter().any(|w| w.starts_with("DSN hazard")) {
                 warnings.push(format!(
                     "DSN hazard: the Device Serial Number at {:#05x} differs between the two devices; a serial number is per physical device, so this migration can only pass if the host's variant driver hides the DSN",
                     c.offset
@@ -328,7 +328,7 @@ pub fn run(req: &CheckRequest) -> Result<CheckOutput, CheckError> {
             .map(|e| ExemptRange {
                 start: e.start,
                 end: e.end,
-                policy: e.policy.clone(),
+                policy: e.policy.to_string(),
                 reason: e.reason.clone(),
             })
             .collect(),
