@@ -110,6 +110,13 @@ pub fn msi_cap_sizeof(flags: u16) -> usize {
     }
 }
 
+/// Number of MSI-X vectors (table entries) a Message Control value `flags` declares: its
+/// Table Size field plus one (Linux's msix_table_size; QEMU's vfio_msix_early_setup computes
+/// `(ctrl & PCI_MSIX_FLAGS_QSIZE) + 1`).
+pub fn msix_table_size(flags: u16) -> u16 {
+    (flags & PCI_MSIX_FLAGS_QSIZE) + 1
+}
+
 impl ConfigSpace {
     /// pci_pm_init: an 8-byte PM capability (no wmask from QEMU itself). `pmcsr_state_writable`
     /// is what vfio-pci and virtio-pci (`x-pcie-pm-init`) do after it: PMCSR wmask word 0x0003

@@ -20,7 +20,7 @@
 //! the ROM file is looked up in QEMU's data directories).
 
 use pcimig_config::le;
-use pcimig_config::presets::{LinkSpeed, LinkWidth, MsixLayout, PcieCapOptions, SlotOptions};
+use pcimig_config::presets::{msix_table_size, LinkSpeed, LinkWidth, MsixLayout, PcieCapOptions, SlotOptions};
 use pcimig_config::regs::*;
 use pcimig_config::{
     walk_ext, walk_std, Array, CapId, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId,
@@ -1117,7 +1117,7 @@ fn xhci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         ));
     }
     if let Some(pos) = c.has_std(CapId::Msix) {
-        let n = (le::word(c.d.config, pos + 2) & 0x7ff) + 1;
+        let n = msix_table_size(le::word(c.d.config, pos + PCI_MSIX_FLAGS));
         let bar0 = c.space.bars()[0].map(|b| b.size).unwrap_or(0x4000);
         c.space
             .msix_init(
@@ -1269,7 +1269,7 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         ));
     }
     if let Some(pos) = c.has_std(CapId::Msix) {
-        let n = (le::word(c.d.config, pos + 2) & 0x7ff) + 1;
+        let n = msix_table_size(le::word(c.d.config, pos + PCI_MSIX_FLAGS));
         c.space.msix_init_exclusive_bar(n, 1).map_err(|e| c.err(e))?;
         if let Some(q) = c
             .query_device()

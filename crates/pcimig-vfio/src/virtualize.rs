@@ -3,6 +3,7 @@
 use crate::policy::{effective_skip_vsc_check, Effective, MachineType, Slot};
 use crate::{VfioError, VfioOptions};
 use pcimig_config::le;
+use pcimig_config::presets::{msix_table_size, MsixLayout};
 use pcimig_config::regs::*;
 use pcimig_config::{
     walk_ext, AnyCapId, Array, CapEntry, CapId, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams,
@@ -328,8 +329,8 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
         }
         Ok((
             e.offset,
-            pcimig_config::presets::MsixLayout {
-                nentries: (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1,
+            MsixLayout {
+                nentries: msix_table_size(ctrl),
                 table_bar: (table & PCI_MSIX_FLAGS_BIRMASK) as u8,
                 table_offset: table & !PCI_MSIX_FLAGS_BIRMASK,
                 pba_bar,

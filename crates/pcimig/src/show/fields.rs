@@ -184,7 +184,7 @@ pub(crate) fn msix(c: &mut Cx) {
         format!(
             "Enable{} Count={} {}",
             pm_flag(v, 15),
-            bits(v, 0, 10) + 1,
+            pcimig_config::presets::msix_table_size(v as u16),
             flags(v, &[(14, "Masked")])
         )
     });
