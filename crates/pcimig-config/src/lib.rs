@@ -25,6 +25,7 @@
 //! - [`check`]: the restore check, reporting every mismatch and QEMU's exact line for the first.
 //! - [`names`]: the register map that names any byte.
 //! - [`le`]: bounds-checked little-endian reads from byte slices.
+//! - [`machine`]: QEMU's x86 machine types and their compat table (`hw_compat_*`) as data.
 //! - [`vmstate`]: the `PCIDevice` state in QEMU's wire format.
 //!
 //! No I/O happens here; readers live in the `pcimig` crate.
@@ -52,6 +53,7 @@ mod error;
 pub mod header;
 mod ids;
 pub mod le;
+pub mod machine;
 pub mod names;
 mod origin;
 pub mod presets;

@@ -20,7 +20,7 @@
 //! the ROM file is looked up in QEMU's data directories).
 
 use pcimig_config::le;
-use pcimig_config::presets::{msix_table_size, LinkSpeed, LinkWidth, MsixLayout, PcieCapOptions, SlotOptions};
+use pcimig_config::presets::{msix_table_size, MsixLayout, SlotOptions};
 use pcimig_config::regs::*;
 use pcimig_config::{
     walk_ext, walk_std, Array, CapId, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId,
@@ -79,88 +79,20 @@ pub enum DeviceError {
 
 // ---- machine types --------------------------------------------------------------------------------
 
-/// A QEMU x86 machine type as written in the stream's configuration section.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MachineType {
-    /// The full name, e.g. `pc-q35-10.0`.
-    pub name: String,
-    /// `q35` or `i440fx`.
-    pub family: MachineFamily,
-    /// (major, minor) of the versioned machine.
-    pub version: (u32, u32),
-}
+pub use pcimig_config::machine::{MachineFamily, MachineType};
 
-/// Chipset family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MachineFamily {
-    /// `pc-q35-*`: PCIe root bus, MCH, ICH9.
-    Q35,
-    /// `pc-i440fx-*`: conventional root bus, i440FX, PIIX3/4.
-    I440fx,
-}
+/// The oldest machine version the table models (the compat properties of older ones are not).
+pub const OLDEST_MODELLED_MACHINE: (u32, u32) = (2, 12);
 
-impl MachineType {
-    /// Parse `pc-q35-X.Y` / `pc-i440fx-X.Y` (optionally with a `-suffix`), the form QEMU writes
-    /// in the configuration section. Versions before 2.12 are refused (their compat properties are
-    /// not modelled).
-    pub fn parse(name: &str) -> Result<Self, DeviceError> {
-        let bad = |why: &str| DeviceError::Machine(name.to_string(), why.to_string());
-        let (family, rest) = if let Some(r) = name.strip_prefix("pc-q35-") {
-            (MachineFamily::Q35, r)
-        } else if let Some(r) = name.strip_prefix("pc-i440fx-") {
-            (MachineFamily::I440fx, r)
-        } else {
-            return Err(bad(
-                "only the versioned x86 machines pc-q35-X.Y and pc-i440fx-X.Y are modelled",
-            ));
-        };
-        let ver = rest.split('-').next().unwrap_or("");
-        let mut it = ver.split('.');
-        let major = it.next().and_then(|s| s.parse::<u32>().ok());
-        let minor = it.next().and_then(|s| s.parse::<u32>().ok());
-        let (Some(major), Some(minor)) = (major, minor) else {
-            return Err(bad("no X.Y version in the name"));
-        };
-        if (major, minor) < (2, 12) {
-            return Err(bad("machine types before 2.12 are not modelled"));
-        }
-        if (major, minor) > (10, 0) {
-            return Err(bad("newer than QEMU 10.0.2's machine types"));
-        }
-        Ok(MachineType {
-            name: name.to_string(),
-            family,
-            version: (major, minor),
-        })
+/// The machine type of a stream's configuration section, as the table models it:
+/// [`MachineType::from_config_section`], refusing versions before [`OLDEST_MODELLED_MACHINE`].
+pub fn parse_stream_machine(name: &str) -> Result<MachineType, DeviceError> {
+    let bad = |why: &str| DeviceError::Machine(name.to_string(), why.to_string());
+    let m = MachineType::from_config_section(name).map_err(|e| bad(e.reason))?;
+    if m.version < OLDEST_MODELLED_MACHINE {
+        return Err(bad("machine types before 2.12 are not modelled"));
     }
-
-    /// The machine version is `<= (major, minor)`, i.e. `hw_compat_major_minor` applies.
-    pub fn at_most(&self, major: u32, minor: u32) -> bool {
-        self.version <= (major, minor)
-    }
-
-    /// `x-pcie-ext-tag` (off through hw_compat_9_1).
-    pub fn pcie_ext_tag(&self) -> bool {
-        !self.at_most(9, 1)
-    }
-
-    /// `x-pcie-err-unc-mask` (off through hw_compat_7_2).
-    pub fn pcie_err_unc_mask(&self) -> bool {
-        !self.at_most(7, 2)
-    }
-
-    /// `x-pci-express-writeable-slt-bug` of PCI bridges (on through hw_compat_8_1).
-    pub fn writeable_slt_bug(&self) -> bool {
-        self.at_most(8, 1)
-    }
-
-    fn pcie_opts(&self) -> PcieCapOptions {
-        PcieCapOptions {
-            ext_tag: self.pcie_ext_tag(),
-            extcap_init: true,
-            slot_link: None,
-        }
-    }
+    Ok(m)
 }
 
 // ---- query-pci ----------------------------------------------------------------------------------------
@@ -788,7 +720,7 @@ pub fn rom_file_size(romfile: &str) -> Option<u64> {
 
 /// Build the destination model of one emulated device.
 pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceError> {
-    let machine = MachineType::parse(d.machine)?;
+    let machine = parse_stream_machine(d.machine)?;
     let size = ConfigSize::from_len(d.config.len()).map_err(|e| DeviceError::Config {
         idstr: d.idstr.to_string(),
         type_name: "?",
@@ -853,7 +785,7 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
         std_caps,
         ext_caps,
     };
-    c.note(format!("machine {}", c.machine.name));
+    c.note(format!("machine {}", d.machine));
     match kind.builder {
         Builder::E1000 => e1000(&mut c)?,
         Builder::E1000e => e1000e(&mut c)?,
@@ -1023,7 +955,7 @@ fn e1000e(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
             },
         )
         .map_err(|e| c.err(e))?;
-    let opts = c.machine.pcie_opts();
+    let opts = c.machine.pcie_cap_options();
     c.space
         .pcie_cap_v1_init(0xe0, PCI_EXP_TYPE_ENDPOINT, 0, opts.ext_tag)
         .map_err(|e| c.err(e))?;
@@ -1085,7 +1017,7 @@ fn vmxnet3(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         .map_err(|e| c.err(e))?;
     if c.space.is_express() {
         if c.has_std(CapId::Exp).is_some() {
-            let opts = c.machine.pcie_opts();
+            let opts = c.machine.pcie_cap_options();
             c.space
                 .pcie_endpoint_cap_init(0x48, false, &opts)
                 .map_err(|e| c.err(e))?;
@@ -1107,7 +1039,7 @@ fn xhci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     }
     c.bar(0, MEM64, 0x4000)?;
     if c.has_std(CapId::Exp).is_some() {
-        let opts = c.machine.pcie_opts();
+        let opts = c.machine.pcie_cap_options();
         c.space
             .pcie_endpoint_cap_init(0xa0, false, &opts)
             .map_err(|e| c.err(e))?;
@@ -1174,9 +1106,9 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     if express {
         // pcie_port && pci_is_express: PCIe endpoint cap, PM, optional AER, deverr, lnkctl, PM wmask,
         // optional ATS, FLR.
-        let opts = c.machine.pcie_opts();
+        let opts = c.machine.pcie_cap_options();
         c.space.pcie_endpoint_cap_init(0, false, &opts).map_err(|e| c.err(e))?;
-        let old28 = c.machine.at_most(2, 8);
+        let old28 = !c.machine.virtio_pcie_pm_init(); // hw_compat_2_8: pm, deverr and lnkctl init off
         let pm = c.space.pm_init(0, !old28).map_err(|e| c.err(e))?;
         let mut last = PCI_CONFIG_SPACE_SIZE;
         let has_aer = c.has_ext(ExtCapId::Err).is_some();
@@ -1340,7 +1272,7 @@ fn shpc_cap(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 fn pcie_pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pci_bridge_initfn(false, c.machine.writeable_slt_bug());
     shpc_cap(c)?;
-    let opts = c.machine.pcie_opts();
+    let opts = c.machine.pcie_cap_options();
     c.space
         .pcie_cap_init(0, PCI_EXP_TYPE_PCI_BRIDGE, 0, &opts)
         .map_err(|e| c.err(e))?;
@@ -1409,7 +1341,7 @@ fn ioh3420(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     if c.has_std(CapId::Msi).is_some() {
         msi(c, 0x60, 2, false, true)?;
     }
-    let opts = c.machine.pcie_opts();
+    let opts = c.machine.pcie_cap_options();
     c.space
         .pcie_cap_init(0x90, PCI_EXP_TYPE_ROOT_PORT, 0, &opts)
         .map_err(|e| c.err(e))?;
@@ -1439,7 +1371,7 @@ fn xio3130(c: &mut Ctx<'_>, downstream: bool) -> Result<(), DeviceError> {
         msi(c, 0x70, 1, true, false)?;
     }
     c.space.ssvid_init(0x80, 0, 0).map_err(|e| c.err(e))?;
-    let opts = c.machine.pcie_opts();
+    let opts = c.machine.pcie_cap_options();
     let t = if downstream {
         PCI_EXP_TYPE_DOWNSTREAM
     } else {
@@ -1513,12 +1445,8 @@ fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     } else {
         0
     };
-    let mut opts = c.machine.pcie_opts();
-    opts.slot_link = Some(if c.machine.at_most(3, 1) {
-        (LinkWidth::X1, LinkSpeed::Gt2_5)
-    } else {
-        (LinkWidth::X32, LinkSpeed::Gt16)
-    });
+    let mut opts = c.machine.pcie_cap_options();
+    opts.slot_link = Some(c.machine.pcie_root_port_link());
     c.space
         .pcie_cap_init(0, PCI_EXP_TYPE_ROOT_PORT, 0, &opts)
         .map_err(|e| c.err(e))?;
@@ -1604,14 +1532,14 @@ mod tests {
 
     #[test]
     fn machine_types_and_compat() {
-        let m = MachineType::parse("pc-q35-10.0").unwrap();
+        let m = parse_stream_machine("pc-q35-10.0").unwrap();
         assert_eq!(m.family, MachineFamily::Q35);
         assert!(m.pcie_ext_tag() && m.pcie_err_unc_mask() && !m.writeable_slt_bug());
-        let m = MachineType::parse("pc-i440fx-9.1").unwrap();
+        let m = parse_stream_machine("pc-i440fx-9.1").unwrap();
         assert!(!m.pcie_ext_tag());
-        assert!(MachineType::parse("pc-q35-8.1").unwrap().writeable_slt_bug());
-        assert!(MachineType::parse("microvm").is_err());
-        assert!(MachineType::parse("pc-q35-2.4").is_err());
+        assert!(parse_stream_machine("pc-q35-8.1").unwrap().writeable_slt_bug());
+        assert!(parse_stream_machine("microvm").is_err());
+        assert!(parse_stream_machine("pc-q35-2.4").is_err());
     }
 
     #[test]

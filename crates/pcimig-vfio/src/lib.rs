@@ -34,7 +34,10 @@
 mod policy;
 mod virtualize;
 
-pub use policy::{effective_skip_vsc_check, resolve_slot_and_machine, Effective, MachineType, Slot, LATEST_MACHINE};
+pub use policy::{
+    effective_skip_vsc_check, resolve_slot_and_machine, Effective, MachineFamily, MachineType, MachineTypeError, Slot,
+    LATEST_MACHINE,
+};
 pub use virtualize::{virtualize, DroppedCap, VfioDevice};
 
 use thiserror::Error;
@@ -89,11 +92,7 @@ impl Default for VfioOptions {
     fn default() -> Self {
         VfioOptions {
             slot: Slot::PciePort,
-            machine: MachineType {
-                q35: true,
-                major: LATEST_MACHINE.0,
-                minor: LATEST_MACHINE.1,
-            },
+            machine: MachineType::latest(MachineFamily::Q35),
             skip_vsc_check: None,
             bar_sizes: None,
             rom_size: None,

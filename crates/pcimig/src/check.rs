@@ -227,7 +227,7 @@ pub fn run(req: &CheckRequest) -> Result<CheckOutput, CheckError> {
         resolve_slot_and_machine(req.slot, machine).map_err(|e| CheckError::Options(e.to_string()))?;
     let slot_reason = match (req.slot, machine) {
         (Some(_), _) => "--slot".to_string(),
-        (None, Some(m)) if !m.q35 => format!("implied by --machine {m}"),
+        (None, Some(m)) if !m.is_q35() => format!("implied by --machine {m}"),
         _ => "default: behind a PCIe port, where libvirt puts passthrough devices on q35".to_string(),
     };
     let machine_reason = match machine {
