@@ -23,7 +23,8 @@
 //! - [`caps`]: capability add/delete/find, extended capabilities, a tolerant chain walker.
 //! - [`presets`]: the masks of the capabilities QEMU implements.
 //! - [`check`]: the restore check, reporting every mismatch and QEMU's exact line for the first.
-//! - [`names`]: the register map that names any byte.
+//! - [`regmap`]: the register map as data (offset, width, name, bit fields per register).
+//! - [`names`]: where any byte is (register, capability), named from the register map.
 //! - [`le`]: bounds-checked little-endian reads from byte slices.
 //! - [`machine`]: QEMU's x86 machine types and their compat table (`hw_compat_*`) as data.
 //! - [`vmstate`]: the `PCIDevice` state in QEMU's wire format.
@@ -57,6 +58,7 @@ pub mod machine;
 pub mod names;
 mod origin;
 pub mod presets;
+pub mod regmap;
 pub mod regs;
 mod space;
 pub mod vmstate;

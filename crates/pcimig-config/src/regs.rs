@@ -99,12 +99,26 @@ pub const PCI_COMMAND_IO: u16 = 0x0001;
 pub const PCI_COMMAND_MEMORY: u16 = 0x0002;
 /// Enable bus mastering.
 pub const PCI_COMMAND_MASTER: u16 = 0x0004;
+/// Enable response to special cycles.
+pub const PCI_COMMAND_SPECIAL: u16 = 0x0008;
+/// Use memory write and invalidate.
+pub const PCI_COMMAND_INVALIDATE: u16 = 0x0010;
+/// Enable palette snooping.
+pub const PCI_COMMAND_VGA_PALETTE: u16 = 0x0020;
+/// Enable parity checking.
+pub const PCI_COMMAND_PARITY: u16 = 0x0040;
+/// Enable address/data stepping.
+pub const PCI_COMMAND_WAIT: u16 = 0x0080;
 /// Enable SERR.
 pub const PCI_COMMAND_SERR: u16 = 0x0100;
+/// Enable back-to-back writes.
+pub const PCI_COMMAND_FAST_BACK: u16 = 0x0200;
 /// INTx emulation disable.
 pub const PCI_COMMAND_INTX_DISABLE: u16 = 0x0400;
 
 // ---- Status bits ---------------------------------------------------------------------------
+/// Immediate readiness.
+pub const PCI_STATUS_IMM_READY: u16 = 0x0001;
 /// Interrupt status.
 pub const PCI_STATUS_INTERRUPT: u16 = 0x0008;
 /// Support capability list.
@@ -115,6 +129,8 @@ pub const PCI_STATUS_66MHZ: u16 = 0x0020;
 pub const PCI_STATUS_FAST_BACK: u16 = 0x0080;
 /// Detected parity error (master data parity error).
 pub const PCI_STATUS_PARITY: u16 = 0x0100;
+/// DEVSEL timing.
+pub const PCI_STATUS_DEVSEL_MASK: u16 = 0x0600;
 /// Set on target abort.
 pub const PCI_STATUS_SIG_TARGET_ABORT: u16 = 0x0800;
 /// Master ack of target abort.
@@ -250,6 +266,20 @@ pub const PCI_SSVID_VENDOR_ID: usize = 4;
 pub const PCI_SSVID_DEVICE_ID: usize = 6;
 /// Size of the SSVID capability (QEMU's PCI_SSVID_SIZEOF).
 pub const PCI_SSVID_SIZEOF: usize = 8;
+
+// ---- Vital Product Data (cap 0x03), PCI Advanced Features (cap 0x13) -----------------------
+/// VPD address register.
+pub const PCI_VPD_ADDR: usize = 2;
+/// VPD data register.
+pub const PCI_VPD_DATA: usize = 4;
+/// AF length.
+pub const PCI_AF_LENGTH: usize = 2;
+/// AF capabilities.
+pub const PCI_AF_CAP: usize = 3;
+/// AF control.
+pub const PCI_AF_CTRL: usize = 4;
+/// AF status.
+pub const PCI_AF_STATUS: usize = 5;
 
 // ---- SHPC (cap 0x0c), SATA (cap 0x12) ------------------------------------------------------
 /// Size of the SHPC capability (QEMU's SHPC_CAP_LENGTH).
@@ -506,6 +536,18 @@ pub const PCI_EXP_TYPE_RC_END: u8 = 0x9;
 pub const PCI_EXP_TYPE_RC_EC: u8 = 0xa;
 /// DEVCAP: extended tag field supported.
 pub const PCI_EXP_DEVCAP_EXT_TAG: u32 = 0x0000_0020;
+/// DEVCAP: max payload size supported.
+pub const PCI_EXP_DEVCAP_PAYLOAD: u32 = 0x0000_0007;
+/// DEVCAP: phantom functions supported.
+pub const PCI_EXP_DEVCAP_PHANTOM: u32 = 0x0000_0018;
+/// DEVCAP: L0s acceptable latency.
+pub const PCI_EXP_DEVCAP_L0S: u32 = 0x0000_01c0;
+/// DEVCAP: L1 acceptable latency.
+pub const PCI_EXP_DEVCAP_L1: u32 = 0x0000_0e00;
+/// DEVCAP: slot power limit value.
+pub const PCI_EXP_DEVCAP_PWR_VAL: u32 = 0x03fc_0000;
+/// DEVCAP: slot power limit scale.
+pub const PCI_EXP_DEVCAP_PWR_SCL: u32 = 0x0c00_0000;
 /// DEVCAP: role-based error reporting.
 pub const PCI_EXP_DEVCAP_RBER: u32 = 0x0000_8000;
 /// DEVCAP: function level reset.
@@ -518,10 +560,42 @@ pub const PCI_EXP_DEVCTL_NFERE: u16 = 0x0002;
 pub const PCI_EXP_DEVCTL_FERE: u16 = 0x0004;
 /// DEVCTL: unsupported request reporting enable.
 pub const PCI_EXP_DEVCTL_URRE: u16 = 0x0008;
+/// DEVCTL: relaxed ordering enable.
+pub const PCI_EXP_DEVCTL_RELAX_EN: u16 = 0x0010;
+/// DEVCTL: max payload size.
+pub const PCI_EXP_DEVCTL_PAYLOAD: u16 = 0x00e0;
+/// DEVCTL: extended tag field enable.
+pub const PCI_EXP_DEVCTL_EXT_TAG: u16 = 0x0100;
+/// DEVCTL: phantom functions enable.
+pub const PCI_EXP_DEVCTL_PHANTOM: u16 = 0x0200;
+/// DEVCTL: auxiliary power PM enable.
+pub const PCI_EXP_DEVCTL_AUX_PME: u16 = 0x0400;
+/// DEVCTL: no snoop enable.
+pub const PCI_EXP_DEVCTL_NOSNOOP_EN: u16 = 0x0800;
+/// DEVCTL: max read request size.
+pub const PCI_EXP_DEVCTL_READRQ: u16 = 0x7000;
 /// DEVCTL: bridge configuration retry / initiate FLR.
 pub const PCI_EXP_DEVCTL_BCR_FLR: u16 = 0x8000;
 /// DEVSTA: error bits (CED, NFED, FED, URD).
 pub const PCI_EXP_DEVSTA_ERRORS: u16 = 0x000f;
+/// DEVSTA: AUX power detected.
+pub const PCI_EXP_DEVSTA_AUXPD: u16 = 0x0010;
+/// DEVSTA: transactions pending.
+pub const PCI_EXP_DEVSTA_TRPND: u16 = 0x0020;
+/// LNKCTL: ASPM control.
+pub const PCI_EXP_LNKCTL_ASPMC: u16 = 0x0003;
+/// LNKCTL: read completion boundary.
+pub const PCI_EXP_LNKCTL_RCB: u16 = 0x0008;
+/// LNKCTL: link disable.
+pub const PCI_EXP_LNKCTL_LD: u16 = 0x0010;
+/// LNKCTL: retrain link.
+pub const PCI_EXP_LNKCTL_RL: u16 = 0x0020;
+/// LNKSTA: link training.
+pub const PCI_EXP_LNKSTA_LT: u16 = 0x0800;
+/// LNKSTA: slot clock configuration.
+pub const PCI_EXP_LNKSTA_SLC: u16 = 0x1000;
+/// LNKSTA: data link layer link active.
+pub const PCI_EXP_LNKSTA_DLLLA: u16 = 0x2000;
 /// LNKCTL: common clock configuration.
 pub const PCI_EXP_LNKCTL_CCC: u16 = 0x0040;
 /// LNKCTL: extended synch.
@@ -534,6 +608,18 @@ pub const PCI_EXP_SLTCTL_PCC: u16 = 0x0400;
 pub const PCI_EXP_HP_EV_SUPPORTED: u16 = 0x0001 | 0x0008 | 0x0010;
 /// SLTSTA: presence detect state.
 pub const PCI_EXP_SLTSTA_PDS: u16 = 0x0040;
+/// SLTSTA: attention button pressed.
+pub const PCI_EXP_SLTSTA_ABP: u16 = 0x0001;
+/// SLTSTA: power fault detected.
+pub const PCI_EXP_SLTSTA_PFD: u16 = 0x0002;
+/// SLTSTA: MRL sensor changed.
+pub const PCI_EXP_SLTSTA_MRLSC: u16 = 0x0004;
+/// SLTSTA: presence detect changed.
+pub const PCI_EXP_SLTSTA_PDC: u16 = 0x0008;
+/// SLTSTA: command completed.
+pub const PCI_EXP_SLTSTA_CC: u16 = 0x0010;
+/// SLTSTA: data link layer state changed.
+pub const PCI_EXP_SLTSTA_DLLSC: u16 = 0x0100;
 /// RTCTL bits QEMU makes writable (SECEE, SENFEE, SEFEE).
 pub const PCI_EXP_RTCTL_QEMU_WMASK: u16 = 0x0007;
 /// DEVCAP2: ARI forwarding supported.
@@ -562,6 +648,8 @@ pub const PCI_ERR_COR_MASK: usize = 0x14;
 pub const PCI_ERR_CAP: usize = 0x18;
 /// AER: header log.
 pub const PCI_ERR_HEADER_LOG: usize = 0x1c;
+/// AER: size of the header log (QEMU's PCI_ERR_HEADER_LOG_SIZE).
+pub const PCI_ERR_HEADER_LOG_SIZE: usize = 16;
 /// AER: root error command.
 pub const PCI_ERR_ROOT_COMMAND: usize = 0x2c;
 /// AER: root error status.
@@ -570,6 +658,8 @@ pub const PCI_ERR_ROOT_STATUS: usize = 0x30;
 pub const PCI_ERR_ROOT_ERR_SRC: usize = 0x34;
 /// AER: TLP prefix log.
 pub const PCI_ERR_TLP_PREFIX_LOG: usize = 0x38;
+/// AER: size of the TLP prefix log (QEMU's PCI_ERR_TLP_PREFIX_LOG_SIZE).
+pub const PCI_ERR_TLP_PREFIX_LOG_SIZE: usize = 16;
 /// Size of the AER capability as QEMU adds it.
 pub const PCI_ERR_SIZEOF: usize = 0x48;
 /// Version of the AER capability QEMU adds (PCI_ERR_VER).
@@ -629,6 +719,8 @@ pub const PCI_DSN_VER: u8 = 1;
 pub const PCI_ACS_CAP: usize = 0x04;
 /// ACS control register.
 pub const PCI_ACS_CTRL: usize = 0x06;
+/// ACS egress control vector.
+pub const PCI_ACS_EGRESS_CTL_V: usize = 0x08;
 /// ACS bits of a downstream port (SV, TB, RR, CR, UF, DT).
 pub const PCI_ACS_DOWNSTREAM_BITS: u16 = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0010 | 0x0040;
 /// Size of the ACS capability as QEMU adds it.
@@ -748,3 +840,57 @@ pub const QEMU_RESERVE_CAP_BUS_RES: usize = 4;
 pub const QEMU_RESERVE_CAP_IO: usize = 8;
 /// Non-prefetchable memory to reserve (u32).
 pub const QEMU_RESERVE_CAP_MEM: usize = 16;
+
+// ---- SR-IOV (ext cap 0x0010) ---------------------------------------------------------------
+/// SR-IOV capabilities.
+pub const PCI_SRIOV_CAP: usize = 0x04;
+/// SR-IOV control.
+pub const PCI_SRIOV_CTRL: usize = 0x08;
+/// SR-IOV status.
+pub const PCI_SRIOV_STATUS: usize = 0x0a;
+/// Initial VFs.
+pub const PCI_SRIOV_INITIAL_VF: usize = 0x0c;
+/// Total VFs.
+pub const PCI_SRIOV_TOTAL_VF: usize = 0x0e;
+/// Number of VFs.
+pub const PCI_SRIOV_NUM_VF: usize = 0x10;
+/// Function dependency link.
+pub const PCI_SRIOV_FUNC_LINK: usize = 0x12;
+/// First VF offset.
+pub const PCI_SRIOV_VF_OFFSET: usize = 0x14;
+/// VF stride.
+pub const PCI_SRIOV_VF_STRIDE: usize = 0x16;
+/// VF device ID.
+pub const PCI_SRIOV_VF_DID: usize = 0x1a;
+/// Supported page sizes.
+pub const PCI_SRIOV_SUP_PGSIZE: usize = 0x1c;
+/// System page size.
+pub const PCI_SRIOV_SYS_PGSIZE: usize = 0x20;
+/// VF BAR0 (six BARs).
+pub const PCI_SRIOV_BAR: usize = 0x24;
+/// VF migration state array offset.
+pub const PCI_SRIOV_VFM: usize = 0x3c;
+
+// ---- PASID, PRI, LTR, L1SS -----------------------------------------------------------------
+/// PASID capability.
+pub const PCI_PASID_CAP: usize = 0x04;
+/// PASID control.
+pub const PCI_PASID_CTRL: usize = 0x06;
+/// PRI control.
+pub const PCI_PRI_CTRL: usize = 0x04;
+/// PRI status.
+pub const PCI_PRI_STATUS: usize = 0x06;
+/// PRI outstanding page request capacity.
+pub const PCI_PRI_MAX_REQ: usize = 0x08;
+/// PRI outstanding page request allocation.
+pub const PCI_PRI_ALLOC_REQ: usize = 0x0c;
+/// LTR max snoop latency.
+pub const PCI_LTR_MAX_SNOOP_LAT: usize = 0x4;
+/// LTR max no-snoop latency.
+pub const PCI_LTR_MAX_NOSNOOP_LAT: usize = 0x6;
+/// L1 PM substates capabilities.
+pub const PCI_L1SS_CAP: usize = 0x04;
+/// L1 PM substates control 1.
+pub const PCI_L1SS_CTL1: usize = 0x08;
+/// L1 PM substates control 2.
+pub const PCI_L1SS_CTL2: usize = 0x0c;
