@@ -68,6 +68,7 @@ pub use check::{restore_check, CheckReport, Mismatch};
 pub use error::ConfigError;
 pub use header::{DeviceIdentity, DeviceParams, HeaderKind};
 pub use ids::{AnyCapId, CapId, ExtCapId};
+pub use machine::{MachineFamily, MachineType, MachineTypeError};
 pub use names::{locate_in_bytes, CapLocation, Location};
 pub use origin::{ExemptPolicy, Preset};
 pub use space::{Array, BarInfo, ByteMasks, CapRecord, ConfigSize, ConfigSpace, Exemption, PciAddress, RawMut};
