@@ -9,7 +9,9 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use pcimig_config::check::{failing_offsets, first_failing_offset};
 use pcimig_config::presets::PcieCapOptions;
-use pcimig_config::{restore_check, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, HeaderKind};
+use pcimig_config::{
+    restore_check, CapId, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset,
+};
 use std::hint::black_box;
 
 /// A PCIe endpoint as QEMU builds one: header, BARs, PM, MSI-X, PCIe v2 with its helpers, AER,
@@ -34,14 +36,16 @@ fn express_device() -> ConfigSpace {
     s.pcie_cap_flr_init().unwrap();
     s.pm_init(0, true).unwrap();
     for _ in 0..4 {
-        s.add_capability(0x09, 0, 0x10, "virtio_pci_add_mem_cap").unwrap();
+        s.add_capability(CapId::Vndr, 0, 0x10, Preset::VirtioPciAddMemCap)
+            .unwrap();
     }
     s.msix_init_exclusive_bar(8, 1).unwrap();
     s.aer_init(2, 0x100, 0x48, 128, true).unwrap();
     s.ats_init(0x148, true).unwrap();
     s.dsn_init(0x150, 0x1234_5678_9abc_def0).unwrap();
     // A vendor-specific ext cap near the end, so bytes up to 0xfff are checked too.
-    s.add_ext_capability(0x000b, 1, 0xf00, 0x100, "bench").unwrap();
+    s.add_ext_capability(ExtCapId::Vndr, 1, 0xf00, 0x100, Preset::PcieAddCapability)
+        .unwrap();
     s
 }
 

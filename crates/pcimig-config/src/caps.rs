@@ -3,6 +3,9 @@
 //! loops or reads out of range (for decoding real, possibly broken, config spaces).
 
 use crate::error::ConfigError;
+use crate::ids::{AnyCapId, CapId, ExtCapId};
+use crate::le;
+use crate::origin::Preset;
 use crate::regs::*;
 use crate::space::{Array, CapRecord, ConfigSpace};
 
@@ -88,6 +91,18 @@ pub struct CapChain {
     pub issue: Option<ChainIssue>,
 }
 
+impl CapEntry {
+    /// The typed ID ([`AnyCapId::Std`] or [`AnyCapId::Ext`] after `extended`).
+    pub fn cap_id(&self) -> AnyCapId {
+        AnyCapId::from_raw(self.id, self.extended)
+    }
+
+    /// This capability has ID `id` (on the list `id` belongs to).
+    pub fn is(&self, id: impl Into<AnyCapId>) -> bool {
+        self.cap_id() == id.into()
+    }
+}
+
 impl CapChain {
     /// Offsets sorted by address (the order vfio uses to size capabilities).
     pub fn offsets_by_address(&self) -> Vec<usize> {
@@ -106,7 +121,7 @@ pub fn walk_std(config: &[u8]) -> CapChain {
     if config.len() < PCI_CONFIG_HEADER_SIZE {
         return chain;
     }
-    let status = u16::from_le_bytes([config[PCI_STATUS], config[PCI_STATUS + 1]]);
+    let status = le::word(config, PCI_STATUS);
     if status & PCI_STATUS_CAP_LIST == 0 {
         return chain;
     }
@@ -119,7 +134,7 @@ pub fn walk_std(config: &[u8]) -> CapChain {
             chain.issue = Some(ChainIssue::IntoHeader { from, to: pos });
             break;
         }
-        if pos + 2 > limit {
+        if pos + PCI_CAP_LIST_NEXT >= limit {
             chain.issue = Some(ChainIssue::PastEnd { from, to: pos });
             break;
         }
@@ -129,7 +144,7 @@ pub fn walk_std(config: &[u8]) -> CapChain {
         }
         visited[pos] = true;
         let id = config[pos];
-        if id == 0xff {
+        if id == PCI_CAP_ID_ABSENT {
             chain.issue = Some(ChainIssue::Broken { at: pos });
             break;
         }
@@ -156,13 +171,14 @@ pub fn walk_ext(config: &[u8]) -> CapChain {
     let mut from = 0usize;
     let mut pos = PCI_CONFIG_SPACE_SIZE;
     loop {
-        if pos + 4 > config.len() || pos + 4 > PCIE_CONFIG_SPACE_SIZE {
+        let end = pos + PCI_EXT_CAP_HEADER_SIZEOF;
+        if end > config.len() || end > PCIE_CONFIG_SPACE_SIZE {
             if from != 0 {
                 chain.issue = Some(ChainIssue::PastEnd { from, to: pos });
             }
             break;
         }
-        let header = u32::from_le_bytes([config[pos], config[pos + 1], config[pos + 2], config[pos + 3]]);
+        let header = le::long(config, pos);
         if header == 0 || header == 0xffff_ffff {
             break;
         }
@@ -171,12 +187,12 @@ pub fn walk_ext(config: &[u8]) -> CapChain {
             break;
         }
         visited[pos] = true;
-        let next = (header >> 20) as usize;
+        let next = pci_ext_cap_next_raw(header);
         chain.entries.push(CapEntry {
-            id: (header & 0xffff) as u16,
+            id: pci_ext_cap_id(header),
             extended: true,
             offset: pos,
-            version: ((header >> 16) & 0xf) as u8,
+            version: pci_ext_cap_ver(header),
             next,
         });
         let n = next & !3;
@@ -242,11 +258,11 @@ impl ConfigSpace {
     }
 
     /// pci_find_capability: offset of the first capability with `cap_id` on the list.
-    pub fn find_capability(&self, cap_id: u8) -> Option<usize> {
+    pub fn find_capability(&self, cap_id: CapId) -> Option<usize> {
         self.std_list()
             .into_iter()
             .map(|(_, c)| c)
-            .find(|&c| self.config[c] == cap_id)
+            .find(|&c| self.config[c] == cap_id.value())
     }
 
     /// The standard chain as QEMU follows it (raw pointers, no masking), bounded.
@@ -277,10 +293,10 @@ impl ConfigSpace {
     /// Returns the offset.
     pub fn add_capability(
         &mut self,
-        cap_id: u8,
+        cap_id: CapId,
         offset: usize,
         size: usize,
-        preset: &str,
+        preset: Preset,
     ) -> Result<usize, ConfigError> {
         if size == 0 || size > PCI_CONFIG_SPACE_SIZE - PCI_CONFIG_HEADER_SIZE {
             return Err(ConfigError::StdCapOutOfRange { offset, size });
@@ -295,7 +311,7 @@ impl ConfigSpace {
                 if let Some(existing) = self.capability_owning(i) {
                     return Err(ConfigError::CapabilityOverlap {
                         address: self.address.qemu_display(),
-                        cap_id,
+                        cap_id: cap_id.value(),
                         offset,
                         existing,
                         at: i,
@@ -305,7 +321,7 @@ impl ConfigSpace {
             offset
         };
         let head = self.config[PCI_CAPABILITY_LIST];
-        self.set_byte(Array::Config, offset + PCI_CAP_LIST_ID, cap_id);
+        self.set_byte(Array::Config, offset + PCI_CAP_LIST_ID, cap_id.value());
         self.set_byte(Array::Config, offset + PCI_CAP_LIST_NEXT, head);
         self.set_byte(Array::Config, PCI_CAPABILITY_LIST, offset as u8);
         let st = self.config[PCI_STATUS] | PCI_STATUS_CAP_LIST as u8;
@@ -315,11 +331,10 @@ impl ConfigSpace {
         self.fill(Array::Wmask, offset..offset + size, 0);
         self.fill(Array::Cmask, offset..offset + size, 0xff);
         self.record_capability(CapRecord {
-            id: u16::from(cap_id),
-            extended: false,
+            id: AnyCapId::Std(cap_id),
             offset,
             size,
-            preset: preset.to_string(),
+            preset,
         });
         Ok(offset)
     }
@@ -328,8 +343,9 @@ impl ConfigSpace {
     /// writable and unchecked again (wmask 0xff, w1cmask 0, cmask 0, used cleared over
     /// align_up(size, 4)); clear Status CAP_LIST if the list becomes empty. Returns the offset it
     /// removed, or `None` if there was no such capability (QEMU does nothing then).
-    pub fn del_capability(&mut self, cap_id: u8, size: usize) -> Result<Option<usize>, ConfigError> {
-        let Some((prev, offset)) = self.std_list().into_iter().find(|&(_, c)| self.config[c] == cap_id) else {
+    pub fn del_capability(&mut self, cap_id: CapId, size: usize) -> Result<Option<usize>, ConfigError> {
+        let id = cap_id.value();
+        let Some((prev, offset)) = self.std_list().into_iter().find(|&(_, c)| self.config[c] == id) else {
             return Ok(None);
         };
         self.bounds(offset, size)?;
@@ -344,7 +360,7 @@ impl ConfigSpace {
             let st = self.config[PCI_STATUS] & !(PCI_STATUS_CAP_LIST as u8);
             self.set_byte(Array::Config, PCI_STATUS, st);
         }
-        self.caps.retain(|c| c.extended || c.offset != offset);
+        self.caps.retain(|c| c.extended() || c.offset != offset);
         for slot in [
             &mut self.pm_cap,
             &mut self.msi_cap,
@@ -364,11 +380,11 @@ impl ConfigSpace {
     /// wmask 0, w1cmask 0 and cmask 0xff over `size` bytes. No overlap check, as in QEMU.
     pub fn add_ext_capability(
         &mut self,
-        cap_id: u16,
+        cap_id: ExtCapId,
         version: u8,
         offset: usize,
         size: usize,
-        preset: &str,
+        preset: Preset,
     ) -> Result<(), ConfigError> {
         if !self.is_express() {
             return Err(ConfigError::NotExpress);
@@ -376,8 +392,8 @@ impl ConfigSpace {
         // pcie_ext_cap_set_next asserts the new offset is dword-aligned (PCI_EXT_CAP_ALIGN): the
         // Next field cannot point anywhere else.
         if offset < PCI_CONFIG_SPACE_SIZE
-            || offset % 4 != 0
-            || size < 8
+            || offset % PCI_EXT_CAP_ALIGN != 0
+            || size < PCI_EXT_CAP_MIN_SIZEOF
             || offset.checked_add(size).is_none_or(|e| e > PCIE_CONFIG_SPACE_SIZE)
         {
             return Err(ConfigError::ExtCapOutOfRange { offset, size });
@@ -385,20 +401,19 @@ impl ConfigSpace {
         if offset != PCI_CONFIG_SPACE_SIZE {
             let last = self.ext_chain_tail()?;
             let header = self.get_long(last);
-            let header = (header & 0x000f_ffff) | ((offset as u32) << 20);
+            let header = (header & PCI_EXT_CAP_ID_VER_MASK) | pci_ext_cap(0, 0, offset);
             self.set_long(Array::Config, last, header);
         }
-        let header = u32::from(cap_id) | (u32::from(version & 0xf) << 16);
+        let header = pci_ext_cap(cap_id.value(), version, 0);
         self.set_long(Array::Config, offset, header);
         self.fill(Array::Wmask, offset..offset + size, 0);
         self.fill(Array::W1cmask, offset..offset + size, 0);
         self.fill(Array::Cmask, offset..offset + size, 0xff);
         self.record_capability(CapRecord {
-            id: cap_id,
-            extended: true,
+            id: AnyCapId::Ext(cap_id),
             offset,
             size,
-            preset: preset.to_string(),
+            preset,
         });
         Ok(())
     }
@@ -417,11 +432,11 @@ impl ConfigSpace {
         }
         loop {
             visited[pos] = true;
-            let next = (self.get_long(pos) >> 20) as usize & !3;
+            let next = pci_ext_cap_next(self.get_long(pos));
             if next == 0 {
                 return Ok(pos);
             }
-            if next < PCI_CONFIG_SPACE_SIZE || next + 4 > PCIE_CONFIG_SPACE_SIZE {
+            if next < PCI_CONFIG_SPACE_SIZE || next + PCI_EXT_CAP_HEADER_SIZEOF > PCIE_CONFIG_SPACE_SIZE {
                 return Err(ConfigError::ExtChainBroken {
                     at: pos,
                     why: "next pointer out of range",
@@ -438,11 +453,11 @@ impl ConfigSpace {
     }
 
     /// Offset of the first extended capability with `cap_id` (pcie_find_capability).
-    pub fn find_ext_capability(&self, cap_id: u16) -> Option<usize> {
+    pub fn find_ext_capability(&self, cap_id: ExtCapId) -> Option<usize> {
         self.ext_capabilities()
             .entries
             .iter()
-            .find(|e| e.id == cap_id)
+            .find(|e| e.id == cap_id.value())
             .map(|e| e.offset)
     }
 }
@@ -470,8 +485,16 @@ mod tests {
     #[test]
     fn add_inserts_at_head_and_sets_masks() {
         let mut s = dev(ConfigSize::Conventional);
-        assert_eq!(s.add_capability(0x09, 0, 0x10, "test").unwrap(), 0x40);
-        assert_eq!(s.add_capability(0x09, 0, 0x14, "test").unwrap(), 0x50);
+        assert_eq!(
+            s.add_capability(CapId::Vndr, 0, 0x10, Preset::PciAddCapability)
+                .unwrap(),
+            0x40
+        );
+        assert_eq!(
+            s.add_capability(CapId::Vndr, 0, 0x14, Preset::PciAddCapability)
+                .unwrap(),
+            0x50
+        );
         assert_eq!(s.config()[0x34], 0x50);
         assert_eq!(s.config()[0x51], 0x40);
         assert_eq!(s.config()[0x41], 0x00);
@@ -492,14 +515,19 @@ mod tests {
     #[test]
     fn overlap_error_is_worded_as_qemu_words_it() {
         let mut s = dev(ConfigSize::Conventional);
-        s.add_capability(0x05, 0x60, 0x0a, "msi").unwrap();
-        let e = s.add_capability(0x10, 0x5c, 0x3c, "exp").unwrap_err();
+        s.add_capability(CapId::Msi, 0x60, 0x0a, Preset::PciAddCapability)
+            .unwrap();
+        let e = s
+            .add_capability(CapId::Exp, 0x5c, 0x3c, Preset::PciAddCapability)
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "0000:00:00:00.0 Attempt to add PCI capability 10 at offset 5c overlaps existing capability 60 at offset 60"
         );
         // The alignment padding after a capability counts as used (owned by it).
-        let e = s.add_capability(0x09, 0x6a, 4, "vsc").unwrap_err();
+        let e = s
+            .add_capability(CapId::Vndr, 0x6a, 4, Preset::PciAddCapability)
+            .unwrap_err();
         assert!(matches!(
             e,
             ConfigError::CapabilityOverlap {
@@ -509,39 +537,40 @@ mod tests {
             }
         ));
         // Right after the padding is free.
-        s.add_capability(0x09, 0x6c, 4, "vsc").unwrap();
+        s.add_capability(CapId::Vndr, 0x6c, 4, Preset::PciAddCapability)
+            .unwrap();
     }
 
     #[test]
     fn out_of_range_capabilities_are_errors() {
         let mut s = dev(ConfigSize::Conventional);
         assert!(matches!(
-            s.add_capability(1, 0xfc, 8, "x"),
+            s.add_capability(CapId::Pm, 0xfc, 8, Preset::PciAddCapability),
             Err(ConfigError::StdCapOutOfRange { .. })
         ));
         assert!(matches!(
-            s.add_capability(1, 0x20, 8, "x"),
+            s.add_capability(CapId::Pm, 0x20, 8, Preset::PciAddCapability),
             Err(ConfigError::StdCapOutOfRange { .. })
         ));
         assert!(matches!(
-            s.add_capability(1, 0, 0xc1, "x"),
+            s.add_capability(CapId::Pm, 0, 0xc1, Preset::PciAddCapability),
             Err(ConfigError::StdCapOutOfRange { .. })
         ));
         assert!(matches!(
-            s.add_ext_capability(1, 1, 0x100, 8, "x"),
+            s.add_ext_capability(ExtCapId::Err, 1, 0x100, 8, Preset::PcieAddCapability),
             Err(ConfigError::NotExpress)
         ));
         let mut e = dev(ConfigSize::Express);
         assert!(matches!(
-            e.add_ext_capability(1, 1, 0xff8, 0x10, "x"),
+            e.add_ext_capability(ExtCapId::Err, 1, 0xff8, 0x10, Preset::PcieAddCapability),
             Err(ConfigError::ExtCapOutOfRange { .. })
         ));
         assert!(matches!(
-            e.add_ext_capability(1, 1, 0x100, 4, "x"),
+            e.add_ext_capability(ExtCapId::Err, 1, 0x100, 4, Preset::PcieAddCapability),
             Err(ConfigError::ExtCapOutOfRange { .. })
         ));
         assert!(matches!(
-            e.add_ext_capability(1, 1, 0x200, 8, "x"),
+            e.add_ext_capability(ExtCapId::Err, 1, 0x200, 8, Preset::PcieAddCapability),
             Err(ConfigError::ExtChainBroken { .. })
         ));
     }
@@ -549,36 +578,45 @@ mod tests {
     #[test]
     fn no_space_is_an_error() {
         let mut s = dev(ConfigSize::Conventional);
-        s.add_capability(0x09, 0x40, 0xb0, "big").unwrap();
+        s.add_capability(CapId::Vndr, 0x40, 0xb0, Preset::PciAddCapability)
+            .unwrap();
         assert!(matches!(
-            s.add_capability(0x09, 0, 0x14, "x"),
+            s.add_capability(CapId::Vndr, 0, 0x14, Preset::PciAddCapability),
             Err(ConfigError::NoSpace { size: 0x14 })
         ));
-        assert_eq!(s.add_capability(0x09, 0, 0x10, "x").unwrap(), 0xf0);
+        assert_eq!(
+            s.add_capability(CapId::Vndr, 0, 0x10, Preset::PciAddCapability)
+                .unwrap(),
+            0xf0
+        );
     }
 
     #[test]
     fn delete_unlinks_and_restores_writable_masks() {
         let mut s = dev(ConfigSize::Conventional);
-        s.add_capability(0x01, 0x40, 8, "pm").unwrap();
-        s.add_capability(0x05, 0x50, 0x0a, "msi").unwrap();
-        assert_eq!(s.del_capability(0x01, 8).unwrap(), Some(0x40));
+        s.add_capability(CapId::Pm, 0x40, 8, Preset::PciAddCapability).unwrap();
+        s.add_capability(CapId::Msi, 0x50, 0x0a, Preset::PciAddCapability)
+            .unwrap();
+        assert_eq!(s.del_capability(CapId::Pm, 8).unwrap(), Some(0x40));
         assert_eq!(s.config()[0x51], 0);
         assert!(s.cmask()[0x40..0x48].iter().all(|&c| c == 0));
         assert!(s.wmask()[0x40..0x48].iter().all(|&w| w == 0xff));
         assert_eq!(s.config()[0x06] & 0x10, 0x10);
-        assert_eq!(s.del_capability(0x05, 0x0a).unwrap(), Some(0x50));
+        assert_eq!(s.del_capability(CapId::Msi, 0x0a).unwrap(), Some(0x50));
         assert_eq!(s.config()[0x34], 0);
         assert_eq!(s.config()[0x06] & 0x10, 0);
-        assert_eq!(s.del_capability(0x05, 0x0a).unwrap(), None);
+        assert_eq!(s.del_capability(CapId::Msi, 0x0a).unwrap(), None);
     }
 
     #[test]
     fn ext_caps_append_at_the_tail() {
         let mut s = dev(ConfigSize::Express);
-        s.add_ext_capability(0x0001, 2, 0x100, 0x48, "aer").unwrap();
-        s.add_ext_capability(0x000d, 1, 0x148, 8, "acs").unwrap();
-        s.add_ext_capability(0x0003, 1, 0x150, 12, "dsn").unwrap();
+        s.add_ext_capability(ExtCapId::Err, 2, 0x100, 0x48, Preset::PcieAddCapability)
+            .unwrap();
+        s.add_ext_capability(ExtCapId::Acs, 1, 0x148, 8, Preset::PcieAddCapability)
+            .unwrap();
+        s.add_ext_capability(ExtCapId::Dsn, 1, 0x150, 12, Preset::PcieAddCapability)
+            .unwrap();
         let chain = s.ext_capabilities();
         let got: Vec<_> = chain.entries.iter().map(|e| (e.id, e.offset, e.version)).collect();
         assert_eq!(got, vec![(1, 0x100, 2), (0xd, 0x148, 1), (3, 0x150, 1)]);
@@ -586,7 +624,7 @@ mod tests {
         assert!(s.cmask()[0x100..0x15c].iter().all(|&c| c == 0xff));
         assert!(s.wmask()[0x100..0x15c].iter().all(|&c| c == 0));
         assert_eq!(s.cmask()[0x15c], 0);
-        assert_eq!(s.find_ext_capability(0x0003), Some(0x150));
+        assert_eq!(s.find_ext_capability(ExtCapId::Dsn), Some(0x150));
     }
 
     #[test]

@@ -306,7 +306,7 @@ mod tests {
         let mut d = dev();
         // Header: 0..4 IDs, 0x06 (cap bit), 0x08..0x0c, 0x0e, 0x34 = 4 + 1 + 4 + 1 + 1 = 11
         assert_eq!(restore_check(d.config(), &d).unwrap().checked_bytes, 11);
-        d.exempt(0x00..0x02, "test", "test").unwrap();
+        d.exempt(0x00..0x02, crate::ExemptPolicy::SkipVscCheck, "test").unwrap();
         let r = restore_check(d.config(), &d).unwrap();
         assert_eq!(r.checked_bytes, 9);
         assert_eq!(r.exemptions.len(), 1);

@@ -5,6 +5,23 @@ use thiserror::Error;
 
 /// An error raised by the config-space model. Never a panic: every offset and length a caller
 /// passes is checked.
+///
+/// It is `Clone + Send + Sync + 'static`, so other crates keep it as the source of their own
+/// errors instead of flattening it to a string:
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// enum RealizeError {
+///     #[error("building the model: {0}")]
+///     Model(#[from] pcimig_config::ConfigError),
+/// }
+/// let e: RealizeError = pcimig_config::ConfigError::NotExpress.into();
+/// let source = std::error::Error::source(&e).unwrap();
+/// assert_eq!(
+///     source.downcast_ref::<pcimig_config::ConfigError>(),
+///     Some(&pcimig_config::ConfigError::NotExpress)
+/// );
+/// ```
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -110,4 +127,18 @@ pub enum ConfigError {
     /// A config space size other than 256 or 4096 bytes.
     #[error("a config space is 256 or 4096 bytes, not {0}")]
     BadSize(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wrappable<E: std::error::Error + Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn errors_can_be_kept_as_sources_across_threads() {
+        wrappable::<ConfigError>();
+        wrappable::<crate::machine::MachineTypeError>();
+        wrappable::<crate::vmstate::VmstateError>();
+    }
 }

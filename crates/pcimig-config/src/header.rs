@@ -169,7 +169,7 @@ impl ConfigSpace {
     /// the secondary latency timer becomes read-only.
     pub fn pci_bridge_initfn(&mut self, secondary_is_pcie: bool, writeable_slt_bug: bool) {
         self.or_word(Array::Config, PCI_STATUS, PCI_STATUS_66MHZ | PCI_STATUS_FAST_BACK);
-        self.set_word(Array::Config, PCI_CLASS_DEVICE, 0x0604);
+        self.set_word(Array::Config, PCI_CLASS_DEVICE, PCI_CLASS_BRIDGE_PCI);
         let ht = (self.config[PCI_HEADER_TYPE] & PCI_HEADER_TYPE_MULTI_FUNCTION) | PCI_HEADER_TYPE_BRIDGE;
         self.set_byte(Array::Config, PCI_HEADER_TYPE, ht);
         self.set_word(Array::Config, PCI_SEC_STATUS, PCI_STATUS_66MHZ | PCI_STATUS_FAST_BACK);

@@ -235,6 +235,83 @@ impl ExtCapId {
     }
 }
 
+/// A capability ID of either list: standard (`PCI_CAP_ID_*`) or extended (`PCI_EXT_CAP_ID_*`).
+/// What a [`CapRecord`](crate::CapRecord) or a [`CapLocation`](crate::CapLocation) names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum AnyCapId {
+    /// A standard capability (0x40..0x100).
+    Std(CapId),
+    /// An extended capability (0x100..0x1000).
+    Ext(ExtCapId),
+}
+
+impl AnyCapId {
+    /// The ID from its raw value and the list it is on.
+    pub fn from_raw(id: u16, extended: bool) -> Self {
+        if extended {
+            AnyCapId::Ext(ExtCapId::from(id))
+        } else {
+            AnyCapId::Std(CapId::from(id as u8))
+        }
+    }
+
+    /// The raw ID value (8-bit standard IDs widened).
+    pub fn value(self) -> u16 {
+        match self {
+            AnyCapId::Std(id) => u16::from(id.value()),
+            AnyCapId::Ext(id) => id.value(),
+        }
+    }
+
+    /// On the extended list.
+    pub fn is_extended(self) -> bool {
+        matches!(self, AnyCapId::Ext(_))
+    }
+
+    /// The standard ID, if it is one.
+    pub fn std(self) -> Option<CapId> {
+        match self {
+            AnyCapId::Std(id) => Some(id),
+            AnyCapId::Ext(_) => None,
+        }
+    }
+
+    /// The extended ID, if it is one.
+    pub fn ext(self) -> Option<ExtCapId> {
+        match self {
+            AnyCapId::Ext(id) => Some(id),
+            AnyCapId::Std(_) => None,
+        }
+    }
+
+    /// The name used in reports ([`CapId::display_name`], [`ExtCapId::display_name`]).
+    pub fn display_name(self) -> String {
+        match self {
+            AnyCapId::Std(id) => id.display_name(),
+            AnyCapId::Ext(id) => id.display_name(),
+        }
+    }
+}
+
+impl From<CapId> for AnyCapId {
+    fn from(id: CapId) -> Self {
+        AnyCapId::Std(id)
+    }
+}
+
+impl From<ExtCapId> for AnyCapId {
+    fn from(id: ExtCapId) -> Self {
+        AnyCapId::Ext(id)
+    }
+}
+
+impl fmt::Display for AnyCapId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display_name())
+    }
+}
+
 impl fmt::Display for CapId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.display_name())
@@ -262,6 +339,11 @@ mod tests {
         assert_eq!(CapId::from(0x09), CapId::Vndr);
         assert_eq!(ExtCapId::from(0x23), ExtCapId::Dvsec);
         assert_eq!(CapId::from(0x7f), CapId::Other(0x7f));
+        for v in 0..=u8::MAX {
+            assert_eq!(AnyCapId::from_raw(u16::from(v), false).value(), u16::from(v));
+        }
+        assert_eq!(AnyCapId::from_raw(0x23, true), AnyCapId::Ext(ExtCapId::Dvsec));
+        assert!(!AnyCapId::from(CapId::Vndr).is_extended());
     }
 
     #[test]

@@ -23,7 +23,10 @@
 //! - [`caps`]: capability add/delete/find, extended capabilities, a tolerant chain walker.
 //! - [`presets`]: the masks of the capabilities QEMU implements.
 //! - [`check`]: the restore check, reporting every mismatch and QEMU's exact line for the first.
-//! - [`names`]: the register map that names any byte.
+//! - [`regmap`]: the register map as data (offset, width, name, bit fields per register).
+//! - [`names`]: where any byte is (register, capability), named from the register map.
+//! - [`le`]: bounds-checked little-endian reads from byte slices.
+//! - [`machine`]: QEMU's x86 machine types and their compat table (`hw_compat_*`) as data.
 //! - [`vmstate`]: the `PCIDevice` state in QEMU's wire format.
 //!
 //! No I/O happens here; readers live in the `pcimig` crate.
@@ -50,8 +53,12 @@ pub mod check;
 mod error;
 pub mod header;
 mod ids;
+pub mod le;
+pub mod machine;
 pub mod names;
+mod origin;
 pub mod presets;
+pub mod regmap;
 pub mod regs;
 mod space;
 pub mod vmstate;
@@ -60,7 +67,9 @@ pub use caps::{walk_ext, walk_std, CapChain, CapEntry, ChainIssue};
 pub use check::{restore_check, CheckReport, Mismatch};
 pub use error::ConfigError;
 pub use header::{DeviceIdentity, DeviceParams, HeaderKind};
-pub use ids::{CapId, ExtCapId};
+pub use ids::{AnyCapId, CapId, ExtCapId};
+pub use machine::{MachineFamily, MachineType, MachineTypeError};
 pub use names::{locate_in_bytes, CapLocation, Location};
+pub use origin::{ExemptPolicy, Preset};
 pub use space::{Array, BarInfo, ByteMasks, CapRecord, ConfigSize, ConfigSpace, Exemption, PciAddress, RawMut};
 pub use vmstate::{Embedding, PciDeviceState, VmstateError};

@@ -4,6 +4,8 @@
 //! function it mirrors; the values are QEMU 10.0.2's.
 
 use crate::error::ConfigError;
+use crate::ids::{CapId, ExtCapId};
+use crate::origin::Preset;
 use crate::regs::*;
 use crate::space::{Array, ConfigSpace};
 
@@ -95,38 +97,24 @@ pub struct MsixLayout {
     pub bar_sizes: Option<(u64, u64)>,
 }
 
-const QEMU_PCI_EXP_LNKCAP_MLW_SHIFT: u32 = 4;
-const PCI_EXP_LNKCAP_MLW: u32 = 0x0000_03f0;
-const PCI_EXP_LNKCAP_SLS: u32 = 0x0000_000f;
-const PCI_EXP_LNKCAP_ASPMS_0S: u32 = 0x0000_0400;
-const PCI_EXP_LNKCAP_LBNC: u32 = 0x0020_0000;
-const PCI_EXP_LNKCAP_DLLLARC: u32 = 0x0010_0000;
-const PCI_EXP_LNKCAP_PN_SHIFT: u32 = 24;
-const PCI_EXP_LNKCTL2_TLS: u16 = 0x000f;
-const PCI_EXP_SLTCAP_ABP: u32 = 0x0000_0001;
-const PCI_EXP_SLTCAP_PCP: u32 = 0x0000_0002;
-const PCI_EXP_SLTCAP_AIP: u32 = 0x0000_0008;
-const PCI_EXP_SLTCAP_PIP: u32 = 0x0000_0010;
-const PCI_EXP_SLTCAP_HPS: u32 = 0x0000_0020;
-const PCI_EXP_SLTCAP_HPC: u32 = 0x0000_0040;
-const PCI_EXP_SLTCAP_EIP: u32 = 0x0002_0000;
-const PCI_EXP_SLTCAP_PSN_SHIFT: u32 = 19;
-const PCI_EXP_SLTCTL_PIC: u16 = 0x0300;
-const PCI_EXP_SLTCTL_AIC: u16 = 0x00c0;
-const PCI_EXP_SLTCTL_PWR_IND_OFF: u16 = 0x0300;
-const PCI_EXP_SLTCTL_ATTN_IND_OFF: u16 = 0x00c0;
-const PCI_SSVID_SIZEOF: usize = 8;
 /// PCIE_AER_LOG_MAX_LIMIT: the largest `aer_log_max` pcie_aer_init accepts.
 pub const PCIE_AER_LOG_MAX_LIMIT: u16 = 128;
 
 /// Size of an MSI capability with the given flags (msi_cap_sizeof).
 pub fn msi_cap_sizeof(flags: u16) -> usize {
     match (flags & PCI_MSI_FLAGS_64BIT != 0, flags & PCI_MSI_FLAGS_MASKBIT != 0) {
-        (true, true) => 0x18,
-        (true, false) => 0x0e,
-        (false, true) => 0x14,
-        (false, false) => 0x0a,
+        (true, true) => PCI_MSI_PENDING_64 + 4,
+        (true, false) => PCI_MSI_DATA_64 + 2,
+        (false, true) => PCI_MSI_PENDING_32 + 4,
+        (false, false) => PCI_MSI_DATA_32 + 2,
     }
+}
+
+/// Number of MSI-X vectors (table entries) a Message Control value `flags` declares: its
+/// Table Size field plus one (Linux's msix_table_size; QEMU's vfio_msix_early_setup computes
+/// `(ctrl & PCI_MSIX_FLAGS_QSIZE) + 1`).
+pub fn msix_table_size(flags: u16) -> u16 {
+    (flags & PCI_MSIX_FLAGS_QSIZE) + 1
 }
 
 impl ConfigSpace {
@@ -134,7 +122,7 @@ impl ConfigSpace {
     /// is what vfio-pci and virtio-pci (`x-pcie-pm-init`) do after it: PMCSR wmask word 0x0003
     /// (power state). Records the PM capability, which enables the write-time D-state rules.
     pub fn pm_init(&mut self, offset: usize, pmcsr_state_writable: bool) -> Result<usize, ConfigError> {
-        let pos = self.add_capability(0x01, offset, PCI_PM_SIZEOF, "pci_pm_init")?;
+        let pos = self.add_capability(CapId::Pm, offset, PCI_PM_SIZEOF, Preset::PciPmInit)?;
         self.pm_cap = Some(pos);
         if pmcsr_state_writable {
             self.set_word(Array::Wmask, pos + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK);
@@ -159,14 +147,14 @@ impl ConfigSpace {
                 why: format!("{nr_vectors} vectors: must be a power of two in 1..=32"),
             });
         }
-        let mut flags = (nr_vectors.trailing_zeros() as u16) << 1;
+        let mut flags = (nr_vectors.trailing_zeros() as u16) << PCI_MSI_FLAGS_QMASK_SHIFT;
         if msi64bit {
             flags |= PCI_MSI_FLAGS_64BIT;
         }
         if per_vector_mask {
             flags |= PCI_MSI_FLAGS_MASKBIT;
         }
-        let pos = self.add_capability(0x05, offset, msi_cap_sizeof(flags), "msi_init")?;
+        let pos = self.add_capability(CapId::Msi, offset, msi_cap_sizeof(flags), Preset::MsiInit)?;
         self.msi_cap = Some(pos);
         self.set_word(Array::Config, pos + PCI_MSI_FLAGS, flags);
         self.set_word(
@@ -202,7 +190,7 @@ impl ConfigSpace {
                 why: "The number of MSI-X vectors is invalid".into(),
             });
         }
-        if layout.table_bar > 5 || layout.pba_bar > 5 {
+        if usize::from(layout.table_bar) >= PCI_NUM_BARS || usize::from(layout.pba_bar) >= PCI_NUM_BARS {
             return Err(ConfigError::InvalidPreset {
                 what: "msix_init",
                 why: "table or PBA BAR index out of range".into(),
@@ -222,7 +210,7 @@ impl ConfigSpace {
                 why: "table & pba overlap, or they don't fit in BARs, or don't align".into(),
             });
         }
-        let pos = self.add_capability(0x11, offset, MSIX_CAP_LENGTH, "msix_init")?;
+        let pos = self.add_capability(CapId::Msix, offset, MSIX_CAP_LENGTH, Preset::MsixInit)?;
         self.msix_cap = Some(pos);
         self.set_word(Array::Config, pos + PCI_MSIX_FLAGS, (n - 1) as u16);
         self.set_long(
@@ -235,8 +223,8 @@ impl ConfigSpace {
             pos + PCI_MSIX_PBA,
             layout.pba_offset | u32::from(layout.pba_bar),
         );
-        let w = self.wmask[pos + 3] | 0xc0;
-        self.set_byte(Array::Wmask, pos + 3, w);
+        let w = self.wmask[pos + MSIX_CONTROL_OFFSET] | MSIX_ENABLE_MASK | MSIX_MASKALL_MASK;
+        self.set_byte(Array::Wmask, pos + MSIX_CONTROL_OFFSET, w);
         Ok(pos)
     }
 
@@ -245,13 +233,13 @@ impl ConfigSpace {
     /// msix_init at the first free offset. Returns the capability offset.
     pub fn msix_init_exclusive_bar(&mut self, nentries: u16, bar_nr: u8) -> Result<usize, ConfigError> {
         let n = u32::from(nentries);
-        let mut bar_size: u32 = 4096;
+        let mut bar_size = MSIX_EXCLUSIVE_BAR_SIZE;
         let mut pba_offset = bar_size / 2;
         let pba_size = n.next_multiple_of(64) / 8;
         if n * PCI_MSIX_ENTRY_SIZE as u32 > pba_offset {
             pba_offset = n * PCI_MSIX_ENTRY_SIZE as u32;
         }
-        if pba_offset + pba_size > 4096 {
+        if pba_offset + pba_size > MSIX_EXCLUSIVE_BAR_SIZE {
             bar_size = (pba_offset + pba_size).next_power_of_two();
         }
         let pos = self.msix_init(
@@ -280,7 +268,7 @@ impl ConfigSpace {
         self.set_word(
             Array::Config,
             pos + PCI_EXP_FLAGS,
-            ((u16::from(dev_type) << 4) & PCI_EXP_FLAGS_TYPE) | version,
+            ((u16::from(dev_type) << PCI_EXP_FLAGS_TYPE_SHIFT) & PCI_EXP_FLAGS_TYPE) | version,
         );
         let devcap = PCI_EXP_DEVCAP_RBER | if ext_tag { PCI_EXP_DEVCAP_EXT_TAG } else { 0 };
         self.set_long(Array::Config, pos + PCI_EXP_DEVCAP, devcap);
@@ -289,10 +277,14 @@ impl ConfigSpace {
             pos + PCI_EXP_LNKCAP,
             (u32::from(port) << PCI_EXP_LNKCAP_PN_SHIFT)
                 | PCI_EXP_LNKCAP_ASPMS_0S
-                | (1 << QEMU_PCI_EXP_LNKCAP_MLW_SHIFT)
-                | 1,
+                | (u32::from(QEMU_PCI_EXP_LNK_X1) << PCI_EXP_LNK_MLW_SHIFT)
+                | u32::from(QEMU_PCI_EXP_LNK_2_5GT),
         );
-        self.set_word(Array::Config, pos + PCI_EXP_LNKSTA, (1 << 4) | 1);
+        self.set_word(
+            Array::Config,
+            pos + PCI_EXP_LNKSTA,
+            (QEMU_PCI_EXP_LNK_X1 << PCI_EXP_LNK_MLW_SHIFT) | QEMU_PCI_EXP_LNK_2_5GT,
+        );
         // "changing them across migrations is generally fine": Link Status is never checked.
         self.set_word(Array::Cmask, pos + PCI_EXP_LNKSTA, 0);
     }
@@ -313,22 +305,22 @@ impl ConfigSpace {
         self.or_long(
             Array::Config,
             pos + PCI_EXP_LNKCAP,
-            ((width as u32) << QEMU_PCI_EXP_LNKCAP_MLW_SHIFT) | speed as u32,
+            ((width as u32) << PCI_EXP_LNK_MLW_SHIFT) | speed as u32,
         );
         if speed > LinkSpeed::Gt2_5 {
             self.clear_word(Array::Config, pos + PCI_EXP_LNKCTL2, PCI_EXP_LNKCTL2_TLS);
             self.or_word(Array::Config, pos + PCI_EXP_LNKCTL2, speed as u16 & PCI_EXP_LNKCTL2_TLS);
         }
         if speed > LinkSpeed::Gt5 {
-            let mut sls = 0x2 | 0x4 | 0x8;
+            let mut sls = PCI_EXP_LNKCAP2_SLS_2_5GB | PCI_EXP_LNKCAP2_SLS_5_0GB | PCI_EXP_LNKCAP2_SLS_8_0GB;
             if speed > LinkSpeed::Gt8 {
-                sls |= 0x10;
+                sls |= PCI_EXP_LNKCAP2_SLS_16_0GB;
             }
             if speed > LinkSpeed::Gt16 {
-                sls |= 0x20;
+                sls |= PCI_EXP_LNKCAP2_SLS_32_0GB;
             }
             if speed > LinkSpeed::Gt32 {
-                sls |= 0x40;
+                sls |= PCI_EXP_LNKCAP2_SLS_64_0GB;
             }
             self.set_long(Array::Config, pos + PCI_EXP_LNKCAP2, sls);
         }
@@ -348,7 +340,7 @@ impl ConfigSpace {
         if !self.is_express() {
             return Err(ConfigError::NotExpress);
         }
-        let pos = self.add_capability(0x10, offset, PCI_EXP_VER2_SIZEOF, "pcie_cap_init")?;
+        let pos = self.add_capability(CapId::Exp, offset, PCI_EXP_VER2_SIZEOF, Preset::PcieCapInit)?;
         self.exp_cap = Some(pos);
         self.pcie_cap_v1_fill(pos, port, dev_type, 2, opts.ext_tag);
         if let Some((w, s)) = opts.slot_link {
@@ -377,7 +369,7 @@ impl ConfigSpace {
         if !self.is_express() {
             return Err(ConfigError::NotExpress);
         }
-        let pos = self.add_capability(0x10, offset, PCI_EXP_VER1_SIZEOF, "pcie_cap_v1_init")?;
+        let pos = self.add_capability(CapId::Exp, offset, PCI_EXP_VER1_SIZEOF, Preset::PcieCapV1Init)?;
         self.exp_cap = Some(pos);
         self.pcie_cap_v1_fill(pos, port, dev_type, 1, ext_tag);
         Ok(pos)
@@ -453,8 +445,7 @@ impl ConfigSpace {
     pub fn pcie_cap_slot_init(&mut self, opts: &SlotOptions) -> Result<(), ConfigError> {
         let pos = self.exp("pcie_cap_slot_init")?;
         self.or_word(Array::Config, pos + PCI_EXP_FLAGS, PCI_EXP_FLAGS_SLOT);
-        let psn_mask = 0xfff8_0000u32;
-        self.clear_long(Array::Config, pos + PCI_EXP_SLTCAP, !psn_mask);
+        self.clear_long(Array::Config, pos + PCI_EXP_SLTCAP, !PCI_EXP_SLTCAP_PSN);
         self.or_long(
             Array::Config,
             pos + PCI_EXP_SLTCAP,
@@ -505,7 +496,7 @@ impl ConfigSpace {
         log_max: u16,
         unc_mask: bool,
     ) -> Result<(), ConfigError> {
-        if size < PCI_ERR_SIZEOF - 0x10 {
+        if size < PCI_ERR_TLP_PREFIX_LOG {
             return Err(ConfigError::InvalidPreset {
                 what: "pcie_aer_init",
                 why: format!("size {size:#x} is smaller than the AER registers"),
@@ -519,7 +510,7 @@ impl ConfigSpace {
                 why: format!("Invalid aer_log_max {log_max}. The max number of aer log is {PCIE_AER_LOG_MAX_LIMIT}"),
             });
         }
-        self.add_ext_capability(0x0001, version, offset, size, "pcie_aer_init")?;
+        self.add_ext_capability(ExtCapId::Err, version, offset, size, Preset::PcieAerInit)?;
         self.aer_cap = Some(offset);
         self.set_long(Array::W1cmask, offset + PCI_ERR_UNCOR_STATUS, PCI_ERR_UNC_SUPPORTED);
         if unc_mask {
@@ -549,13 +540,13 @@ impl ConfigSpace {
         self.set_long(Array::Config, offset + PCI_ERR_CAP, cfg);
         self.set_long(Array::Wmask, offset + PCI_ERR_CAP, wm);
         if let Some(pos) = self.exp_cap {
-            let t = ((self.get_word(pos + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_TYPE) >> 4) as u8;
+            let t = ((self.get_word(pos + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_TYPE) >> PCI_EXP_FLAGS_TYPE_SHIFT) as u8;
             if matches!(
                 t,
                 PCI_EXP_TYPE_ROOT_PORT | PCI_EXP_TYPE_DOWNSTREAM | PCI_EXP_TYPE_UPSTREAM
             ) {
                 self.or_word(Array::Wmask, PCI_BRIDGE_CONTROL, PCI_BRIDGE_CTL_SERR);
-                self.or_long(Array::W1cmask, PCI_STATUS, 0x4000);
+                self.or_long(Array::W1cmask, PCI_STATUS, u32::from(PCI_SEC_STATUS_RCV_SYSTEM_ERROR));
             }
         }
         Ok(())
@@ -581,19 +572,25 @@ impl ConfigSpace {
     /// pcie_ats_init: ATS (8 bytes); page-aligned requests if `aligned`; control 0 with
     /// 0x800f writable.
     pub fn ats_init(&mut self, offset: usize, aligned: bool) -> Result<(), ConfigError> {
-        self.add_ext_capability(0x000f, 1, offset, PCI_EXT_CAP_ATS_SIZEOF, "pcie_ats_init")?;
+        self.add_ext_capability(
+            ExtCapId::Ats,
+            PCI_ATS_VER,
+            offset,
+            PCI_EXT_CAP_ATS_SIZEOF,
+            Preset::PcieAtsInit,
+        )?;
         if aligned {
             self.set_word(Array::Config, offset + PCI_ATS_CAP, PCI_ATS_CAP_PAGE_ALIGNED);
         }
         self.set_word(Array::Config, offset + PCI_ATS_CTRL, 0);
-        self.set_word(Array::Wmask, offset + PCI_ATS_CTRL, 0x800f);
+        self.set_word(Array::Wmask, offset + PCI_ATS_CTRL, PCI_ATS_CTRL_QEMU_WMASK);
         Ok(())
     }
 
     /// pcie_acs_init: ACS (8 bytes); on downstream ports SV|TB|RR|CR|UF|DT advertised and
     /// writable in ACS_CTRL, otherwise nothing.
     pub fn acs_init(&mut self, offset: usize, downstream_port: bool) -> Result<(), ConfigError> {
-        self.add_ext_capability(0x000d, 1, offset, PCI_ACS_SIZEOF, "pcie_acs_init")?;
+        self.add_ext_capability(ExtCapId::Acs, PCI_ACS_VER, offset, PCI_ACS_SIZEOF, Preset::PcieAcsInit)?;
         let bits = if downstream_port { PCI_ACS_DOWNSTREAM_BITS } else { 0 };
         self.set_word(Array::Config, offset + PCI_ACS_CAP, bits);
         self.set_word(Array::Wmask, offset + PCI_ACS_CTRL, bits);
@@ -602,23 +599,30 @@ impl ConfigSpace {
 
     /// pcie_ari_init: ARI (8 bytes), read-only and checked; next function number 1 or 0.
     pub fn ari_init(&mut self, offset: usize, nextfn_1: bool) -> Result<(), ConfigError> {
-        self.add_ext_capability(0x000e, 1, offset, PCI_ARI_SIZEOF, "pcie_ari_init")?;
-        self.set_long(Array::Config, offset + PCI_ARI_CAP, if nextfn_1 { 1 << 8 } else { 0 });
+        self.add_ext_capability(ExtCapId::Ari, PCI_ARI_VER, offset, PCI_ARI_SIZEOF, Preset::PcieAriInit)?;
+        let nextfn = u32::from(nextfn_1) << PCI_ARI_CAP_NFN_SHIFT;
+        self.set_long(Array::Config, offset + PCI_ARI_CAP, nextfn);
         Ok(())
     }
 
     /// pcie_dev_ser_num_init: Device Serial Number (12 bytes), read-only and checked.
     pub fn dsn_init(&mut self, offset: usize, serial: u64) -> Result<(), ConfigError> {
-        self.add_ext_capability(0x0003, 1, offset, PCI_EXT_CAP_DSN_SIZEOF, "pcie_dev_ser_num_init")?;
-        self.set_quad(Array::Config, offset + 4, serial);
+        self.add_ext_capability(
+            ExtCapId::Dsn,
+            PCI_DSN_VER,
+            offset,
+            PCI_EXT_CAP_DSN_SIZEOF,
+            Preset::PcieDevSerNumInit,
+        )?;
+        self.set_quad(Array::Config, offset + PCI_DSN_SERIAL, serial);
         Ok(())
     }
 
     /// pci_bridge_ssvid_init: bridge subsystem ID capability (8 bytes), checked.
     pub fn ssvid_init(&mut self, offset: usize, svid: u16, ssid: u16) -> Result<usize, ConfigError> {
-        let pos = self.add_capability(0x0d, offset, PCI_SSVID_SIZEOF, "pci_bridge_ssvid_init")?;
-        self.set_word(Array::Config, pos + 4, svid);
-        self.set_word(Array::Config, pos + 6, ssid);
+        let pos = self.add_capability(CapId::Ssvid, offset, PCI_SSVID_SIZEOF, Preset::PciBridgeSsvidInit)?;
+        self.set_word(Array::Config, pos + PCI_SSVID_VENDOR_ID, svid);
+        self.set_word(Array::Config, pos + PCI_SSVID_DEVICE_ID, ssid);
         Ok(pos)
     }
 }

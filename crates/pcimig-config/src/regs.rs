@@ -35,6 +35,8 @@ pub const PCI_HEADER_TYPE: usize = 0x0e;
 pub const PCI_BIST: usize = 0x0f;
 /// First base address register.
 pub const PCI_BASE_ADDRESS_0: usize = 0x10;
+/// Last base address register (type 0).
+pub const PCI_BASE_ADDRESS_5: usize = 0x24;
 /// CardBus CIS pointer (type 0).
 pub const PCI_CARDBUS_CIS: usize = 0x28;
 /// Subsystem vendor ID (type 0).
@@ -97,12 +99,26 @@ pub const PCI_COMMAND_IO: u16 = 0x0001;
 pub const PCI_COMMAND_MEMORY: u16 = 0x0002;
 /// Enable bus mastering.
 pub const PCI_COMMAND_MASTER: u16 = 0x0004;
+/// Enable response to special cycles.
+pub const PCI_COMMAND_SPECIAL: u16 = 0x0008;
+/// Use memory write and invalidate.
+pub const PCI_COMMAND_INVALIDATE: u16 = 0x0010;
+/// Enable palette snooping.
+pub const PCI_COMMAND_VGA_PALETTE: u16 = 0x0020;
+/// Enable parity checking.
+pub const PCI_COMMAND_PARITY: u16 = 0x0040;
+/// Enable address/data stepping.
+pub const PCI_COMMAND_WAIT: u16 = 0x0080;
 /// Enable SERR.
 pub const PCI_COMMAND_SERR: u16 = 0x0100;
+/// Enable back-to-back writes.
+pub const PCI_COMMAND_FAST_BACK: u16 = 0x0200;
 /// INTx emulation disable.
 pub const PCI_COMMAND_INTX_DISABLE: u16 = 0x0400;
 
 // ---- Status bits ---------------------------------------------------------------------------
+/// Immediate readiness.
+pub const PCI_STATUS_IMM_READY: u16 = 0x0001;
 /// Interrupt status.
 pub const PCI_STATUS_INTERRUPT: u16 = 0x0008;
 /// Support capability list.
@@ -113,6 +129,8 @@ pub const PCI_STATUS_66MHZ: u16 = 0x0020;
 pub const PCI_STATUS_FAST_BACK: u16 = 0x0080;
 /// Detected parity error (master data parity error).
 pub const PCI_STATUS_PARITY: u16 = 0x0100;
+/// DEVSEL timing.
+pub const PCI_STATUS_DEVSEL_MASK: u16 = 0x0600;
 /// Set on target abort.
 pub const PCI_STATUS_SIG_TARGET_ABORT: u16 = 0x0800;
 /// Master ack of target abort.
@@ -133,6 +151,18 @@ pub const PCI_HEADER_TYPE_NORMAL: u8 = 0;
 pub const PCI_HEADER_TYPE_BRIDGE: u8 = 1;
 /// Type 2: CardBus bridge.
 pub const PCI_HEADER_TYPE_CARDBUS: u8 = 2;
+/// Header type byte: the layout bits (without the multi-function bit).
+pub const PCI_HEADER_TYPE_MASK: u8 = 0x7f;
+/// CardBus bridge: capabilities pointer (type 2 header).
+pub const PCI_CB_CAPABILITY_LIST: usize = 0x14;
+
+// ---- Class codes ---------------------------------------------------------------------------
+/// Class PCI-to-PCI bridge (base class 0x06, sub class 0x04), as pci_bridge_initfn sets it.
+pub const PCI_CLASS_BRIDGE_PCI: u16 = 0x0604;
+/// Base class display controller (the byte at 0x0b).
+pub const PCI_BASE_CLASS_DISPLAY: u8 = 0x03;
+/// Display sub class "other" (the byte at 0x0a of secondary-vga).
+pub const PCI_CLASS_DISPLAY_OTHER_SUB: u8 = 0x80;
 
 // ---- BARs ----------------------------------------------------------------------------------
 /// BAR space bit: 1 = I/O.
@@ -143,6 +173,22 @@ pub const PCI_BASE_ADDRESS_SPACE_MEMORY: u8 = 0x00;
 pub const PCI_BASE_ADDRESS_MEM_TYPE_64: u8 = 0x04;
 /// Prefetchable memory BAR.
 pub const PCI_BASE_ADDRESS_MEM_PREFETCH: u8 = 0x08;
+/// Memory BAR type bits (bits 2:1: 32-bit, below 1M, 64-bit).
+pub const PCI_BASE_ADDRESS_MEM_TYPE_MASK: u8 = 0x06;
+/// The flag bits of an I/O BAR (bits 1:0); `!` gives pci_regs.h's PCI_BASE_ADDRESS_IO_MASK.
+pub const PCI_BASE_ADDRESS_IO_FLAGS: u32 = 0x03;
+/// The flag bits of a memory BAR (bits 3:0); `!` gives pci_regs.h's PCI_BASE_ADDRESS_MEM_MASK.
+pub const PCI_BASE_ADDRESS_MEM_FLAGS: u32 = 0x0f;
+/// Address bits of an I/O BAR.
+pub const PCI_BASE_ADDRESS_IO_MASK: u32 = !PCI_BASE_ADDRESS_IO_FLAGS;
+/// Address bits of a memory BAR.
+pub const PCI_BASE_ADDRESS_MEM_MASK: u32 = !PCI_BASE_ADDRESS_MEM_FLAGS;
+/// Address bits of the expansion ROM BAR.
+pub const PCI_ROM_ADDRESS_MASK: u32 = !0x7ff;
+/// Number of BARs of a type 0 header (regions 0..6; the ROM is region 6).
+pub const PCI_NUM_BARS: usize = 6;
+/// Number of BARs of a type 1 header.
+pub const PCI_NUM_BARS_BRIDGE: usize = 2;
 /// Expansion ROM enable bit.
 pub const PCI_ROM_ADDRESS_ENABLE: u32 = 0x01;
 /// Region index of the expansion ROM (QEMU's PCI_ROM_SLOT).
@@ -191,6 +237,59 @@ pub const PCI_BRIDGE_CTL_DISCARD_SERR: u16 = 0x0800;
 pub const PCI_CAP_LIST_ID: usize = 0;
 /// Next-pointer byte, relative to the capability.
 pub const PCI_CAP_LIST_NEXT: usize = 1;
+/// Capability-defined flags (16 bits), relative to the capability.
+pub const PCI_CAP_FLAGS: usize = 2;
+/// Size of a capability header with its flags.
+pub const PCI_CAP_SIZEOF: usize = 4;
+/// ID that ends a chain walk: what a read of absent hardware returns (pciutils' `<chain broken>`).
+pub const PCI_CAP_ID_ABSENT: u8 = 0xff;
+
+// ---- Vendor specific (cap 0x09) ------------------------------------------------------------
+/// Length byte of a vendor-specific capability (the third byte of its header).
+pub const PCI_VNDR_CAP_LEN: usize = 2;
+/// Size of a vendor-specific capability's header (ID, next, length): what skip-vsc-check keeps
+/// checked (QEMU's vfio_add_vendor_specific_cap clears cmask from `pos + 3`).
+pub const PCI_VNDR_CAP_HEADER_SIZEOF: usize = 3;
+
+// ---- Slot identification (cap 0x04) --------------------------------------------------------
+/// Expansion slot register.
+pub const PCI_SID_ESR: usize = 2;
+/// Chassis number.
+pub const PCI_SID_CHASSIS_NR: usize = 3;
+/// Size of the slot ID capability (QEMU's SLOTID_CAP_LENGTH).
+pub const SLOTID_CAP_LENGTH: usize = 4;
+
+// ---- Bridge subsystem vendor ID (cap 0x0d) -------------------------------------------------
+/// Subsystem vendor ID.
+pub const PCI_SSVID_VENDOR_ID: usize = 4;
+/// Subsystem ID.
+pub const PCI_SSVID_DEVICE_ID: usize = 6;
+/// Size of the SSVID capability (QEMU's PCI_SSVID_SIZEOF).
+pub const PCI_SSVID_SIZEOF: usize = 8;
+
+// ---- Vital Product Data (cap 0x03), PCI Advanced Features (cap 0x13) -----------------------
+/// VPD address register.
+pub const PCI_VPD_ADDR: usize = 2;
+/// VPD data register.
+pub const PCI_VPD_DATA: usize = 4;
+/// AF length.
+pub const PCI_AF_LENGTH: usize = 2;
+/// AF capabilities.
+pub const PCI_AF_CAP: usize = 3;
+/// AF control.
+pub const PCI_AF_CTRL: usize = 4;
+/// AF status.
+pub const PCI_AF_STATUS: usize = 5;
+
+// ---- SHPC (cap 0x0c), SATA (cap 0x12) ------------------------------------------------------
+/// Size of the SHPC capability (QEMU's SHPC_CAP_LENGTH).
+pub const SHPC_CAP_LENGTH: usize = 0x08;
+/// SHPC DWORD select (1 byte).
+pub const SHPC_CAP_DWORD_SELECT: usize = 0x2;
+/// SHPC DWORD data (4 bytes).
+pub const SHPC_CAP_DWORD_DATA: usize = 0x4;
+/// Size of the SATA capability (QEMU's SATA_CAP_SIZE).
+pub const SATA_CAP_SIZE: usize = 0x8;
 
 // ---- Power management (cap 0x01) -----------------------------------------------------------
 /// PMC register.
@@ -211,6 +310,14 @@ pub const PCI_PM_CAP_D2: u16 = 0x0400;
 pub const PCI_PM_CTRL_STATE_MASK: u16 = 0x0003;
 /// PMCSR: no soft reset.
 pub const PCI_PM_CTRL_NO_SOFT_RESET: u16 = 0x0008;
+/// PMCSR: PME enable.
+pub const PCI_PM_CTRL_PME_ENABLE: u16 = 0x0100;
+/// PMCSR: data select.
+pub const PCI_PM_CTRL_DATA_SEL_MASK: u16 = 0x1e00;
+/// PMCSR: data scale.
+pub const PCI_PM_CTRL_DATA_SCALE_MASK: u16 = 0x6000;
+/// PMCSR: PME status (write 1 to clear).
+pub const PCI_PM_CTRL_PME_STATUS: u16 = 0x8000;
 
 // ---- MSI (cap 0x05) ------------------------------------------------------------------------
 /// Message control.
@@ -219,8 +326,12 @@ pub const PCI_MSI_FLAGS: usize = 2;
 pub const PCI_MSI_FLAGS_ENABLE: u16 = 0x0001;
 /// Multiple message capable (log2 of vectors).
 pub const PCI_MSI_FLAGS_QMASK: u16 = 0x000e;
+/// Shift of the Multiple Message Capable field.
+pub const PCI_MSI_FLAGS_QMASK_SHIFT: u32 = 1;
 /// Multiple message enable.
 pub const PCI_MSI_FLAGS_QSIZE: u16 = 0x0070;
+/// Shift of the Multiple Message Enable field.
+pub const PCI_MSI_FLAGS_QSIZE_SHIFT: u32 = 4;
 /// 64-bit addresses.
 pub const PCI_MSI_FLAGS_64BIT: u16 = 0x0080;
 /// Per-vector masking.
@@ -265,6 +376,14 @@ pub const PCI_MSIX_FLAGS_BIRMASK: u32 = 0x7;
 pub const PCI_MSIX_ENTRY_SIZE: usize = 16;
 /// Length of the MSI-X capability (QEMU's MSIX_CAP_LENGTH).
 pub const MSIX_CAP_LENGTH: usize = 12;
+/// The byte of Message Control holding ENABLE and MASKALL (QEMU's MSIX_CONTROL_OFFSET).
+pub const MSIX_CONTROL_OFFSET: usize = PCI_MSIX_FLAGS + 1;
+/// ENABLE in the byte at MSIX_CONTROL_OFFSET (QEMU's MSIX_ENABLE_MASK).
+pub const MSIX_ENABLE_MASK: u8 = (PCI_MSIX_FLAGS_ENABLE >> 8) as u8;
+/// MASKALL in the byte at MSIX_CONTROL_OFFSET (QEMU's MSIX_MASKALL_MASK).
+pub const MSIX_MASKALL_MASK: u8 = (PCI_MSIX_FLAGS_MASKALL >> 8) as u8;
+/// The smallest BAR msix_init_exclusive_bar makes (its PBA starts halfway).
+pub const MSIX_EXCLUSIVE_BAR_SIZE: u32 = 4096;
 
 // ---- PCI Express (cap 0x10) ----------------------------------------------------------------
 /// PCI Express capabilities register.
@@ -273,6 +392,8 @@ pub const PCI_EXP_FLAGS: usize = 0x02;
 pub const PCI_EXP_FLAGS_VERS: u16 = 0x000f;
 /// Device/port type.
 pub const PCI_EXP_FLAGS_TYPE: u16 = 0x00f0;
+/// Shift of the device/port type field.
+pub const PCI_EXP_FLAGS_TYPE_SHIFT: u32 = 4;
 /// Slot implemented.
 pub const PCI_EXP_FLAGS_SLOT: u16 = 0x0100;
 /// Interrupt message number.
@@ -323,6 +444,78 @@ pub const PCI_EXP_SLTSTA2: usize = 0x3a;
 pub const PCI_EXP_VER1_SIZEOF: usize = 0x14;
 /// Size of a v2 PCI Express capability.
 pub const PCI_EXP_VER2_SIZEOF: usize = 0x3c;
+/// LNKCAP: max link speed.
+pub const PCI_EXP_LNKCAP_SLS: u32 = 0x0000_000f;
+/// LNKCAP: max link width.
+pub const PCI_EXP_LNKCAP_MLW: u32 = 0x0000_03f0;
+/// Shift of the max link width field (QEMU's PCI_EXP_LNK_MLW_SHIFT).
+pub const PCI_EXP_LNK_MLW_SHIFT: u32 = 4;
+/// LNKCAP: ASPM support.
+pub const PCI_EXP_LNKCAP_ASPMS: u32 = 0x0000_0c00;
+/// LNKCAP: ASPM L0s supported (QEMU's PCI_EXP_LNKCAP_ASPMS_0S).
+pub const PCI_EXP_LNKCAP_ASPMS_0S: u32 = 0x0000_0400;
+/// LNKCAP: data link layer link active reporting capable.
+pub const PCI_EXP_LNKCAP_DLLLARC: u32 = 0x0010_0000;
+/// LNKCAP: link bandwidth notification capability.
+pub const PCI_EXP_LNKCAP_LBNC: u32 = 0x0020_0000;
+/// LNKCAP: port number.
+pub const PCI_EXP_LNKCAP_PN: u32 = 0xff00_0000;
+/// Shift of the port number field.
+pub const PCI_EXP_LNKCAP_PN_SHIFT: u32 = 24;
+/// LNKSTA: current link speed.
+pub const PCI_EXP_LNKSTA_CLS: u16 = 0x000f;
+/// LNKSTA: negotiated link width.
+pub const PCI_EXP_LNKSTA_NLW: u16 = 0x03f0;
+/// Link width x1 in the MLW / NLW field (QEMU_PCI_EXP_LNK_X1).
+pub const QEMU_PCI_EXP_LNK_X1: u16 = 1;
+/// Link speed 2.5 GT/s in the SLS / CLS field (QEMU_PCI_EXP_LNK_2_5GT).
+pub const QEMU_PCI_EXP_LNK_2_5GT: u16 = 1;
+/// LNKCAP2: supported link speeds vector.
+pub const PCI_EXP_LNKCAP2_SLS: u32 = 0x0000_00fe;
+/// LNKCAP2: 2.5 GT/s supported.
+pub const PCI_EXP_LNKCAP2_SLS_2_5GB: u32 = 0x0000_0002;
+/// LNKCAP2: 5 GT/s supported.
+pub const PCI_EXP_LNKCAP2_SLS_5_0GB: u32 = 0x0000_0004;
+/// LNKCAP2: 8 GT/s supported.
+pub const PCI_EXP_LNKCAP2_SLS_8_0GB: u32 = 0x0000_0008;
+/// LNKCAP2: 16 GT/s supported.
+pub const PCI_EXP_LNKCAP2_SLS_16_0GB: u32 = 0x0000_0010;
+/// LNKCAP2: 32 GT/s supported.
+pub const PCI_EXP_LNKCAP2_SLS_32_0GB: u32 = 0x0000_0020;
+/// LNKCAP2: 64 GT/s supported.
+pub const PCI_EXP_LNKCAP2_SLS_64_0GB: u32 = 0x0000_0040;
+/// LNKCTL2: target link speed.
+pub const PCI_EXP_LNKCTL2_TLS: u16 = 0x000f;
+/// SLTCAP: attention button present.
+pub const PCI_EXP_SLTCAP_ABP: u32 = 0x0000_0001;
+/// SLTCAP: power controller present.
+pub const PCI_EXP_SLTCAP_PCP: u32 = 0x0000_0002;
+/// SLTCAP: MRL sensor present.
+pub const PCI_EXP_SLTCAP_MRLSP: u32 = 0x0000_0004;
+/// SLTCAP: attention indicator present.
+pub const PCI_EXP_SLTCAP_AIP: u32 = 0x0000_0008;
+/// SLTCAP: power indicator present.
+pub const PCI_EXP_SLTCAP_PIP: u32 = 0x0000_0010;
+/// SLTCAP: hot-plug surprise.
+pub const PCI_EXP_SLTCAP_HPS: u32 = 0x0000_0020;
+/// SLTCAP: hot-plug capable.
+pub const PCI_EXP_SLTCAP_HPC: u32 = 0x0000_0040;
+/// SLTCAP: electromechanical interlock present.
+pub const PCI_EXP_SLTCAP_EIP: u32 = 0x0002_0000;
+/// SLTCAP: no command completed support.
+pub const PCI_EXP_SLTCAP_NCCS: u32 = 0x0004_0000;
+/// SLTCAP: physical slot number.
+pub const PCI_EXP_SLTCAP_PSN: u32 = 0xfff8_0000;
+/// Shift of the physical slot number field.
+pub const PCI_EXP_SLTCAP_PSN_SHIFT: u32 = 19;
+/// SLTCTL: attention indicator control.
+pub const PCI_EXP_SLTCTL_AIC: u16 = 0x00c0;
+/// SLTCTL: attention indicator off.
+pub const PCI_EXP_SLTCTL_ATTN_IND_OFF: u16 = 0x00c0;
+/// SLTCTL: power indicator control.
+pub const PCI_EXP_SLTCTL_PIC: u16 = 0x0300;
+/// SLTCTL: power indicator off.
+pub const PCI_EXP_SLTCTL_PWR_IND_OFF: u16 = 0x0300;
 /// Device/port type: PCI Express endpoint.
 pub const PCI_EXP_TYPE_ENDPOINT: u8 = 0x0;
 /// Device/port type: legacy endpoint.
@@ -343,6 +536,18 @@ pub const PCI_EXP_TYPE_RC_END: u8 = 0x9;
 pub const PCI_EXP_TYPE_RC_EC: u8 = 0xa;
 /// DEVCAP: extended tag field supported.
 pub const PCI_EXP_DEVCAP_EXT_TAG: u32 = 0x0000_0020;
+/// DEVCAP: max payload size supported.
+pub const PCI_EXP_DEVCAP_PAYLOAD: u32 = 0x0000_0007;
+/// DEVCAP: phantom functions supported.
+pub const PCI_EXP_DEVCAP_PHANTOM: u32 = 0x0000_0018;
+/// DEVCAP: L0s acceptable latency.
+pub const PCI_EXP_DEVCAP_L0S: u32 = 0x0000_01c0;
+/// DEVCAP: L1 acceptable latency.
+pub const PCI_EXP_DEVCAP_L1: u32 = 0x0000_0e00;
+/// DEVCAP: slot power limit value.
+pub const PCI_EXP_DEVCAP_PWR_VAL: u32 = 0x03fc_0000;
+/// DEVCAP: slot power limit scale.
+pub const PCI_EXP_DEVCAP_PWR_SCL: u32 = 0x0c00_0000;
 /// DEVCAP: role-based error reporting.
 pub const PCI_EXP_DEVCAP_RBER: u32 = 0x0000_8000;
 /// DEVCAP: function level reset.
@@ -355,10 +560,42 @@ pub const PCI_EXP_DEVCTL_NFERE: u16 = 0x0002;
 pub const PCI_EXP_DEVCTL_FERE: u16 = 0x0004;
 /// DEVCTL: unsupported request reporting enable.
 pub const PCI_EXP_DEVCTL_URRE: u16 = 0x0008;
+/// DEVCTL: relaxed ordering enable.
+pub const PCI_EXP_DEVCTL_RELAX_EN: u16 = 0x0010;
+/// DEVCTL: max payload size.
+pub const PCI_EXP_DEVCTL_PAYLOAD: u16 = 0x00e0;
+/// DEVCTL: extended tag field enable.
+pub const PCI_EXP_DEVCTL_EXT_TAG: u16 = 0x0100;
+/// DEVCTL: phantom functions enable.
+pub const PCI_EXP_DEVCTL_PHANTOM: u16 = 0x0200;
+/// DEVCTL: auxiliary power PM enable.
+pub const PCI_EXP_DEVCTL_AUX_PME: u16 = 0x0400;
+/// DEVCTL: no snoop enable.
+pub const PCI_EXP_DEVCTL_NOSNOOP_EN: u16 = 0x0800;
+/// DEVCTL: max read request size.
+pub const PCI_EXP_DEVCTL_READRQ: u16 = 0x7000;
 /// DEVCTL: bridge configuration retry / initiate FLR.
 pub const PCI_EXP_DEVCTL_BCR_FLR: u16 = 0x8000;
 /// DEVSTA: error bits (CED, NFED, FED, URD).
 pub const PCI_EXP_DEVSTA_ERRORS: u16 = 0x000f;
+/// DEVSTA: AUX power detected.
+pub const PCI_EXP_DEVSTA_AUXPD: u16 = 0x0010;
+/// DEVSTA: transactions pending.
+pub const PCI_EXP_DEVSTA_TRPND: u16 = 0x0020;
+/// LNKCTL: ASPM control.
+pub const PCI_EXP_LNKCTL_ASPMC: u16 = 0x0003;
+/// LNKCTL: read completion boundary.
+pub const PCI_EXP_LNKCTL_RCB: u16 = 0x0008;
+/// LNKCTL: link disable.
+pub const PCI_EXP_LNKCTL_LD: u16 = 0x0010;
+/// LNKCTL: retrain link.
+pub const PCI_EXP_LNKCTL_RL: u16 = 0x0020;
+/// LNKSTA: link training.
+pub const PCI_EXP_LNKSTA_LT: u16 = 0x0800;
+/// LNKSTA: slot clock configuration.
+pub const PCI_EXP_LNKSTA_SLC: u16 = 0x1000;
+/// LNKSTA: data link layer link active.
+pub const PCI_EXP_LNKSTA_DLLLA: u16 = 0x2000;
 /// LNKCTL: common clock configuration.
 pub const PCI_EXP_LNKCTL_CCC: u16 = 0x0040;
 /// LNKCTL: extended synch.
@@ -371,6 +608,18 @@ pub const PCI_EXP_SLTCTL_PCC: u16 = 0x0400;
 pub const PCI_EXP_HP_EV_SUPPORTED: u16 = 0x0001 | 0x0008 | 0x0010;
 /// SLTSTA: presence detect state.
 pub const PCI_EXP_SLTSTA_PDS: u16 = 0x0040;
+/// SLTSTA: attention button pressed.
+pub const PCI_EXP_SLTSTA_ABP: u16 = 0x0001;
+/// SLTSTA: power fault detected.
+pub const PCI_EXP_SLTSTA_PFD: u16 = 0x0002;
+/// SLTSTA: MRL sensor changed.
+pub const PCI_EXP_SLTSTA_MRLSC: u16 = 0x0004;
+/// SLTSTA: presence detect changed.
+pub const PCI_EXP_SLTSTA_PDC: u16 = 0x0008;
+/// SLTSTA: command completed.
+pub const PCI_EXP_SLTSTA_CC: u16 = 0x0010;
+/// SLTSTA: data link layer state changed.
+pub const PCI_EXP_SLTSTA_DLLSC: u16 = 0x0100;
 /// RTCTL bits QEMU makes writable (SECEE, SENFEE, SEFEE).
 pub const PCI_EXP_RTCTL_QEMU_WMASK: u16 = 0x0007;
 /// DEVCAP2: ARI forwarding supported.
@@ -399,6 +648,8 @@ pub const PCI_ERR_COR_MASK: usize = 0x14;
 pub const PCI_ERR_CAP: usize = 0x18;
 /// AER: header log.
 pub const PCI_ERR_HEADER_LOG: usize = 0x1c;
+/// AER: size of the header log (QEMU's PCI_ERR_HEADER_LOG_SIZE).
+pub const PCI_ERR_HEADER_LOG_SIZE: usize = 16;
 /// AER: root error command.
 pub const PCI_ERR_ROOT_COMMAND: usize = 0x2c;
 /// AER: root error status.
@@ -407,8 +658,12 @@ pub const PCI_ERR_ROOT_STATUS: usize = 0x30;
 pub const PCI_ERR_ROOT_ERR_SRC: usize = 0x34;
 /// AER: TLP prefix log.
 pub const PCI_ERR_TLP_PREFIX_LOG: usize = 0x38;
+/// AER: size of the TLP prefix log (QEMU's PCI_ERR_TLP_PREFIX_LOG_SIZE).
+pub const PCI_ERR_TLP_PREFIX_LOG_SIZE: usize = 16;
 /// Size of the AER capability as QEMU adds it.
 pub const PCI_ERR_SIZEOF: usize = 0x48;
+/// Version of the AER capability QEMU adds (PCI_ERR_VER).
+pub const PCI_ERR_VER: u8 = 2;
 /// Uncorrectable errors QEMU emulates (PCI_ERR_UNC_SUPPORTED).
 pub const PCI_ERR_UNC_SUPPORTED: u32 = 0x03ff_f030;
 /// Default uncorrectable error mask (PCI_ERR_UNC_MASK_DEFAULT).
@@ -431,6 +686,9 @@ pub const PCI_ERR_CAP_ECRC_CHKE: u32 = 0x0000_0100;
 pub const PCI_ERR_CAP_MHRC: u32 = 0x0000_0200;
 /// AER CAP: multiple header recording enable.
 pub const PCI_ERR_CAP_MHRE: u32 = 0x0000_0400;
+/// Status: a system error was received (QEMU's PCI_SEC_STATUS_RCV_SYSTEM_ERROR, W1C in the
+/// Status register of a port with AER).
+pub const PCI_SEC_STATUS_RCV_SYSTEM_ERROR: u16 = 0x4000;
 /// AER root command enable bits.
 pub const PCI_ERR_ROOT_CMD_EN_MASK: u32 = 0x0000_0007;
 /// AER root status report bits.
@@ -443,19 +701,196 @@ pub const PCI_ATS_CAP: usize = 0x04;
 pub const PCI_ATS_CTRL: usize = 0x06;
 /// ATS: page-aligned requests.
 pub const PCI_ATS_CAP_PAGE_ALIGNED: u16 = 0x0020;
+/// ATS control: enable.
+pub const PCI_ATS_CTRL_ENABLE: u16 = 0x8000;
+/// ATS control bits QEMU makes writable in pcie_ats_init (ENABLE and the low STU bits: 0x800f).
+pub const PCI_ATS_CTRL_QEMU_WMASK: u16 = PCI_ATS_CTRL_ENABLE | 0x000f;
 /// Size of the ATS capability.
 pub const PCI_EXT_CAP_ATS_SIZEOF: usize = 8;
+/// Version of the ATS capability QEMU adds.
+pub const PCI_ATS_VER: u8 = 1;
+/// Version of the ACS capability QEMU adds.
+pub const PCI_ACS_VER: u8 = 1;
+/// Version of the ARI capability QEMU adds (PCI_ARI_VER).
+pub const PCI_ARI_VER: u8 = 1;
+/// Version of the DSN capability QEMU adds.
+pub const PCI_DSN_VER: u8 = 1;
 /// ACS capability register.
 pub const PCI_ACS_CAP: usize = 0x04;
 /// ACS control register.
 pub const PCI_ACS_CTRL: usize = 0x06;
+/// ACS egress control vector.
+pub const PCI_ACS_EGRESS_CTL_V: usize = 0x08;
 /// ACS bits of a downstream port (SV, TB, RR, CR, UF, DT).
 pub const PCI_ACS_DOWNSTREAM_BITS: u16 = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0010 | 0x0040;
 /// Size of the ACS capability as QEMU adds it.
 pub const PCI_ACS_SIZEOF: usize = 8;
 /// ARI capability register.
 pub const PCI_ARI_CAP: usize = 0x04;
+/// ARI control register.
+pub const PCI_ARI_CTRL: usize = 0x06;
+/// Shift of the next function number in the ARI capability register.
+pub const PCI_ARI_CAP_NFN_SHIFT: u32 = 8;
 /// Size of the ARI capability.
 pub const PCI_ARI_SIZEOF: usize = 8;
 /// Size of the DSN capability.
 pub const PCI_EXT_CAP_DSN_SIZEOF: usize = 12;
+/// DSN: the 64-bit serial number.
+pub const PCI_DSN_SERIAL: usize = 4;
+/// VSEC: vendor-specific header (ID, revision, length).
+pub const PCI_VNDR_HEADER: usize = 4;
+/// VSEC: first payload byte (after the vendor-specific header).
+pub const PCI_VNDR_PAYLOAD: usize = 8;
+/// DVSEC: header 1 (vendor, revision, length).
+pub const PCI_DVSEC_HEADER1: usize = 0x4;
+/// DVSEC: header 2 (DVSEC ID, 16 bits).
+pub const PCI_DVSEC_HEADER2: usize = 0x8;
+/// DVSEC: first payload byte (after header 2).
+pub const PCI_DVSEC_PAYLOAD: usize = 0xa;
+/// Resizable BAR: capability register of the first BAR (entries repeat every 8 bytes).
+pub const PCI_REBAR_CAP: usize = 4;
+/// Resizable BAR: supported sizes as QEMU 10.0.2's pci_regs.h has them (1 MiB .. 512 GiB).
+pub const PCI_REBAR_CAP_SIZES: u32 = 0x00ff_fff0;
+/// Resizable BAR: control register of the first BAR.
+pub const PCI_REBAR_CTRL: usize = 8;
+/// Resizable BAR control: BAR index.
+pub const PCI_REBAR_CTRL_BAR_IDX: u32 = 0x0000_0007;
+/// Resizable BAR control: number of resizable BARs.
+pub const PCI_REBAR_CTRL_NBAR_MASK: u32 = 0x0000_00e0;
+/// Shift of the number of resizable BARs.
+pub const PCI_REBAR_CTRL_NBAR_SHIFT: u32 = 5;
+/// Resizable BAR control: BAR size.
+pub const PCI_REBAR_CTRL_BAR_SIZE: u32 = 0x0000_1f00;
+/// Shift of the BAR size.
+pub const PCI_REBAR_CTRL_BAR_SHIFT: u32 = 8;
+/// Bytes between two Resizable BAR entries.
+pub const PCI_REBAR_ENTRY_SIZEOF: usize = 8;
+
+// ---- Extended capability header ------------------------------------------------------------
+/// Size of an extended capability header.
+pub const PCI_EXT_CAP_HEADER_SIZEOF: usize = 4;
+/// Alignment of an extended capability (QEMU's PCI_EXT_CAP_ALIGN).
+pub const PCI_EXT_CAP_ALIGN: usize = 4;
+/// Minimum size of an extended capability (pcie_add_capability asserts `size >= 8`).
+pub const PCI_EXT_CAP_MIN_SIZEOF: usize = 8;
+/// Shift of the version field of an extended header (QEMU's PCI_EXT_CAP_VER_SHIFT).
+pub const PCI_EXT_CAP_VER_SHIFT: u32 = 16;
+/// Shift of the next-pointer field of an extended header (QEMU's PCI_EXT_CAP_NEXT_SHIFT).
+pub const PCI_EXT_CAP_NEXT_SHIFT: u32 = 20;
+/// The ID and version fields of an extended header (what survives re-linking it).
+pub const PCI_EXT_CAP_ID_VER_MASK: u32 = 0x000f_ffff;
+
+/// PCI_EXT_CAP_ID: the capability ID of an extended header.
+pub const fn pci_ext_cap_id(header: u32) -> u16 {
+    (header & 0xffff) as u16
+}
+
+/// PCI_EXT_CAP_VER: the capability version of an extended header.
+pub const fn pci_ext_cap_ver(header: u32) -> u8 {
+    ((header >> PCI_EXT_CAP_VER_SHIFT) & 0xf) as u8
+}
+
+/// The raw 12-bit next field of an extended header (the low two bits included).
+pub const fn pci_ext_cap_next_raw(header: u32) -> usize {
+    (header >> PCI_EXT_CAP_NEXT_SHIFT) as usize
+}
+
+/// PCI_EXT_CAP_NEXT: the next pointer of an extended header, dword-aligned.
+pub const fn pci_ext_cap_next(header: u32) -> usize {
+    pci_ext_cap_next_raw(header) & 0xffc
+}
+
+/// QEMU's PCI_EXT_CAP(id, ver, next): an extended header.
+pub const fn pci_ext_cap(id: u16, ver: u8, next: usize) -> u32 {
+    id as u32 | (((ver & 0xf) as u32) << PCI_EXT_CAP_VER_SHIFT) | ((next as u32) << PCI_EXT_CAP_NEXT_SHIFT)
+}
+
+// ---- virtio-pci (VIRTIO 1.x, struct virtio_pci_cap) ----------------------------------------
+/// virtio_pci_cap: length of the capability.
+pub const VIRTIO_PCI_CAP_LEN: usize = 2;
+/// virtio_pci_cap: structure type.
+pub const VIRTIO_PCI_CAP_CFG_TYPE: usize = 3;
+/// virtio_pci_cap: BAR holding the structure.
+pub const VIRTIO_PCI_CAP_BAR: usize = 4;
+/// virtio_pci_cap: offset of the structure in its BAR.
+pub const VIRTIO_PCI_CAP_OFFSET: usize = 8;
+/// virtio_pci_cap: length of the structure.
+pub const VIRTIO_PCI_CAP_LENGTH: usize = 12;
+/// virtio_pci_notify_cap: notify_off_multiplier.
+pub const VIRTIO_PCI_NOTIFY_CAP_MULT: usize = 16;
+/// virtio_pci_cfg_cap: pci_cfg_data.
+pub const VIRTIO_PCI_CFG_CAP_DATA: usize = 16;
+/// Structure type: common configuration.
+pub const VIRTIO_PCI_CAP_COMMON_CFG: u8 = 1;
+/// Structure type: notifications.
+pub const VIRTIO_PCI_CAP_NOTIFY_CFG: u8 = 2;
+/// Structure type: ISR status.
+pub const VIRTIO_PCI_CAP_ISR_CFG: u8 = 3;
+/// Structure type: device-specific configuration.
+pub const VIRTIO_PCI_CAP_DEVICE_CFG: u8 = 4;
+/// Structure type: PCI configuration access.
+pub const VIRTIO_PCI_CAP_PCI_CFG: u8 = 5;
+
+// ---- QEMU's PCI bridge resource-reserve vendor capability (PCIBridgeQemuCap) ---------------
+/// Type byte.
+pub const QEMU_RESERVE_CAP_TYPE: usize = 3;
+/// Bus numbers to reserve (u32).
+pub const QEMU_RESERVE_CAP_BUS_RES: usize = 4;
+/// I/O space to reserve (u64).
+pub const QEMU_RESERVE_CAP_IO: usize = 8;
+/// Non-prefetchable memory to reserve (u32).
+pub const QEMU_RESERVE_CAP_MEM: usize = 16;
+
+// ---- SR-IOV (ext cap 0x0010) ---------------------------------------------------------------
+/// SR-IOV capabilities.
+pub const PCI_SRIOV_CAP: usize = 0x04;
+/// SR-IOV control.
+pub const PCI_SRIOV_CTRL: usize = 0x08;
+/// SR-IOV status.
+pub const PCI_SRIOV_STATUS: usize = 0x0a;
+/// Initial VFs.
+pub const PCI_SRIOV_INITIAL_VF: usize = 0x0c;
+/// Total VFs.
+pub const PCI_SRIOV_TOTAL_VF: usize = 0x0e;
+/// Number of VFs.
+pub const PCI_SRIOV_NUM_VF: usize = 0x10;
+/// Function dependency link.
+pub const PCI_SRIOV_FUNC_LINK: usize = 0x12;
+/// First VF offset.
+pub const PCI_SRIOV_VF_OFFSET: usize = 0x14;
+/// VF stride.
+pub const PCI_SRIOV_VF_STRIDE: usize = 0x16;
+/// VF device ID.
+pub const PCI_SRIOV_VF_DID: usize = 0x1a;
+/// Supported page sizes.
+pub const PCI_SRIOV_SUP_PGSIZE: usize = 0x1c;
+/// System page size.
+pub const PCI_SRIOV_SYS_PGSIZE: usize = 0x20;
+/// VF BAR0 (six BARs).
+pub const PCI_SRIOV_BAR: usize = 0x24;
+/// VF migration state array offset.
+pub const PCI_SRIOV_VFM: usize = 0x3c;
+
+// ---- PASID, PRI, LTR, L1SS -----------------------------------------------------------------
+/// PASID capability.
+pub const PCI_PASID_CAP: usize = 0x04;
+/// PASID control.
+pub const PCI_PASID_CTRL: usize = 0x06;
+/// PRI control.
+pub const PCI_PRI_CTRL: usize = 0x04;
+/// PRI status.
+pub const PCI_PRI_STATUS: usize = 0x06;
+/// PRI outstanding page request capacity.
+pub const PCI_PRI_MAX_REQ: usize = 0x08;
+/// PRI outstanding page request allocation.
+pub const PCI_PRI_ALLOC_REQ: usize = 0x0c;
+/// LTR max snoop latency.
+pub const PCI_LTR_MAX_SNOOP_LAT: usize = 0x4;
+/// LTR max no-snoop latency.
+pub const PCI_LTR_MAX_NOSNOOP_LAT: usize = 0x6;
+/// L1 PM substates capabilities.
+pub const PCI_L1SS_CAP: usize = 0x04;
+/// L1 PM substates control 1.
+pub const PCI_L1SS_CTL1: usize = 0x08;
+/// L1 PM substates control 2.
+pub const PCI_L1SS_CTL2: usize = 0x0c;

@@ -2,6 +2,9 @@
 //! `pci_default_write_config`.
 
 use crate::error::ConfigError;
+use crate::ids::AnyCapId;
+use crate::le;
+use crate::origin::{ExemptPolicy, Preset};
 use crate::regs::*;
 use std::fmt;
 use std::ops::Range;
@@ -90,19 +93,22 @@ pub enum Array {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CapRecord {
-    /// Capability ID (8-bit for standard, 16-bit for extended capabilities).
-    pub id: u16,
-    /// Extended (0x100 and above) rather than standard.
-    pub extended: bool,
+    /// Capability ID, standard or extended.
+    pub id: AnyCapId,
     /// Offset of the capability header.
     pub offset: usize,
     /// Number of bytes the capability was added with (the range that got cmask 0xff).
     pub size: usize,
-    /// Which preset or builder added it (for explanations), e.g. `msix_init`.
-    pub preset: String,
+    /// The QEMU function that added it (for explanations), e.g. [`Preset::MsixInit`].
+    pub preset: Preset,
 }
 
 impl CapRecord {
+    /// Extended (0x100 and above) rather than standard.
+    pub fn extended(&self) -> bool {
+        self.id.is_extended()
+    }
+
     /// The byte range `offset..offset+size`.
     pub fn range(&self) -> Range<usize> {
         self.offset..self.offset + self.size
@@ -117,8 +123,8 @@ pub struct Exemption {
     pub start: usize,
     /// One past the last exempt byte.
     pub end: usize,
-    /// The policy that exempted it, e.g. `skip-vsc-check`.
-    pub policy: String,
+    /// The policy that exempted it, e.g. [`ExemptPolicy::SkipVscCheck`] (`skip-vsc-check`).
+    pub policy: ExemptPolicy,
     /// Why, in a sentence (which capability, which rule).
     pub reason: String,
 }
@@ -490,16 +496,16 @@ impl ConfigSpace {
         if !(offset < pos + size && pos < offset + len) || flags & PCI_MSI_FLAGS_ENABLE == 0 {
             return;
         }
-        let log_num = (flags & PCI_MSI_FLAGS_QSIZE) >> 4;
-        let log_max = (flags & PCI_MSI_FLAGS_QMASK) >> 1;
+        let log_num = (flags & PCI_MSI_FLAGS_QSIZE) >> PCI_MSI_FLAGS_QSIZE_SHIFT;
+        let log_max = (flags & PCI_MSI_FLAGS_QMASK) >> PCI_MSI_FLAGS_QMASK_SHIFT;
         if log_num > log_max {
-            flags = (flags & !PCI_MSI_FLAGS_QSIZE) | (log_max << 4);
+            flags = (flags & !PCI_MSI_FLAGS_QSIZE) | (log_max << PCI_MSI_FLAGS_QSIZE_SHIFT);
             self.set_word(Array::Config, flags_off, flags);
         }
         if flags & PCI_MSI_FLAGS_MASKBIT == 0 {
             return;
         }
-        let nr_vectors = 1u32 << ((flags & PCI_MSI_FLAGS_QSIZE) >> 4);
+        let nr_vectors = 1u32 << ((flags & PCI_MSI_FLAGS_QSIZE) >> PCI_MSI_FLAGS_QSIZE_SHIFT);
         let implemented = u32::MAX
             .checked_shr(PCI_MSI_VECTORS_MAX.saturating_sub(nr_vectors))
             .unwrap_or(0);
@@ -578,22 +584,16 @@ impl ConfigSpace {
     }
 
     pub(crate) fn get_word(&self, off: usize) -> u16 {
-        u16::from_le_bytes([self.config[off], self.config[off + 1]])
+        le::word(&self.config, off)
     }
 
     pub(crate) fn get_long(&self, off: usize) -> u32 {
-        u32::from_le_bytes([
-            self.config[off],
-            self.config[off + 1],
-            self.config[off + 2],
-            self.config[off + 3],
-        ])
+        le::long(&self.config, off)
     }
 
     #[cfg(test)]
     pub(crate) fn get_arr_word(&self, a: Array, off: usize) -> u16 {
-        let arr = self.array(a);
-        u16::from_le_bytes([arr[off], arr[off + 1]])
+        le::word(self.array(a), off)
     }
 
     pub(crate) fn set_bytes(&mut self, a: Array, off: usize, bytes: &[u8]) {
@@ -689,7 +689,7 @@ impl ConfigSpace {
 
     /// Clear cmask over `range` on behalf of a named policy, and record the exemption so reports
     /// can say which policy made these bytes unchecked.
-    pub fn exempt(&mut self, range: Range<usize>, policy: &str, reason: &str) -> Result<(), ConfigError> {
+    pub fn exempt(&mut self, range: Range<usize>, policy: ExemptPolicy, reason: &str) -> Result<(), ConfigError> {
         if range.start >= range.end {
             return Ok(());
         }
@@ -697,7 +697,7 @@ impl ConfigSpace {
         self.exemptions.push(Exemption {
             start: range.start,
             end: range.end,
-            policy: policy.to_string(),
+            policy,
             reason: reason.to_string(),
         });
         Ok(())
@@ -726,7 +726,7 @@ impl ConfigSpace {
     /// Record a capability added by a builder outside this crate that edited masks directly.
     pub fn record_capability(&mut self, record: CapRecord) {
         self.caps
-            .retain(|c| !(c.extended == record.extended && c.offset == record.offset));
+            .retain(|c| !(c.extended() == record.extended() && c.offset == record.offset));
         self.caps.push(record);
     }
 }

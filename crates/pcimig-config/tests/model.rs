@@ -6,7 +6,8 @@
 use pcimig_config::presets::{PcieCapOptions, SlotOptions};
 use pcimig_config::regs::{PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_ROOT_PORT};
 use pcimig_config::{
-    restore_check, Array, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, HeaderKind,
+    restore_check, Array, CapId, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId,
+    HeaderKind, Preset,
 };
 
 fn new(size: ConfigSize, header: HeaderKind, multifunction: bool) -> ConfigSpace {
@@ -246,29 +247,35 @@ fn deleting_a_capability_makes_its_bytes_writable_and_unchecked_again() {
     let mut s = new(ConfigSize::Conventional, HeaderKind::Type0, false);
     let p = s.msi_init(0, 4, true, true).unwrap();
     s.pm_init(0, true).unwrap();
-    assert_eq!(s.del_capability(0x05, 0x18).unwrap(), Some(p));
+    assert_eq!(s.del_capability(CapId::Msi, 0x18).unwrap(), Some(p));
     assert!((p..p + 0x18).all(|i| masks(&s, i) == (0, 0xff, 0)));
     assert!((p..p + 0x18).all(|i| s.used()[i] == 0));
-    assert_eq!(s.find_capability(0x05), None);
-    assert_eq!(s.find_capability(0x01), Some(0x58), "PM was added after MSI");
+    assert_eq!(s.find_capability(CapId::Msi), None);
+    assert_eq!(s.find_capability(CapId::Pm), Some(0x58), "PM was added after MSI");
     assert_eq!(s.config()[0x59], 0, "PM's next pointer now skips the deleted MSI");
 }
 
 #[test]
 fn capability_offsets_outside_the_standard_area_or_misaligned_ext_caps_are_errors() {
     let mut s = new(ConfigSize::Express, HeaderKind::Type0, false);
-    s.add_capability(0x09, 0xf8, 8, "last fit").unwrap();
+    s.add_capability(CapId::Vndr, 0xf8, 8, Preset::PciAddCapability)
+        .unwrap();
     assert!(matches!(
-        s.add_capability(0x09, 0xfc, 8, "x"),
+        s.add_capability(CapId::Vndr, 0xfc, 8, Preset::PciAddCapability),
         Err(ConfigError::StdCapOutOfRange { offset: 0xfc, size: 8 })
     ));
     s.dsn_init(0x100, 1).unwrap();
-    let e = s.add_ext_capability(0x000b, 1, 0x10e, 8, "x").unwrap_err();
+    let e = s
+        .add_ext_capability(ExtCapId::Vndr, 1, 0x10e, 8, Preset::PcieAddCapability)
+        .unwrap_err();
     assert!(matches!(e, ConfigError::ExtCapOutOfRange { offset: 0x10e, .. }));
     assert!(e.to_string().contains("0x10e"));
-    assert!(matches!(s.add_ext_capability(0x000b, 1, 0xff8, 8, "x"), Ok(())));
     assert!(matches!(
-        s.add_ext_capability(0x000b, 1, 0xffc, 8, "x"),
+        s.add_ext_capability(ExtCapId::Vndr, 1, 0xff8, 8, Preset::PcieAddCapability),
+        Ok(())
+    ));
+    assert!(matches!(
+        s.add_ext_capability(ExtCapId::Vndr, 1, 0xffc, 8, Preset::PcieAddCapability),
         Err(ConfigError::ExtCapOutOfRange { .. })
     ));
 }
@@ -277,8 +284,10 @@ fn capability_offsets_outside_the_standard_area_or_misaligned_ext_caps_are_error
 fn ext_caps_append_after_the_last_one_even_out_of_address_order() {
     let mut s = new(ConfigSize::Express, HeaderKind::Type0, false);
     s.dsn_init(0x100, 7).unwrap();
-    s.add_ext_capability(0x000b, 1, 0x300, 0x10, "vsec").unwrap();
-    s.add_ext_capability(0x0023, 1, 0x200, 0x10, "dvsec").unwrap();
+    s.add_ext_capability(ExtCapId::Vndr, 1, 0x300, 0x10, Preset::PcieAddCapability)
+        .unwrap();
+    s.add_ext_capability(ExtCapId::Dvsec, 1, 0x200, 0x10, Preset::PcieAddCapability)
+        .unwrap();
     let chain: Vec<_> = s.ext_capabilities().entries.iter().map(|e| e.offset).collect();
     assert_eq!(chain, vec![0x100, 0x300, 0x200]);
     assert_eq!(s.get_le(Array::Config, 0x300, 4).unwrap() >> 20, 0x200);
@@ -288,8 +297,11 @@ fn ext_caps_append_after_the_last_one_even_out_of_address_order() {
 #[test]
 fn overlap_with_a_capability_padding_names_the_owner_and_the_byte() {
     let mut s = new(ConfigSize::Conventional, HeaderKind::Type0, false);
-    s.add_capability(0x09, 0x40, 0x0a, "vsc").unwrap(); // used to 0x4c (aligned up)
-    let e = s.add_capability(0x05, 0x4a, 0x0a, "msi").unwrap_err();
+    s.add_capability(CapId::Vndr, 0x40, 0x0a, Preset::PciAddCapability)
+        .unwrap(); // used to 0x4c (aligned up)
+    let e = s
+        .add_capability(CapId::Msi, 0x4a, 0x0a, Preset::PciAddCapability)
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         "0000:00:00:00.0 Attempt to add PCI capability 5 at offset 4a overlaps existing capability 40 at offset 4a"
@@ -297,5 +309,9 @@ fn overlap_with_a_capability_padding_names_the_owner_and_the_byte() {
     // Used bytes that no listed capability owns do not count as an overlap (QEMU finds no owner).
     let mut t = new(ConfigSize::Conventional, HeaderKind::Type0, false);
     t.fill_range(Array::Used, 0x40..0x50, 0xff).unwrap();
-    assert_eq!(t.add_capability(0x09, 0x44, 8, "vsc").unwrap(), 0x44);
+    assert_eq!(
+        t.add_capability(CapId::Vndr, 0x44, 8, Preset::PciAddCapability)
+            .unwrap(),
+        0x44
+    );
 }

@@ -6,7 +6,8 @@
 use pcimig_config::presets::PcieCapOptions;
 use pcimig_config::regs::{PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_ROOT_PORT};
 use pcimig_config::{
-    restore_check, Array, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, Embedding, HeaderKind,
+    restore_check, Array, CapId, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, Embedding, ExtCapId,
+    HeaderKind, Preset,
 };
 
 /// The prefix-less QEMU line, with the three masks as the spec writes them.
@@ -209,9 +210,9 @@ fn tv11_unclaimed_extended_bytes_are_unchecked_but_an_ext_cap_is_fully_checked()
     // A DVSEC at 0x200 running to the next ext cap at 0x300 (how vfio sizes it), added with
     // pcie_add_capability after a first ext cap at 0x100.
     s.dsn_init(0x100, 0x1122_3344_5566_7788).unwrap();
-    s.add_ext_capability(0x0023, 1, 0x200, 0x100, "vfio_add_ext_cap")
+    s.add_ext_capability(ExtCapId::Dvsec, 1, 0x200, 0x100, Preset::VfioAddExtCap)
         .unwrap();
-    s.add_ext_capability(0x000b, 1, 0x300, 0x10, "vfio_add_ext_cap")
+    s.add_ext_capability(ExtCapId::Vndr, 1, 0x300, 0x10, Preset::VfioAddExtCap)
         .unwrap();
     for i in 0x200..0x300 {
         assert_eq!(masks(&s, i), (0xff, 0, 0), "byte {i:#x}");
@@ -237,7 +238,7 @@ const VIRTIO_PCI_CAP_PCI_CFG: u8 = 5;
 /// offset +8, length +0x0c, then the extra dword of NOTIFY / PCI_CFG at +0x10).
 fn virtio_add_mem_cap(s: &mut ConfigSpace, cap_len: u8, cfg_type: u8, bar: u8, offset: u32, length: u32) -> usize {
     let pos = s
-        .add_capability(0x09, 0, usize::from(cap_len), "virtio_pci_add_mem_cap")
+        .add_capability(CapId::Vndr, 0, usize::from(cap_len), Preset::VirtioPciAddMemCap)
         .unwrap();
     let mut body = vec![cap_len, cfg_type, bar, 0, 0, 0];
     body.extend_from_slice(&offset.to_le_bytes());

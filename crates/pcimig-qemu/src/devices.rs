@@ -19,10 +19,12 @@
 //! ([`QueryPci`]) overrides them, and is the only reliable source for option-ROM sizes (without it
 //! the ROM file is looked up in QEMU's data directories).
 
-use pcimig_config::presets::{LinkSpeed, LinkWidth, MsixLayout, PcieCapOptions, SlotOptions};
+use pcimig_config::le;
+use pcimig_config::presets::{msix_table_size, MsixLayout, SlotOptions};
 use pcimig_config::regs::*;
 use pcimig_config::{
-    walk_ext, walk_std, Array, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, HeaderKind,
+    walk_ext, walk_std, Array, CapId, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId,
+    HeaderKind, Preset,
 };
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -77,88 +79,20 @@ pub enum DeviceError {
 
 // ---- machine types --------------------------------------------------------------------------------
 
-/// A QEMU x86 machine type as written in the stream's configuration section.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MachineType {
-    /// The full name, e.g. `pc-q35-10.0`.
-    pub name: String,
-    /// `q35` or `i440fx`.
-    pub family: MachineFamily,
-    /// (major, minor) of the versioned machine.
-    pub version: (u32, u32),
-}
+pub use pcimig_config::machine::{MachineFamily, MachineType};
 
-/// Chipset family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MachineFamily {
-    /// `pc-q35-*`: PCIe root bus, MCH, ICH9.
-    Q35,
-    /// `pc-i440fx-*`: conventional root bus, i440FX, PIIX3/4.
-    I440fx,
-}
+/// The oldest machine version the table models (the compat properties of older ones are not).
+pub const OLDEST_MODELLED_MACHINE: (u32, u32) = (2, 12);
 
-impl MachineType {
-    /// Parse `pc-q35-X.Y` / `pc-i440fx-X.Y` (optionally with a `-suffix`), the form QEMU writes
-    /// in the configuration section. Versions before 2.12 are refused (their compat properties are
-    /// not modelled).
-    pub fn parse(name: &str) -> Result<Self, DeviceError> {
-        let bad = |why: &str| DeviceError::Machine(name.to_string(), why.to_string());
-        let (family, rest) = if let Some(r) = name.strip_prefix("pc-q35-") {
-            (MachineFamily::Q35, r)
-        } else if let Some(r) = name.strip_prefix("pc-i440fx-") {
-            (MachineFamily::I440fx, r)
-        } else {
-            return Err(bad(
-                "only the versioned x86 machines pc-q35-X.Y and pc-i440fx-X.Y are modelled",
-            ));
-        };
-        let ver = rest.split('-').next().unwrap_or("");
-        let mut it = ver.split('.');
-        let major = it.next().and_then(|s| s.parse::<u32>().ok());
-        let minor = it.next().and_then(|s| s.parse::<u32>().ok());
-        let (Some(major), Some(minor)) = (major, minor) else {
-            return Err(bad("no X.Y version in the name"));
-        };
-        if (major, minor) < (2, 12) {
-            return Err(bad("machine types before 2.12 are not modelled"));
-        }
-        if (major, minor) > (10, 0) {
-            return Err(bad("newer than QEMU 10.0.2's machine types"));
-        }
-        Ok(MachineType {
-            name: name.to_string(),
-            family,
-            version: (major, minor),
-        })
+/// The machine type of a stream's configuration section, as the table models it:
+/// [`MachineType::from_config_section`], refusing versions before [`OLDEST_MODELLED_MACHINE`].
+pub fn parse_stream_machine(name: &str) -> Result<MachineType, DeviceError> {
+    let bad = |why: &str| DeviceError::Machine(name.to_string(), why.to_string());
+    let m = MachineType::from_config_section(name).map_err(|e| bad(e.reason))?;
+    if m.version < OLDEST_MODELLED_MACHINE {
+        return Err(bad("machine types before 2.12 are not modelled"));
     }
-
-    /// The machine version is `<= (major, minor)`, i.e. `hw_compat_major_minor` applies.
-    pub fn at_most(&self, major: u32, minor: u32) -> bool {
-        self.version <= (major, minor)
-    }
-
-    /// `x-pcie-ext-tag` (off through hw_compat_9_1).
-    pub fn pcie_ext_tag(&self) -> bool {
-        !self.at_most(9, 1)
-    }
-
-    /// `x-pcie-err-unc-mask` (off through hw_compat_7_2).
-    pub fn pcie_err_unc_mask(&self) -> bool {
-        !self.at_most(7, 2)
-    }
-
-    /// `x-pci-express-writeable-slt-bug` of PCI bridges (on through hw_compat_8_1).
-    pub fn writeable_slt_bug(&self) -> bool {
-        self.at_most(8, 1)
-    }
-
-    fn pcie_opts(&self) -> PcieCapOptions {
-        PcieCapOptions {
-            ext_tag: self.pcie_ext_tag(),
-            extcap_init: true,
-            slot_link: None,
-        }
-    }
+    Ok(m)
 }
 
 // ---- query-pci ----------------------------------------------------------------------------------------
@@ -557,8 +491,8 @@ pub fn identify(idstr: &str, config: &[u8]) -> Option<&'static DeviceKind> {
     if config.len() < 4 {
         return None;
     }
-    let vendor = u16::from_le_bytes([config[0], config[1]]);
-    let device = u16::from_le_bytes([config[2], config[3]]);
+    let vendor = le::word(config, PCI_VENDOR_ID);
+    let device = le::word(config, PCI_DEVICE_ID);
     let vmsd = vmsd_of(idstr);
     TABLE.iter().find(|k| {
         k.vendor == vendor
@@ -674,25 +608,12 @@ impl Ctx<'_> {
         }
     }
 
-    fn dest_word(&self, off: usize) -> u16 {
-        u16::from_le_bytes([self.d.config[off], self.d.config[off + 1]])
+    fn has_std(&self, id: CapId) -> Option<usize> {
+        self.std_caps.iter().find(|c| c.0 == id.value()).map(|c| c.1)
     }
 
-    fn dest_long(&self, off: usize) -> u32 {
-        u32::from_le_bytes([
-            self.d.config[off],
-            self.d.config[off + 1],
-            self.d.config[off + 2],
-            self.d.config[off + 3],
-        ])
-    }
-
-    fn has_std(&self, id: u8) -> Option<usize> {
-        self.std_caps.iter().find(|c| c.0 == id).map(|c| c.1)
-    }
-
-    fn has_ext(&self, id: u16) -> Option<usize> {
-        self.ext_caps.iter().find(|c| c.0 == id).map(|c| c.1)
+    fn has_ext(&self, id: ExtCapId) -> Option<usize> {
+        self.ext_caps.iter().find(|c| c.0 == id.value()).map(|c| c.1)
     }
 
     fn query_device(&self) -> Option<&QueryDevice> {
@@ -799,7 +720,7 @@ pub fn rom_file_size(romfile: &str) -> Option<u64> {
 
 /// Build the destination model of one emulated device.
 pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceError> {
-    let machine = MachineType::parse(d.machine)?;
+    let machine = parse_stream_machine(d.machine)?;
     let size = ConfigSize::from_len(d.config.len()).map_err(|e| DeviceError::Config {
         idstr: d.idstr.to_string(),
         type_name: "?",
@@ -807,10 +728,7 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
     })?;
     let Some(kind) = identify(d.idstr, d.config) else {
         let (vendor, device) = if d.config.len() >= 4 {
-            (
-                u16::from_le_bytes([d.config[0], d.config[1]]),
-                u16::from_le_bytes([d.config[2], d.config[3]]),
-            )
+            (le::word(d.config, PCI_VENDOR_ID), le::word(d.config, PCI_DEVICE_ID))
         } else {
             (0, 0)
         };
@@ -823,12 +741,17 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
         });
     };
     let type_name = match kind.builder {
-        Builder::Virtio => virtio_type_name(vmsd_of(d.idstr), u16::from_le_bytes([d.config[2], d.config[3]])),
+        Builder::Virtio => virtio_type_name(vmsd_of(d.idstr), le::word(d.config, PCI_DEVICE_ID)),
         // secondary-vga: same IDs and vmsd, class "other display" (0x0380), no ROM.
-        Builder::Vga if d.config[0x0b] == 0x03 && d.config[0x0a] == 0x80 => "secondary-vga",
+        Builder::Vga
+            if d.config[PCI_CLASS_DEVICE + 1] == PCI_BASE_CLASS_DISPLAY
+                && d.config[PCI_CLASS_DEVICE] == PCI_CLASS_DISPLAY_OTHER_SUB =>
+        {
+            "secondary-vga"
+        }
         _ => kind.type_name,
     };
-    let header = if d.config[PCI_HEADER_TYPE] & 0x7f == 1 {
+    let header = if d.config[PCI_HEADER_TYPE] & PCI_HEADER_TYPE_MASK == PCI_HEADER_TYPE_BRIDGE {
         HeaderKind::Type1
     } else {
         HeaderKind::Type0
@@ -862,7 +785,7 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
         std_caps,
         ext_caps,
     };
-    c.note(format!("machine {}", c.machine.name));
+    c.note(format!("machine {}", d.machine));
     match kind.builder {
         Builder::E1000 => e1000(&mut c)?,
         Builder::E1000e => e1000e(&mut c)?,
@@ -972,22 +895,16 @@ const MEM: u8 = PCI_BASE_ADDRESS_SPACE_MEMORY;
 const IO: u8 = PCI_BASE_ADDRESS_SPACE_IO;
 const MEM64: u8 = PCI_BASE_ADDRESS_SPACE_MEMORY | PCI_BASE_ADDRESS_MEM_TYPE_64;
 const MEM64_PREF: u8 = MEM64 | PCI_BASE_ADDRESS_MEM_PREFETCH;
-const CAP_ID_MSI: u8 = 0x05;
-const CAP_ID_VNDR: u8 = 0x09;
-const CAP_ID_SHPC: u8 = 0x0c;
-const CAP_ID_EXP: u8 = 0x10;
-const CAP_ID_MSIX: u8 = 0x11;
-const EXT_ID_AER: u16 = 0x0001;
-const EXT_ID_ACS: u16 = 0x000d;
-const EXT_ID_ATS: u16 = 0x000f;
-const PCI_ERR_SIZEOF: usize = 0x48;
-const PCI_ERR_VER: u8 = 2;
-const PCI_PM_CTRL: usize = 4;
 
 /// MSI geometry from the destination's MSI flags: (vectors, 64-bit, per-vector mask).
 fn msi_geometry(c: &Ctx<'_>, pos: usize) -> (u32, bool, bool) {
-    let flags = c.dest_word(pos + 2);
-    (1 << ((flags >> 1) & 7).min(5), flags & 0x80 != 0, flags & 0x100 != 0)
+    let flags = le::word(c.d.config, pos + PCI_MSI_FLAGS);
+    let log2 = (flags & PCI_MSI_FLAGS_QMASK) >> PCI_MSI_FLAGS_QMASK_SHIFT;
+    (
+        1 << log2.min(5),
+        flags & PCI_MSI_FLAGS_64BIT != 0,
+        flags & PCI_MSI_FLAGS_MASKBIT != 0,
+    )
 }
 
 fn msi(c: &mut Ctx<'_>, offset: usize, vectors: u32, bit64: bool, mask: bool) -> Result<(), DeviceError> {
@@ -1038,7 +955,7 @@ fn e1000e(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
             },
         )
         .map_err(|e| c.err(e))?;
-    let opts = c.machine.pcie_opts();
+    let opts = c.machine.pcie_cap_options();
     c.space
         .pcie_cap_v1_init(0xe0, PCI_EXP_TYPE_ENDPOINT, 0, opts.ext_tag)
         .map_err(|e| c.err(e))?;
@@ -1046,10 +963,15 @@ fn e1000e(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     let pm = c.space.pm_init(0xc8, false).map_err(|e| c.err(e))?;
     // e1000e_add_pm_capability: PMCSR wmask STATE|PME_ENABLE|DATA_SEL, w1cmask PME_STATUS.
     c.space
-        .set_le(Array::Wmask, pm + PCI_PM_CTRL, 2, 0x0003 | 0x0100 | 0x1e00)
+        .set_le(
+            Array::Wmask,
+            pm + PCI_PM_CTRL,
+            2,
+            u64::from(PCI_PM_CTRL_STATE_MASK | PCI_PM_CTRL_PME_ENABLE | PCI_PM_CTRL_DATA_SEL_MASK),
+        )
         .map_err(|e| c.err(e))?;
     c.space
-        .set_le(Array::W1cmask, pm + PCI_PM_CTRL, 2, 0x8000)
+        .set_le(Array::W1cmask, pm + PCI_PM_CTRL, 2, u64::from(PCI_PM_CTRL_PME_STATUS))
         .map_err(|e| c.err(e))?;
     aer(c, 0x100, 0)?;
     c.space.dsn_init(0x140, 0).map_err(|e| c.err(e))?;
@@ -1070,13 +992,13 @@ fn vmxnet3(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.bar(0, MEM, 0x1000)?;
     c.bar(1, MEM, 0x1000)?;
     c.bar(2, MEM, 0x2000)?;
-    let (msi_off, msix_off, pba) = if c.has_std(CAP_ID_MSI) == Some(0x50) {
+    let (msi_off, msix_off, pba) = if c.has_std(CapId::Msi) == Some(0x50) {
         c.note("x-old-msi-offsets (MSI at 0x50, MSI-X auto, PBA 0x800)");
         (0x50, 0, 0x800)
     } else {
         (0x84, 0x9c, 0x1000)
     };
-    if c.has_std(CAP_ID_MSI).is_some() {
+    if c.has_std(CapId::Msi).is_some() {
         msi(c, msi_off, 1, true, false)?;
     }
     let bar2 = c.space.bars()[2].map(|b| b.size).unwrap_or(0x2000);
@@ -1094,8 +1016,8 @@ fn vmxnet3(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         )
         .map_err(|e| c.err(e))?;
     if c.space.is_express() {
-        if c.has_std(CAP_ID_EXP).is_some() {
-            let opts = c.machine.pcie_opts();
+        if c.has_std(CapId::Exp).is_some() {
+            let opts = c.machine.pcie_cap_options();
             c.space
                 .pcie_endpoint_cap_init(0x48, false, &opts)
                 .map_err(|e| c.err(e))?;
@@ -1111,13 +1033,13 @@ fn vmxnet3(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 /// usb_xhci_pci_realize: MSI at 0x70 (`intrs` vectors, 64-bit), BAR0 64-bit 16 KiB, PCIe endpoint
 /// cap at 0xa0 on a PCIe bus, MSI-X at 0x90 (`intrs` vectors in BAR0 at 0x3000/0x3800).
 fn xhci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
-    if let Some(pos) = c.has_std(CAP_ID_MSI) {
+    if let Some(pos) = c.has_std(CapId::Msi) {
         let (n, b64, m) = msi_geometry(c, pos);
         msi(c, 0x70, n, b64, m)?;
     }
     c.bar(0, MEM64, 0x4000)?;
-    if c.has_std(CAP_ID_EXP).is_some() {
-        let opts = c.machine.pcie_opts();
+    if c.has_std(CapId::Exp).is_some() {
+        let opts = c.machine.pcie_cap_options();
         c.space
             .pcie_endpoint_cap_init(0xa0, false, &opts)
             .map_err(|e| c.err(e))?;
@@ -1126,8 +1048,8 @@ fn xhci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
             opts.ext_tag
         ));
     }
-    if let Some(pos) = c.has_std(CAP_ID_MSIX) {
-        let n = (c.dest_word(pos + 2) & 0x7ff) + 1;
+    if let Some(pos) = c.has_std(CapId::Msix) {
+        let n = msix_table_size(le::word(c.d.config, pos + PCI_MSIX_FLAGS));
         let bar0 = c.space.bars()[0].map(|b| b.size).unwrap_or(0x4000);
         c.space
             .msix_init(
@@ -1150,7 +1072,7 @@ fn xhci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 
 /// intel_hda_realize: MSI at 0x60 (0x50 with old_msi_addr; 1 vector, 64-bit), BAR0 16 KiB.
 fn intel_hda(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
-    if let Some(pos) = c.has_std(CAP_ID_MSI) {
+    if let Some(pos) = c.has_std(CapId::Msi) {
         msi(c, pos, 1, true, false)?;
     }
     c.bar(0, MEM, 0x4000)?;
@@ -1164,9 +1086,9 @@ fn ich9_ahci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.bar(4, IO, 32)?;
     c.bar(5, MEM, 0x1000)?;
     c.space
-        .add_capability(0x12, 0xa8, 8, "ich9-ahci SATA")
+        .add_capability(CapId::Sata, 0xa8, SATA_CAP_SIZE, Preset::PciIch9AhciRealize)
         .map_err(|e| c.err(e))?;
-    if c.has_std(CAP_ID_MSI).is_some() {
+    if c.has_std(CapId::Msi).is_some() {
         msi(c, 0x80, 1, true, false)?;
     }
     c.note("BAR4 I/O 32 B, BAR5 mem 4 KiB; SATA cap at 0xa8");
@@ -1174,8 +1096,8 @@ fn ich9_ahci(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 }
 
 /// Standard capabilities of one ID in the destination, in chain order (head first).
-fn dest_caps(c: &Ctx<'_>, id: u8) -> Vec<usize> {
-    c.std_caps.iter().filter(|x| x.0 == id).map(|x| x.1).collect()
+fn dest_caps(c: &Ctx<'_>, id: CapId) -> Vec<usize> {
+    c.std_caps.iter().filter(|x| x.0 == id.value()).map(|x| x.1).collect()
 }
 
 /// virtio_pci_realize + virtio_pci_device_plugged.
@@ -1184,12 +1106,12 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     if express {
         // pcie_port && pci_is_express: PCIe endpoint cap, PM, optional AER, deverr, lnkctl, PM wmask,
         // optional ATS, FLR.
-        let opts = c.machine.pcie_opts();
+        let opts = c.machine.pcie_cap_options();
         c.space.pcie_endpoint_cap_init(0, false, &opts).map_err(|e| c.err(e))?;
-        let old28 = c.machine.at_most(2, 8);
+        let old28 = !c.machine.virtio_pcie_pm_init(); // hw_compat_2_8: pm, deverr and lnkctl init off
         let pm = c.space.pm_init(0, !old28).map_err(|e| c.err(e))?;
         let mut last = PCI_CONFIG_SPACE_SIZE;
-        let has_aer = c.has_ext(EXT_ID_AER).is_some();
+        let has_aer = c.has_ext(ExtCapId::Err).is_some();
         if has_aer {
             aer(c, last, 0)?;
             last += PCI_ERR_SIZEOF;
@@ -1198,13 +1120,14 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
             c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
             c.space.pcie_cap_lnkctl_init().map_err(|e| c.err(e))?;
         }
-        let ats = c.has_ext(EXT_ID_ATS);
+        let ats = c.has_ext(ExtCapId::Ats);
         if let Some(off) = ats {
-            let aligned = off + 4 < c.d.config.len() && c.dest_word(off + 4) & 0x20 != 0;
+            let aligned = off + PCI_ATS_CAP < c.d.config.len()
+                && le::word(c.d.config, off + PCI_ATS_CAP) & PCI_ATS_CAP_PAGE_ALIGNED != 0;
             c.space.ats_init(last, aligned).map_err(|e| c.err(e))?;
         }
         let exp = c.space.exp_cap().unwrap_or(0);
-        let flr = c.dest_long(exp + 4) & PCI_EXP_DEVCAP_FLR != 0;
+        let flr = le::long(c.d.config, exp + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR != 0;
         if flr {
             c.space.pcie_cap_flr_init().map_err(|e| c.err(e))?;
         }
@@ -1218,32 +1141,39 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         ));
         let _ = pm;
     }
-    let vndr = dest_caps(c, CAP_ID_VNDR);
+    let vndr = dest_caps(c, CapId::Vndr);
     let modern = !vndr.is_empty();
-    let legacy = c.d.config[PCI_BASE_ADDRESS_0] & 1 == 1 || vndr.is_empty();
+    let legacy = c.d.config[PCI_BASE_ADDRESS_0] & PCI_BASE_ADDRESS_SPACE_IO != 0 || vndr.is_empty();
     if modern {
         // Chain order is reversed insertion order; cap_len sits at +2 of each.
         let mut caps: Vec<(usize, usize, u8)> = vndr
             .iter()
-            .map(|&o| (o, usize::from(c.d.config[o + 2]), c.d.config[o + 3]))
+            .map(|&o| {
+                (
+                    o,
+                    usize::from(c.d.config[o + VIRTIO_PCI_CAP_LEN]),
+                    c.d.config[o + VIRTIO_PCI_CAP_CFG_TYPE],
+                )
+            })
             .collect();
         caps.reverse();
         let mut pio = false;
         for &(_, len, cfg_type) in &caps {
-            if cfg_type == 2 && len == 20 && caps.iter().filter(|x| x.2 == 2).count() == 2 {
+            let notify = VIRTIO_PCI_CAP_NOTIFY_CFG;
+            if cfg_type == notify && len == 20 && caps.iter().filter(|x| x.2 == notify).count() == 2 {
                 pio = true;
             }
             let off = c
                 .space
-                .add_capability(CAP_ID_VNDR, 0, len.max(16), "virtio_pci_add_mem_cap")
+                .add_capability(CapId::Vndr, 0, len.max(16), Preset::VirtioPciAddMemCap)
                 .map_err(|e| c.err(e))?;
-            if cfg_type == 5 {
+            if cfg_type == VIRTIO_PCI_CAP_PCI_CFG {
                 // VIRTIO_PCI_CAP_PCI_CFG: bar, offset, length and pci_cfg_data writable.
                 let w = |s: &mut ConfigSpace, o: usize, n: usize| s.fill_range(Array::Wmask, o..o + n, 0xff);
-                w(&mut c.space, off + 4, 1).map_err(|e| c.err(e))?;
-                w(&mut c.space, off + 8, 4).map_err(|e| c.err(e))?;
-                w(&mut c.space, off + 12, 4).map_err(|e| c.err(e))?;
-                w(&mut c.space, off + 16, 4).map_err(|e| c.err(e))?;
+                w(&mut c.space, off + VIRTIO_PCI_CAP_BAR, 1).map_err(|e| c.err(e))?;
+                w(&mut c.space, off + VIRTIO_PCI_CAP_OFFSET, 4).map_err(|e| c.err(e))?;
+                w(&mut c.space, off + VIRTIO_PCI_CAP_LENGTH, 4).map_err(|e| c.err(e))?;
+                w(&mut c.space, off + VIRTIO_PCI_CFG_CAP_DATA, 4).map_err(|e| c.err(e))?;
                 c.note(format!(
                     "PCI_CFG vendor cap at {off:#x}: +4 (bar), +8..+0x13 (offset, length, data) writable, \
                      unchecked"
@@ -1257,8 +1187,8 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         // multiplier (4, or 0x1000 with page-per-vq) being in the memory NOTIFY cap at +16.
         let mult = caps
             .iter()
-            .find(|x| x.2 == 2 && c.d.config[x.0 + 4] == 4)
-            .map(|x| u64::from(c.dest_long(x.0 + 16)))
+            .find(|x| x.2 == VIRTIO_PCI_CAP_NOTIFY_CFG && c.d.config[x.0 + VIRTIO_PCI_CAP_BAR] == 4)
+            .map(|x| u64::from(le::long(c.d.config, x.0 + VIRTIO_PCI_NOTIFY_CAP_MULT)))
             .unwrap_or(4);
         let modern_size = (0x3000 + mult * 1024).next_power_of_two();
         c.bar(4, MEM64_PREF, modern_size)?;
@@ -1270,8 +1200,8 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
             if pio { ", BAR2 I/O 4 B (modern-pio-notify)" } else { "" }
         ));
     }
-    if let Some(pos) = c.has_std(CAP_ID_MSIX) {
-        let n = (c.dest_word(pos + 2) & 0x7ff) + 1;
+    if let Some(pos) = c.has_std(CapId::Msix) {
+        let n = msix_table_size(le::word(c.d.config, pos + PCI_MSIX_FLAGS));
         c.space.msix_init_exclusive_bar(n, 1).map_err(|e| c.err(e))?;
         if let Some(q) = c
             .query_device()
@@ -1317,13 +1247,21 @@ fn virtio(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 fn shpc_cap(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     let pos = c
         .space
-        .add_capability(CAP_ID_SHPC, 0, 8, "shpc_cap_add_config")
+        .add_capability(CapId::Shpc, 0, SHPC_CAP_LENGTH, Preset::ShpcCapAddConfig)
         .map_err(|e| c.err(e))?;
     c.space
-        .fill_range(Array::Wmask, pos + 2..pos + 3, 0xff)
+        .fill_range(
+            Array::Wmask,
+            pos + SHPC_CAP_DWORD_SELECT..pos + SHPC_CAP_DWORD_SELECT + 1,
+            0xff,
+        )
         .map_err(|e| c.err(e))?;
     c.space
-        .fill_range(Array::Wmask, pos + 4..pos + 8, 0xff)
+        .fill_range(
+            Array::Wmask,
+            pos + SHPC_CAP_DWORD_DATA..pos + SHPC_CAP_DWORD_DATA + 4,
+            0xff,
+        )
         .map_err(|e| c.err(e))?;
     Ok(())
 }
@@ -1334,7 +1272,7 @@ fn shpc_cap(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 fn pcie_pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pci_bridge_initfn(false, c.machine.writeable_slt_bug());
     shpc_cap(c)?;
-    let opts = c.machine.pcie_opts();
+    let opts = c.machine.pcie_cap_options();
     c.space
         .pcie_cap_init(0, PCI_EXP_TYPE_PCI_BRIDGE, 0, &opts)
         .map_err(|e| c.err(e))?;
@@ -1343,7 +1281,7 @@ fn pcie_pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
     let log_max = aer_log(c, 0);
     aer(c, 0x100, log_max)?;
-    if c.has_std(CAP_ID_MSI).is_some() {
+    if c.has_std(CapId::Msi).is_some() {
         msi(c, 0, 1, true, true)?;
     }
     c.bar(0, MEM64, 256)?;
@@ -1358,20 +1296,24 @@ fn pcie_pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 
 /// SlotOptions from the destination's SLTCAP.
 fn slot_options(c: &Ctx<'_>) -> SlotOptions {
-    let exp = c.has_std(CAP_ID_EXP).unwrap_or(0);
-    let sltcap = if exp != 0 { c.dest_long(exp + 0x14) } else { 0 };
+    let exp = c.has_std(CapId::Exp).unwrap_or(0);
+    let sltcap = if exp != 0 {
+        le::long(c.d.config, exp + PCI_EXP_SLTCAP)
+    } else {
+        0
+    };
     SlotOptions {
-        slot: (sltcap >> 19) as u16,
-        hotplug: sltcap & 0x40 != 0,
-        power_control: sltcap & 0x2 != 0,
+        slot: (sltcap >> PCI_EXP_SLTCAP_PSN_SHIFT) as u16,
+        hotplug: sltcap & PCI_EXP_SLTCAP_HPC != 0,
+        power_control: sltcap & PCI_EXP_SLTCAP_PCP != 0,
     }
 }
 
 /// AER log_max from the destination's AER capability (MHRC set only with a log), or `default`
 /// when the destination has no AER; PCIEPort's `aer_log_max` defaults to 8.
 fn aer_log(c: &Ctx<'_>, default: u16) -> u16 {
-    c.has_ext(EXT_ID_AER)
-        .map(|a| u16::from(c.dest_long(a + 0x18) & 0x200 != 0) * 8)
+    c.has_ext(ExtCapId::Err)
+        .map(|a| u16::from(le::long(c.d.config, a + PCI_ERR_CAP) & PCI_ERR_CAP_MHRC != 0) * 8)
         .unwrap_or(default)
 }
 
@@ -1396,10 +1338,10 @@ fn ioh3420(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pci_bridge_initfn(true, c.machine.writeable_slt_bug());
     c.space.pcie_port_init_reg();
     c.space.ssvid_init(0x40, 0x8086, 0).map_err(|e| c.err(e))?;
-    if c.has_std(CAP_ID_MSI).is_some() {
+    if c.has_std(CapId::Msi).is_some() {
         msi(c, 0x60, 2, false, true)?;
     }
-    let opts = c.machine.pcie_opts();
+    let opts = c.machine.pcie_cap_options();
     c.space
         .pcie_cap_init(0x90, PCI_EXP_TYPE_ROOT_PORT, 0, &opts)
         .map_err(|e| c.err(e))?;
@@ -1425,11 +1367,11 @@ fn ioh3420(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 fn xio3130(c: &mut Ctx<'_>, downstream: bool) -> Result<(), DeviceError> {
     c.space.pci_bridge_initfn(true, c.machine.writeable_slt_bug());
     c.space.pcie_port_init_reg();
-    if c.has_std(CAP_ID_MSI).is_some() {
+    if c.has_std(CapId::Msi).is_some() {
         msi(c, 0x70, 1, true, false)?;
     }
     c.space.ssvid_init(0x80, 0, 0).map_err(|e| c.err(e))?;
-    let opts = c.machine.pcie_opts();
+    let opts = c.machine.pcie_cap_options();
     let t = if downstream {
         PCI_EXP_TYPE_DOWNSTREAM
     } else {
@@ -1469,14 +1411,15 @@ fn vga(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 
 /// PCIBridgeQemuCap (pci_bridge_qemu_reserve_cap_init): a vendor cap with the reservations.
 fn qemu_reserve_cap(c: &mut Ctx<'_>) -> Result<Option<u64>, DeviceError> {
-    let Some(pos) = c.has_std(CAP_ID_VNDR) else {
+    let Some(pos) = c.has_std(CapId::Vndr) else {
         return Ok(None);
     };
-    let len = usize::from(c.d.config[pos + 2]);
+    let len = usize::from(c.d.config[pos + PCI_VNDR_CAP_LEN]);
     c.space
-        .add_capability(CAP_ID_VNDR, pos, len.max(2), "pci_bridge_qemu_reserve_cap_init")
+        .add_capability(CapId::Vndr, pos, len.max(2), Preset::PciBridgeQemuReserveCapInit)
         .map_err(|e| c.err(e))?;
-    let io = u64::from(c.dest_long(pos + 8)) | (u64::from(c.dest_long(pos + 12)) << 32);
+    let io_at = pos + QEMU_RESERVE_CAP_IO;
+    let io = u64::from(le::long(c.d.config, io_at)) | (u64::from(le::long(c.d.config, io_at + 4)) << 32);
     c.note(format!("QEMU resource-reserve vendor cap at {pos:#x}"));
     Ok(Some(io))
 }
@@ -1487,7 +1430,7 @@ fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pci_bridge_initfn(true, slt_bug);
     c.space.pcie_port_init_reg();
     c.space.ssvid_init(0, 0x1b36, 0).map_err(|e| c.err(e))?;
-    if c.has_std(CAP_ID_MSIX).is_some() {
+    if c.has_std(CapId::Msix).is_some() {
         c.space.msix_init_exclusive_bar(1, 0).map_err(|e| c.err(e))?;
         c.bars.push(ModelBar {
             region: 0,
@@ -1496,14 +1439,14 @@ fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
             source: SizeSource::Model,
         });
     }
-    let exp = c.has_std(CAP_ID_EXP).unwrap_or(0);
-    let sltcap = if exp != 0 { c.dest_long(exp + 0x14) } else { 0 };
-    let mut opts = c.machine.pcie_opts();
-    opts.slot_link = Some(if c.machine.at_most(3, 1) {
-        (LinkWidth::X1, LinkSpeed::Gt2_5)
+    let exp = c.has_std(CapId::Exp).unwrap_or(0);
+    let sltcap = if exp != 0 {
+        le::long(c.d.config, exp + PCI_EXP_SLTCAP)
     } else {
-        (LinkWidth::X32, LinkSpeed::Gt16)
-    });
+        0
+    };
+    let mut opts = c.machine.pcie_cap_options();
+    opts.slot_link = Some(c.machine.pcie_root_port_link());
     c.space
         .pcie_cap_init(0, PCI_EXP_TYPE_ROOT_PORT, 0, &opts)
         .map_err(|e| c.err(e))?;
@@ -1511,23 +1454,23 @@ fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pcie_cap_deverr_init().map_err(|e| c.err(e))?;
     c.space
         .pcie_cap_slot_init(&SlotOptions {
-            slot: (sltcap >> 19) as u16,
-            hotplug: sltcap & 0x40 != 0,
-            power_control: sltcap & 0x2 != 0,
+            slot: (sltcap >> PCI_EXP_SLTCAP_PSN_SHIFT) as u16,
+            hotplug: sltcap & PCI_EXP_SLTCAP_HPC != 0,
+            power_control: sltcap & PCI_EXP_SLTCAP_PCP != 0,
         })
         .map_err(|e| c.err(e))?;
     c.space.pcie_cap_root_init().map_err(|e| c.err(e))?;
     let log_max = port_aer_log(c);
     aer(c, 0x100, log_max)?;
     c.space.aer_root_init().map_err(|e| c.err(e))?;
-    let acs = c.has_ext(EXT_ID_ACS).is_some();
+    let acs = c.has_ext(ExtCapId::Acs).is_some();
     if acs {
         c.space.acs_init(0x148, true).map_err(|e| c.err(e))?;
     }
     let io = qemu_reserve_cap(c)?;
     if io == Some(0) {
         let r = c.space.raw_mut();
-        r.wmask[PCI_COMMAND] &= !0x01;
+        r.wmask[PCI_COMMAND] &= !(PCI_COMMAND_IO as u8);
         r.wmask[PCI_IO_BASE] = 0;
         r.wmask[PCI_IO_LIMIT] = 0;
     }
@@ -1535,7 +1478,7 @@ fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
         "pci_bridge_initfn (PCIe secondary, x-pci-express-writeable-slt-bug {slt_bug}), pcie_port_init_reg, \
          ssvid, msix_init_exclusive_bar(1, BAR0 4 KiB), pcie_cap_init(root port) + arifwd/deverr/slot (power \
          controller {})/root, pcie_aer_init(0x100, log {log_max}, x-pcie-err-unc-mask {}) + aer_root_init, acs {acs}",
-        sltcap & 2 != 0,
+        sltcap & PCI_EXP_SLTCAP_PCP != 0,
         c.machine.pcie_err_unc_mask()
     ));
     Ok(())
@@ -1545,22 +1488,26 @@ fn pcie_root_port(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
 /// vector, 64-bit, maskable; only with SHPC), optional reserve cap.
 fn pci_bridge(c: &mut Ctx<'_>) -> Result<(), DeviceError> {
     c.space.pci_bridge_initfn(false, c.machine.writeable_slt_bug());
-    let shpc = c.has_std(CAP_ID_SHPC).is_some();
+    let shpc = c.has_std(CapId::Shpc).is_some();
     if shpc {
         shpc_cap(c)?;
     }
     // slotid_cap_init(nslots 0, chassis, offset 0): 4 bytes, ESR cmask 0xff, chassis number writable.
     let sid = c
         .space
-        .add_capability(0x04, 0, 4, "slotid_cap_init")
+        .add_capability(CapId::SlotId, 0, SLOTID_CAP_LENGTH, Preset::SlotidCapInit)
         .map_err(|e| c.err(e))?;
     c.space
-        .fill_range(Array::Cmask, sid + 2..sid + 3, 0xff)
+        .fill_range(Array::Cmask, sid + PCI_SID_ESR..sid + PCI_SID_ESR + 1, 0xff)
         .map_err(|e| c.err(e))?;
     c.space
-        .fill_range(Array::Wmask, sid + 3..sid + 4, 0xff)
+        .fill_range(
+            Array::Wmask,
+            sid + PCI_SID_CHASSIS_NR..sid + PCI_SID_CHASSIS_NR + 1,
+            0xff,
+        )
         .map_err(|e| c.err(e))?;
-    if c.has_std(CAP_ID_MSI).is_some() {
+    if c.has_std(CapId::Msi).is_some() {
         msi(c, 0, 1, true, true)?;
     }
     qemu_reserve_cap(c)?;
@@ -1585,14 +1532,14 @@ mod tests {
 
     #[test]
     fn machine_types_and_compat() {
-        let m = MachineType::parse("pc-q35-10.0").unwrap();
+        let m = parse_stream_machine("pc-q35-10.0").unwrap();
         assert_eq!(m.family, MachineFamily::Q35);
         assert!(m.pcie_ext_tag() && m.pcie_err_unc_mask() && !m.writeable_slt_bug());
-        let m = MachineType::parse("pc-i440fx-9.1").unwrap();
+        let m = parse_stream_machine("pc-i440fx-9.1").unwrap();
         assert!(!m.pcie_ext_tag());
-        assert!(MachineType::parse("pc-q35-8.1").unwrap().writeable_slt_bug());
-        assert!(MachineType::parse("microvm").is_err());
-        assert!(MachineType::parse("pc-q35-2.4").is_err());
+        assert!(parse_stream_machine("pc-q35-8.1").unwrap().writeable_slt_bug());
+        assert!(parse_stream_machine("microvm").is_err());
+        assert!(parse_stream_machine("pc-q35-2.4").is_err());
     }
 
     #[test]

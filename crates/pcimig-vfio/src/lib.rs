@@ -34,15 +34,21 @@
 mod policy;
 mod virtualize;
 
-pub use policy::{effective_skip_vsc_check, resolve_slot_and_machine, Effective, MachineType, Slot, LATEST_MACHINE};
+pub use policy::{
+    effective_skip_vsc_check, resolve_slot_and_machine, Effective, MachineFamily, MachineType, MachineTypeError, Slot,
+    LATEST_MACHINE,
+};
 pub use virtualize::{virtualize, DroppedCap, VfioDevice};
 
 use thiserror::Error;
 
-/// Name of the QEMU policy that exempts VSC payloads.
-pub const POLICY_SKIP_VSC_CHECK: &str = "skip-vsc-check";
-/// Name of pcimig's opt-in policy that exempts extended vendor-specific payloads.
-pub const POLICY_EXEMPT_EXT_VENDOR: &str = "exempt-ext-vendor";
+pub use pcimig_config::ExemptPolicy;
+
+/// Name of the QEMU policy that exempts VSC payloads ([`ExemptPolicy::SkipVscCheck`]).
+pub const POLICY_SKIP_VSC_CHECK: &str = ExemptPolicy::SkipVscCheck.as_str();
+/// Name of pcimig's opt-in policy that exempts extended vendor-specific payloads
+/// ([`ExemptPolicy::ExemptExtVendor`]).
+pub const POLICY_EXEMPT_EXT_VENDOR: &str = ExemptPolicy::ExemptExtVendor.as_str();
 
 /// Options of the virtualization: what config bytes cannot say.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,11 +92,7 @@ impl Default for VfioOptions {
     fn default() -> Self {
         VfioOptions {
             slot: Slot::PciePort,
-            machine: MachineType {
-                q35: true,
-                major: LATEST_MACHINE.0,
-                minor: LATEST_MACHINE.1,
-            },
+            machine: MachineType::latest(MachineFamily::Q35),
             skip_vsc_check: None,
             bar_sizes: None,
             rom_size: None,

@@ -4,6 +4,8 @@
 //! a byte checked or exempt.
 
 use crate::VfioError;
+use pcimig_config::machine::TYPE_VFIO_PCI;
+pub use pcimig_config::machine::{MachineFamily, MachineType, MachineTypeError, LATEST_MACHINE};
 use std::fmt;
 use std::str::FromStr;
 
@@ -67,92 +69,6 @@ impl FromStr for Slot {
     }
 }
 
-/// An x86 machine type of QEMU 10.0.2: `pc-q35-X.Y` / `pc-i440fx-X.Y`, or the aliases `q35`
-/// (= pc-q35-10.0) and `pc` (= pc-i440fx-10.0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MachineType {
-    /// q35 (true) or i440fx (false).
-    pub q35: bool,
-    /// Major version.
-    pub major: u32,
-    /// Minor version.
-    pub minor: u32,
-}
-
-/// The newest machine version QEMU 10.0.2 knows.
-pub const LATEST_MACHINE: (u32, u32) = (10, 0);
-
-impl MachineType {
-    /// Parse a `-machine` type name.
-    pub fn parse(s: &str) -> Result<Self, VfioError> {
-        let bad = |why: &str| VfioError::BadOption(format!("machine type '{s}': {why}"));
-        let (q35, ver) = match s {
-            "q35" => {
-                return Ok(MachineType {
-                    q35: true,
-                    major: LATEST_MACHINE.0,
-                    minor: LATEST_MACHINE.1,
-                })
-            }
-            "pc" => {
-                return Ok(MachineType {
-                    q35: false,
-                    major: LATEST_MACHINE.0,
-                    minor: LATEST_MACHINE.1,
-                })
-            }
-            _ => {
-                if let Some(v) = s.strip_prefix("pc-q35-") {
-                    (true, v)
-                } else if let Some(v) = s.strip_prefix("pc-i440fx-") {
-                    (false, v)
-                } else {
-                    return Err(bad("expected pc-q35-X.Y, pc-i440fx-X.Y, q35 or pc"));
-                }
-            }
-        };
-        let (ma, mi) = ver.split_once('.').ok_or_else(|| bad("no X.Y version"))?;
-        let major: u32 = ma.parse().map_err(|_| bad("bad major version"))?;
-        let minor: u32 = mi.parse().map_err(|_| bad("bad minor version"))?;
-        // The versioned machine types QEMU 10.0.2 defines (hw/i386/pc_q35.c, pc_piix.c): the same
-        // list for q35 and i440fx.
-        let known = match major {
-            2 => (4..=12).contains(&minor),
-            3 => minor <= 1,
-            4..=9 => minor <= 2,
-            10 => minor == 0,
-            _ => false,
-        };
-        if !known {
-            return Err(bad(
-                "QEMU 10.0.2 has no such machine type (it has 2.4 to 2.12, 3.0 to 9.2 and 10.0)",
-            ));
-        }
-        Ok(MachineType { q35, major, minor })
-    }
-
-    /// The machine applies hw_compat_9_0 (every machine type 9.0 and older).
-    pub fn applies_hw_compat_9_0(&self) -> bool {
-        (self.major, self.minor) <= (9, 0)
-    }
-
-    /// The canonical name (`pc-q35-10.0`).
-    pub fn name(&self) -> String {
-        format!(
-            "pc-{}-{}.{}",
-            if self.q35 { "q35" } else { "i440fx" },
-            self.major,
-            self.minor
-        )
-    }
-}
-
-impl fmt::Display for MachineType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
-    }
-}
-
 /// The effective value of a policy and why it has that value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -173,13 +89,22 @@ pub fn effective_skip_vsc_check(explicit: Option<bool>, machine: &MachineType) -
             value: v,
             reason: format!("explicit skip-vsc-check={}", if v { "on" } else { "off" }),
         },
-        None if machine.applies_hw_compat_9_0() => Effective {
-            value: false,
-            reason: format!("hw_compat_9_0 sets it off for machine type {machine}"),
-        },
-        None => Effective {
-            value: true,
-            reason: format!("property default (on) for machine type {machine}"),
+        None => match machine.compat(TYPE_VFIO_PCI, "skip-vsc-check") {
+            Some((array, prop)) => {
+                let value = prop.as_bool().unwrap_or(true);
+                Effective {
+                    value,
+                    reason: format!(
+                        "{} sets it {} for machine type {machine}",
+                        array.name(),
+                        if value { "on" } else { "off" }
+                    ),
+                }
+            }
+            None => Effective {
+                value: true,
+                reason: format!("property default (on) for machine type {machine}"),
+            },
         },
     }
 }
@@ -191,20 +116,16 @@ pub fn resolve_slot_and_machine(
     slot: Option<Slot>,
     machine: Option<MachineType>,
 ) -> Result<(Slot, MachineType), VfioError> {
-    let latest = |q35| MachineType {
-        q35,
-        major: LATEST_MACHINE.0,
-        minor: LATEST_MACHINE.1,
-    };
+    let latest = |q35| MachineType::latest(if q35 { MachineFamily::Q35 } else { MachineFamily::I440fx });
     match (slot, machine) {
         (None, None) => Ok((Slot::PciePort, latest(true))),
-        (None, Some(m)) => Ok((if m.q35 { Slot::PciePort } else { Slot::I440fx }, m)),
+        (None, Some(m)) => Ok((if m.is_q35() { Slot::PciePort } else { Slot::I440fx }, m)),
         (Some(s), None) => Ok((s, latest(s != Slot::I440fx))),
         (Some(s), Some(m)) => {
-            if (s == Slot::I440fx) == m.q35 {
+            if (s == Slot::I440fx) == m.is_q35() {
                 Err(VfioError::BadOption(format!(
                     "--slot {s} contradicts --machine {m}: {}",
-                    if m.q35 {
+                    if m.is_q35() {
                         "the i440fx slot needs a pc-i440fx machine type"
                     } else {
                         "an i440fx machine has only a conventional PCI root bus: use --slot i440fx"
@@ -224,10 +145,10 @@ mod tests {
     #[test]
     fn machine_types_parse_and_compat_boundary_is_9_0() {
         let m = MachineType::parse("pc-q35-9.0").unwrap();
-        assert!(m.q35 && m.applies_hw_compat_9_0());
-        assert!(!MachineType::parse("pc-q35-9.1").unwrap().applies_hw_compat_9_0());
-        assert!(MachineType::parse("pc-i440fx-2.12").unwrap().applies_hw_compat_9_0());
-        assert!(!MachineType::parse("q35").unwrap().applies_hw_compat_9_0());
+        assert!(m.is_q35() && m.applies_hw_compat(9, 0));
+        assert!(!MachineType::parse("pc-q35-9.1").unwrap().applies_hw_compat(9, 0));
+        assert!(MachineType::parse("pc-i440fx-2.12").unwrap().applies_hw_compat(9, 0));
+        assert!(!MachineType::parse("q35").unwrap().applies_hw_compat(9, 0));
         assert_eq!(MachineType::parse("pc").unwrap().name(), "pc-i440fx-10.0");
         assert!(MachineType::parse("pc-q35-10.1").is_err());
         assert!(MachineType::parse("pc-q35-9.3").is_err());

@@ -1,10 +1,13 @@
 //! vfio-pci's realize, step by step (QEMU 10.0.2 hw/vfio/pci.c vfio_realize and what it calls).
 
 use crate::policy::{effective_skip_vsc_check, Effective, MachineType, Slot};
-use crate::{VfioError, VfioOptions, POLICY_EXEMPT_EXT_VENDOR, POLICY_SKIP_VSC_CHECK};
+use crate::{VfioError, VfioOptions};
+use pcimig_config::le;
+use pcimig_config::presets::{msix_table_size, MsixLayout};
 use pcimig_config::regs::*;
 use pcimig_config::{
-    walk_ext, Array, CapEntry, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, HeaderKind,
+    walk_ext, AnyCapId, Array, CapEntry, CapId, ConfigError, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams,
+    ExemptPolicy, ExtCapId, HeaderKind, Preset,
 };
 
 /// A capability of the physical device that the guest does not see.
@@ -49,14 +52,6 @@ pub struct VfioDevice {
     pub warnings: Vec<String>,
 }
 
-fn le16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([b[off], b[off + 1]])
-}
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
 fn cfg_err(e: ConfigError) -> VfioError {
     VfioError::BadOption(e.to_string())
 }
@@ -85,7 +80,7 @@ fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
     if cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST as u8 == 0 || cfg[PCI_CAPABILITY_LIST] == 0 {
         return Ok(out);
     }
-    let mut seen = [false; 256];
+    let mut seen = [false; PCI_CONFIG_SPACE_SIZE];
     let mut from = PCI_CAPABILITY_LIST;
     let mut pos = usize::from(cfg[PCI_CAPABILITY_LIST]);
     while pos != 0 {
@@ -94,7 +89,7 @@ fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
                 "capability pointer at {from:#x} points into the standard header ({pos:#x}): QEMU would add a capability over header registers"
             )));
         }
-        if pos > 0xff - 1 {
+        if pos + PCI_CAP_LIST_NEXT >= PCI_CONFIG_SPACE_SIZE {
             return Err(VfioError::BadPointer(format!(
                 "capability at {pos:#x} has no room for its next pointer inside standard config space"
             )));
@@ -106,15 +101,15 @@ fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
             });
         }
         seen[pos] = true;
-        let next = usize::from(cfg[pos + 1]);
+        let next = usize::from(cfg[pos + PCI_CAP_LIST_NEXT]);
         out.push(CapEntry {
-            id: u16::from(cfg[pos]),
+            id: u16::from(cfg[pos + PCI_CAP_LIST_ID]),
             extended: false,
             offset: pos,
             version: 0,
             next,
         });
-        from = pos + 1;
+        from = pos + PCI_CAP_LIST_NEXT;
         pos = next;
     }
     Ok(out)
@@ -134,13 +129,13 @@ fn physical_ext_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
             });
         }
         seen[pos] = true;
-        let header = le32(cfg, pos);
-        let next = ((header >> 20) & 0xffc) as usize;
+        let header = le::long(cfg, pos);
+        let next = pci_ext_cap_next(header);
         out.push(CapEntry {
-            id: (header & 0xffff) as u16,
+            id: pci_ext_cap_id(header),
             extended: true,
             offset: pos,
-            version: ((header >> 16) & 0xf) as u8,
+            version: pci_ext_cap_ver(header),
             next,
         });
         if next == 0 {
@@ -217,14 +212,15 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
         } else {
             cfg[PCI_HEADER_TYPE] &= !PCI_HEADER_TYPE_MULTI_FUNCTION;
         }
-        cfg[PCI_BASE_ADDRESS_0..PCI_BASE_ADDRESS_0 + 24].fill(0);
+        cfg[PCI_BASE_ADDRESS_0..PCI_BASE_ADDRESS_5 + 4].fill(0);
         cfg[PCI_ROM_ADDRESS..PCI_ROM_ADDRESS + 4].fill(0);
     }
 
     // 4. vfio_pci_size_rom: the ROM is registered with the physical ROM's size.
     // vfio_opt_rom_in_denylist: with rombar left at its default, QEMU does not expose the ROM of
     // the Broadcom BCM57810 (14e4:168e).
-    let rom_denied = le16(space.config(), PCI_VENDOR_ID) == 0x14e4 && le16(space.config(), PCI_DEVICE_ID) == 0x168e;
+    let rom_denied =
+        le::word(space.config(), PCI_VENDOR_ID) == 0x14e4 && le::word(space.config(), PCI_DEVICE_ID) == 0x168e;
     match opts.rom_size {
         Some(n) if n != 0 && rom_denied => notes.push(
             "expansion ROM not registered: QEMU's ROM denylist (14e4:168e, known to cause instability) skips it unless rombar=1 or romfile= is set"
@@ -246,12 +242,16 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
 
     // 5. vfio_bars_prepare + vfio_bars_register: type bits from the physical BAR, size from the
     //    host's region info.
-    let mut bar_sizes: [Option<u64>; 6] = [None; 6];
+    let mut bar_sizes: [Option<u64>; PCI_NUM_BARS] = [None; PCI_NUM_BARS];
     let mut i = 0;
-    while i < 6 {
-        let dword = le32(physical, PCI_BASE_ADDRESS_0 + 4 * i);
-        let io = dword & 1 != 0;
-        let bar_type = if io { (dword & 0x3) as u8 } else { (dword & 0xf) as u8 };
+    while i < PCI_NUM_BARS {
+        let dword = le::long(physical, PCI_BASE_ADDRESS_0 + 4 * i);
+        let io = dword & u32::from(PCI_BASE_ADDRESS_SPACE_IO) != 0;
+        let bar_type = if io {
+            (dword & PCI_BASE_ADDRESS_IO_FLAGS) as u8
+        } else {
+            (dword & PCI_BASE_ADDRESS_MEM_FLAGS) as u8
+        };
         let is64 = !io && bar_type & PCI_BASE_ADDRESS_MEM_TYPE_64 != 0;
         let size = match opts.bar_sizes {
             Some(sizes) => sizes[i].filter(|&s| s != 0),
@@ -262,7 +262,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
             if !sz.is_power_of_two() {
                 return Err(VfioError::BadBar(format!("BAR{i} size {sz:#x} is not a power of two")));
             }
-            if is64 && i == 5 {
+            if is64 && i == PCI_NUM_BARS - 1 {
                 return Err(VfioError::BadBar("BAR5 is a 64-bit BAR: it has no upper half".into()));
             }
             space
@@ -294,13 +294,13 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     }
 
     // 6. vfio_msix_early_setup: the MSI-X table/PBA location from the physical capability.
-    let msix = physical_std_caps.iter().find(|e| e.id == 0x11).map(|e| {
-        let ctrl = le16(physical, e.offset + PCI_MSIX_FLAGS);
-        let table = le32(physical, e.offset + PCI_MSIX_TABLE);
-        let pba = le32(physical, e.offset + PCI_MSIX_PBA);
+    let msix = physical_std_caps.iter().find(|e| e.is(CapId::Msix)).map(|e| {
+        let ctrl = le::word(physical, e.offset + PCI_MSIX_FLAGS);
+        let table = le::long(physical, e.offset + PCI_MSIX_TABLE);
+        let pba = le::long(physical, e.offset + PCI_MSIX_PBA);
         // vdev->vendor_id/device_id: the x-pci-*-id values when set.
-        let vendor = le16(space.config(), PCI_VENDOR_ID);
-        let device = le16(space.config(), PCI_DEVICE_ID);
+        let vendor = le::word(space.config(), PCI_VENDOR_ID);
+        let device = le::word(space.config(), PCI_DEVICE_ID);
         let mut pba_offset = pba & !PCI_MSIX_FLAGS_BIRMASK;
         let pba_bar = (pba & PCI_MSIX_FLAGS_BIRMASK) as u8;
         let chelsio_t5_vf = vendor == 0x1425 && device & 0xff00 == 0x5800;
@@ -329,8 +329,8 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
         }
         Ok((
             e.offset,
-            pcimig_config::presets::MsixLayout {
-                nentries: (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1,
+            MsixLayout {
+                nentries: msix_table_size(ctrl),
                 table_bar: (table & PCI_MSIX_FLAGS_BIRMASK) as u8,
                 table_offset: table & !PCI_MSIX_FLAGS_BIRMASK,
                 pba_bar,
@@ -355,17 +355,17 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
         add_virt_caps(&mut space, physical, &physical_std_caps, opts, &mut notes)?;
         for (entry, &pre) in physical_std_caps.iter().zip(&sizes).rev() {
             let pos = entry.offset;
-            let cap_id = entry.id as u8;
+            let cap_id = CapId::from(entry.id as u8);
             let size = pre.min(std_cap_max_size(&space, pos));
             let fail = |reason: String| VfioError::AddCapability {
-                cap_id,
+                cap_id: cap_id.value(),
                 size,
                 pos,
                 reason,
             };
             match cap_id {
-                0x05 => {
-                    let ctrl = le16(physical, pos + PCI_MSI_FLAGS);
+                CapId::Msi => {
+                    let ctrl = le::word(physical, pos + PCI_MSI_FLAGS);
                     let mmc = (ctrl & PCI_MSI_FLAGS_QMASK) >> 1;
                     if mmc > 5 {
                         return Err(fail(format!(
@@ -382,13 +382,12 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                         )
                         .map_err(|e| fail(format!("msi_init failed: {e}")))?;
                 }
-                0x10 => setup_pcie_cap(&mut space, physical, pos, size, opts.slot, &mut dropped, &mut notes).map_err(
-                    |e| match e {
+                CapId::Exp => setup_pcie_cap(&mut space, physical, pos, size, opts.slot, &mut dropped, &mut notes)
+                    .map_err(|e| match e {
                         VfioError::AddCapability { .. } => e,
                         other => fail(other.to_string()),
-                    },
-                )?,
-                0x11 => {
+                    })?,
+                CapId::Msix => {
                     let (_, mut layout) = msix.expect("MSI-X found in the physical chain");
                     if bar_sizes_given {
                         let t = bar_sizes[usize::from(layout.table_bar)].unwrap_or(0);
@@ -400,18 +399,18 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                         other => fail(other.to_string()),
                     })?;
                 }
-                0x01 => {
+                CapId::Pm => {
                     space.pm_init(pos, true).map_err(|e| fail(e.to_string()))?;
                 }
-                0x09 => {
+                CapId::Vndr => {
                     space
-                        .add_capability(0x09, pos, size, "vfio_add_vendor_specific_cap")
+                        .add_capability(CapId::Vndr, pos, size, Preset::VfioAddVendorSpecificCap)
                         .map_err(|e| fail(e.to_string()))?;
-                    if skip.value && size > 3 {
+                    if skip.value && size > PCI_VNDR_CAP_HEADER_SIZEOF {
                         space
                             .exempt(
-                                pos + 3..pos + size,
-                                POLICY_SKIP_VSC_CHECK,
+                                pos + PCI_VNDR_CAP_HEADER_SIZEOF..pos + size,
+                                ExemptPolicy::SkipVscCheck,
                                 &format!(
                                     "Vendor Specific (09) @{pos:#04x}: payload after the 3-byte header, up to the next capability ({}; {})",
                                     if pos + size == PCI_CONFIG_SPACE_SIZE { "end of standard space".to_string() } else { format!("{:#04x}", pos + size) },
@@ -423,7 +422,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
                 }
                 _ => {
                     space
-                        .add_capability(cap_id, pos, size, "vfio_add_std_cap")
+                        .add_capability(cap_id, pos, size, Preset::VfioAddStdCap)
                         .map_err(|e| fail(e.to_string()))?;
                 }
             }
@@ -434,7 +433,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     }
     // The chain as vfio_add_ext_cap walks it (a header of 0xffffffff is a capability with ID
     // 0xffff to QEMU, not the end of the chain as it is to pciutils).
-    let physical_ext_caps = if size == ConfigSize::Express && le32(physical, PCI_CONFIG_SPACE_SIZE) != 0 {
+    let physical_ext_caps = if size == ConfigSize::Express && le::long(physical, PCI_CONFIG_SPACE_SIZE) != 0 {
         physical_ext_chain(physical).unwrap_or_else(|_| walk_ext(physical).entries)
     } else {
         Vec::new()
@@ -465,8 +464,8 @@ fn add_virt_caps(
     opts: &VfioOptions,
     notes: &mut Vec<String>,
 ) -> Result<(), VfioError> {
-    let vendor = le16(space.config(), PCI_VENDOR_ID);
-    let device = le16(space.config(), PCI_DEVICE_ID);
+    let vendor = le::word(space.config(), PCI_VENDOR_ID);
+    let device = le::word(space.config(), PCI_DEVICE_ID);
     if let Some(clique) = opts.nv_gpudirect_clique {
         if clique > 15 {
             return Err(VfioError::BadOption(format!(
@@ -478,7 +477,7 @@ fn add_virt_caps(
                 "NVIDIA GPUDirect Clique ID: invalid device vendor".into(),
             ));
         }
-        if space.config()[PCI_CLASS_DEVICE + 1] != 0x03 {
+        if space.config()[PCI_CLASS_DEVICE + 1] != PCI_BASE_CLASS_DISPLAY {
             return Err(VfioError::BadOption(
                 "NVIDIA GPUDirect Clique ID: unsupported PCI class".into(),
             ));
@@ -495,7 +494,7 @@ fn add_virt_caps(
             }
         };
         space
-            .add_capability(0x09, pos, 8, "vfio_add_nv_gpudirect_cap")
+            .add_capability(CapId::Vndr, pos, 8, Preset::VfioAddNvGpudirectCap)
             .map_err(|e| VfioError::BadOption(format!("Failed to add NVIDIA GPUDirect cap: {e}")))?;
         let cfg = space.config_mut();
         cfg[pos + 2..pos + 8].copy_from_slice(&[8, b'P', b'2', b'P', clique << 3, 0]);
@@ -506,7 +505,7 @@ fn add_virt_caps(
     if vendor == 0x8086 && matches!(device, 0x201d | 0x467f | 0x4c3d | 0x9a0b) {
         let pos = 0xe8;
         space
-            .add_capability(0x09, pos, 24, "vfio_add_vmd_shadow_cap")
+            .add_capability(CapId::Vndr, pos, 24, Preset::VfioAddVmdShadowCap)
             .map_err(|e| VfioError::BadOption(format!("Failed to add VMD MEMBAR Shadow cap: {e}")))?;
         let cfg = space.config_mut();
         cfg[pos + 2] = 24;
@@ -528,11 +527,11 @@ fn setup_pcie_cap(
     dropped: &mut Vec<DroppedCap>,
     notes: &mut Vec<String>,
 ) -> Result<(), VfioError> {
-    let flags = le16(physical, pos + PCI_EXP_FLAGS);
-    let t = ((flags & PCI_EXP_FLAGS_TYPE) >> 4) as u8;
+    let flags = le::word(physical, pos + PCI_EXP_FLAGS);
+    let t = ((flags & PCI_EXP_FLAGS_TYPE) >> PCI_EXP_FLAGS_TYPE_SHIFT) as u8;
     if !matches!(t, PCI_EXP_TYPE_ENDPOINT | PCI_EXP_TYPE_LEG_END | PCI_EXP_TYPE_RC_END) {
         return Err(VfioError::AddCapability {
-            cap_id: 0x10,
+            cap_id: CapId::Exp.value(),
             size,
             pos,
             reason: format!("assignment of PCIe type 0x{t:x} devices is not currently supported"),
@@ -540,7 +539,7 @@ fn setup_pcie_cap(
     }
     let hide = |dropped: &mut Vec<DroppedCap>, why: &str| {
         dropped.push(DroppedCap {
-            id: 0x10,
+            id: u16::from(CapId::Exp.value()),
             extended: false,
             offset: pos,
             reason: why.to_string(),
@@ -558,7 +557,7 @@ fn setup_pcie_cap(
                     space,
                     pos + PCI_EXP_FLAGS,
                     2,
-                    u32::from(PCI_EXP_TYPE_RC_END) << 4,
+                    u32::from(PCI_EXP_TYPE_RC_END) << PCI_EXP_FLAGS_TYPE_SHIFT,
                     u32::from(PCI_EXP_FLAGS_TYPE),
                 )?;
                 if size > PCI_EXP_LNKCTL {
@@ -589,10 +588,12 @@ fn setup_pcie_cap(
                     space,
                     pos + PCI_EXP_FLAGS,
                     2,
-                    u32::from(PCI_EXP_TYPE_ENDPOINT) << 4,
+                    u32::from(PCI_EXP_TYPE_ENDPOINT) << PCI_EXP_FLAGS_TYPE_SHIFT,
                     u32::from(PCI_EXP_FLAGS_TYPE),
                 )?;
-                add_emulated(space, pos + PCI_EXP_LNKCAP, 4, (1 << 4) | 1, u32::MAX)?;
+                let x1_2_5gt =
+                    (u32::from(QEMU_PCI_EXP_LNK_X1) << PCI_EXP_LNK_MLW_SHIFT) | u32::from(QEMU_PCI_EXP_LNK_2_5GT);
+                add_emulated(space, pos + PCI_EXP_LNKCAP, 4, x1_2_5gt, u32::MAX)?;
                 add_emulated(space, pos + PCI_EXP_LNKCTL, 2, 0, 0xffff)?;
                 notes.push("behind a PCIe port: Root Complex Integrated Endpoint presented as Endpoint with an x1 2.5GT/s link".into());
             }
@@ -606,9 +607,9 @@ fn setup_pcie_cap(
         add_emulated(space, pos + PCI_EXP_FLAGS, 2, 1, u32::from(PCI_EXP_FLAGS_VERS))?;
     }
     space
-        .add_capability(0x10, pos, size, "vfio_setup_pcie_cap")
+        .add_capability(CapId::Exp, pos, size, Preset::VfioSetupPcieCap)
         .map_err(|e| VfioError::AddCapability {
-            cap_id: 0x10,
+            cap_id: CapId::Exp.value(),
             size,
             pos,
             reason: e.to_string(),
@@ -616,29 +617,32 @@ fn setup_pcie_cap(
     Ok(())
 }
 
-const PCI_REBAR_CAP: usize = 4;
-const PCI_REBAR_CTRL: usize = 8;
-
 /// vfio_setup_rebar_ecap: each entry's CAP and CTRL dwords emulated to report only the current
 /// size. Returns false (capability dropped) when a current size is outside 1 MiB..512 GiB;
 /// entries already rewritten keep their emulated values.
 fn setup_rebar(space: &mut ConfigSpace, pos: usize) -> Result<bool, VfioError> {
     let ctrl0 = space.get_le(Array::Config, pos + PCI_REBAR_CTRL, 4).map_err(cfg_err)? as u32;
-    let nbar = ((ctrl0 & 0xe0) >> 5) as usize;
+    let nbar = ((ctrl0 & PCI_REBAR_CTRL_NBAR_MASK) >> PCI_REBAR_CTRL_NBAR_SHIFT) as usize;
     for i in 0..nbar {
-        let off = pos + PCI_REBAR_CTRL + i * 8;
+        let off = pos + PCI_REBAR_CTRL + i * PCI_REBAR_ENTRY_SIZEOF;
         if off + 4 > space.size() {
             return Ok(false);
         }
         let ctrl = space.get_le(Array::Config, off, 4).map_err(cfg_err)? as u32;
-        let sz = (ctrl & 0x1f00) >> 8;
+        let sz = (ctrl & PCI_REBAR_CTRL_BAR_SIZE) >> PCI_REBAR_CTRL_BAR_SHIFT;
         let cap = if sz <= 27 { 1u32 << (sz + 4) } else { 0 };
         // PCI_REBAR_CAP_SIZES in QEMU 10.0.2's pci_regs.h: 1 MiB .. 512 GiB.
-        if cap & 0x00ff_fff0 == 0 {
+        if cap & PCI_REBAR_CAP_SIZES == 0 {
             return Ok(false);
         }
-        let ctrl = ctrl & (0x1f00 | 0xe0 | 0x7);
-        add_emulated(space, pos + PCI_REBAR_CAP + i * 8, 4, cap, u32::MAX)?;
+        let ctrl = ctrl & (PCI_REBAR_CTRL_BAR_SIZE | PCI_REBAR_CTRL_NBAR_MASK | PCI_REBAR_CTRL_BAR_IDX);
+        add_emulated(
+            space,
+            pos + PCI_REBAR_CAP + i * PCI_REBAR_ENTRY_SIZEOF,
+            4,
+            cap,
+            u32::MAX,
+        )?;
         add_emulated(space, off, 4, ctrl, u32::MAX)?;
     }
     Ok(true)
@@ -663,7 +667,7 @@ fn add_ext_caps(
         return Ok(());
     }
     let copy = space.config().to_vec();
-    if le32(&copy, PCI_CONFIG_SPACE_SIZE) == 0 {
+    if le::long(&copy, PCI_CONFIG_SPACE_SIZE) == 0 {
         return Ok(());
     }
     let chain = physical_ext_chain(&copy)?;
@@ -695,20 +699,21 @@ fn add_ext_caps(
                 reason: why.into(),
             })
         };
-        let add = match e.id {
-            0x0000 => {
+        let id = ExtCapId::from(e.id);
+        let add = match id {
+            ExtCapId::Null => {
                 drop("ID 0: hidden by the host kernel");
                 false
             }
-            0x0010 => {
+            ExtCapId::Sriov => {
                 drop("SR-IOV dropped by vfio-pci (read-only VF BARs confuse OVMF)");
                 false
             }
-            0x000e => {
+            ExtCapId::Ari => {
                 drop("ARI dropped by vfio-pci (needs next-function virtualization)");
                 false
             }
-            0x0015 => {
+            ExtCapId::Rebar => {
                 let ok = setup_rebar(space, e.offset)?;
                 if !ok {
                     drop("Resizable BAR dropped: a current BAR size is outside 1 MiB..512 GiB");
@@ -718,31 +723,27 @@ fn add_ext_caps(
             _ => true,
         };
         if add {
-            if size < 8 {
+            if size < PCI_EXT_CAP_MIN_SIZEOF {
                 return Err(VfioError::BadPointer(format!(
                     "extended capability at {:#x} is only {size} bytes before the next one: QEMU's pcie_add_capability asserts size >= 8",
                     e.offset
                 )));
             }
             space
-                .add_ext_capability(e.id, e.version, e.offset, size, "vfio_add_ext_cap")
+                .add_ext_capability(id, e.version, e.offset, size, Preset::VfioAddExtCap)
                 .map_err(cfg_err)?;
-            let payload_from = match e.id {
-                0x000b => Some(8),
-                0x0023 => Some(10),
+            let payload_from = match id {
+                ExtCapId::Vndr => Some(PCI_VNDR_PAYLOAD),
+                ExtCapId::Dvsec => Some(PCI_DVSEC_PAYLOAD),
                 _ => None,
             };
             if let Some(from) = payload_from {
-                let name = if e.id == 0x000b {
-                    "Vendor Specific Extended (000b)"
-                } else {
-                    "Designated Vendor-Specific (0023)"
-                };
+                let name = id.display_name();
                 if opts.exempt_ext_vendor && size > from {
                     space
                         .exempt(
                             e.offset + from..e.offset + size,
-                            POLICY_EXEMPT_EXT_VENDOR,
+                            ExemptPolicy::ExemptExtVendor,
                             &format!("{name} @{:#05x}: payload after its headers, up to the next extended capability (pcimig opt-in policy; stock QEMU checks it)", e.offset),
                         )
                         .map_err(cfg_err)?;
@@ -755,7 +756,7 @@ fn add_ext_caps(
             }
         }
     }
-    if le16(space.config(), PCI_CONFIG_SPACE_SIZE) == 0xffff {
+    if le::word(space.config(), PCI_CONFIG_SPACE_SIZE) == 0xffff {
         let cfg = space.config_mut();
         cfg[PCI_CONFIG_SPACE_SIZE] = 0;
         cfg[PCI_CONFIG_SPACE_SIZE + 1] = 0;
@@ -767,20 +768,20 @@ fn add_ext_caps(
 /// Migration hazards visible in the guest view, and what pcimig does not model.
 fn hazards(space: &ConfigSpace, skip: &Effective, warnings: &mut Vec<String>) {
     let cfg = space.config();
-    if le16(cfg, PCI_VENDOR_ID) == 0x8086 && cfg[PCI_CLASS_DEVICE + 1] == 0x03 {
+    if le::word(cfg, PCI_VENDOR_ID) == 0x8086 && cfg[PCI_CLASS_DEVICE + 1] == PCI_BASE_CLASS_DISPLAY {
         warnings.push(
             "Intel integrated graphics: QEMU's IGD quirks (hw/vfio/igd.c: OpRegion/legacy mode) change wmask at 0x50 (GMCH), 0x5c or 0xc0 (BDSM) and 0xfc (ASLS) after the capabilities are added; pcimig does not model them"
                 .into(),
         );
     }
     for r in space.cap_records() {
-        if r.extended && r.id == 0x0003 {
+        if r.id == AnyCapId::Ext(ExtCapId::Dsn) {
             warnings.push(format!(
                 "Device Serial Number at {:#05x} is exposed and checked: two physical devices never share a serial number, so migrating between different physical devices fails there (unless the host's variant driver hides the DSN)",
                 r.offset
             ));
         }
-        if !r.extended && r.id == 0x09 && !skip.value && r.preset == "vfio_add_vendor_specific_cap" {
+        if r.id == AnyCapId::Std(CapId::Vndr) && !skip.value && r.preset == Preset::VfioAddVendorSpecificCap {
             warnings.push(format!(
                 "Vendor Specific (09) at {:#04x} is fully checked ({}): a host driver that changes its payload breaks migration",
                 r.offset, skip.reason

@@ -2,7 +2,7 @@
 //! saved config as QEMU would, run the restore check, and collect everything a report needs.
 
 use crate::source::{self, BarSizes, ConfigSource, SourceError, SourceKind};
-use pcimig_config::{restore_check, CheckReport, ConfigError, Mismatch};
+use pcimig_config::{restore_check, AnyCapId, CheckReport, ConfigError, ExtCapId, Mismatch};
 use pcimig_vfio::{resolve_slot_and_machine, virtualize, MachineType, Slot, VfioDevice, VfioError, VfioOptions};
 use serde::Serialize;
 use thiserror::Error;
@@ -158,8 +158,8 @@ impl SideInfo {
         let id = if bytes.len() >= 4 {
             format!(
                 "{:04x}:{:04x}",
-                u16::from_le_bytes([bytes[0], bytes[1]]),
-                u16::from_le_bytes([bytes[2], bytes[3]])
+                pcimig_config::le::word(bytes, pcimig_config::regs::PCI_VENDOR_ID),
+                pcimig_config::le::word(bytes, pcimig_config::regs::PCI_DEVICE_ID)
             )
         } else {
             "?".into()
@@ -227,7 +227,7 @@ pub fn run(req: &CheckRequest) -> Result<CheckOutput, CheckError> {
         resolve_slot_and_machine(req.slot, machine).map_err(|e| CheckError::Options(e.to_string()))?;
     let slot_reason = match (req.slot, machine) {
         (Some(_), _) => "--slot".to_string(),
-        (None, Some(m)) if !m.q35 => format!("implied by --machine {m}"),
+        (None, Some(m)) if !m.is_q35() => format!("implied by --machine {m}"),
         _ => "default: behind a PCIe port, where libvirt puts passthrough devices on q35".to_string(),
     };
     let machine_reason = match machine {
@@ -295,7 +295,7 @@ pub fn run(req: &CheckRequest) -> Result<CheckOutput, CheckError> {
     warnings.extend(dest.warnings.iter().cloned());
     for m in &report.mismatches {
         if let Some(c) = &m.location.capability {
-            if c.extended && c.id == 0x0003 && !warnings.iter().any(|w| w.starts_with("DSN hazard")) {
+            if c.cap_id() == AnyCapId::Ext(ExtCapId::Dsn) && !warnings.iter().any(|w| w.starts_with("DSN hazard")) {
                 warnings.push(format!(
                     "DSN hazard: the Device Serial Number at {:#05x} differs between the two devices; a serial number is per physical device, so this migration can only pass if the host's variant driver hides the DSN",
                     c.offset
@@ -328,7 +328,7 @@ pub fn run(req: &CheckRequest) -> Result<CheckOutput, CheckError> {
             .map(|e| ExemptRange {
                 start: e.start,
                 end: e.end,
-                policy: e.policy.clone(),
+                policy: e.policy.to_string(),
                 reason: e.reason.clone(),
             })
             .collect(),

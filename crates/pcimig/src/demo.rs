@@ -40,7 +40,7 @@ pub fn vgpu_config(h100: &[u8], branch: &[u8; 4], caps: u32) -> Vec<u8> {
     let p = vsc_payload(branch, caps);
     c[VSC_OFFSET + 3..VSC_OFFSET + 3 + p.len()].copy_from_slice(&p);
     // No Device Serial Number: unlink it from the extended chain (0x2b8 -> 0x2f0) and clear it.
-    let h = u32::from_le_bytes([c[0x2b8], c[0x2b9], c[0x2ba], c[0x2bb]]) & 0x000f_ffff;
+    let h = pcimig_config::le::long(&c, 0x2b8) & 0x000f_ffff;
     c[0x2b8..0x2bc].copy_from_slice(&h.to_le_bytes());
     c[0x2f0..0x2fc].fill(0);
     c

@@ -16,6 +16,7 @@ use anyhow::{anyhow, bail, Context};
 use pcimig::check::{Assumptions, CheckOutput, PolicyValue, SideInfo, SCOPE};
 use pcimig::report::{self, QEMU_PREFIX};
 use pcimig::source::{SourceKind, SourceSpec, QEMU_VM_FILE_MAGIC};
+use pcimig_config::regs::PCI_INTERRUPT_PIN;
 use pcimig_config::{restore_check, ConfigSpace};
 use pcimig_qemu::devices::{build_destination, Destination, EmulatedDevice, QueryPci};
 use pcimig_qemu::{PciDeviceEntry, Stream};
@@ -130,7 +131,7 @@ fn check_device(
             saved_entry.config_size, saved_entry.idstr
         ));
     }
-    let (pin_s, pin_d) = (saved_bytes[0x3d], model.space.config()[0x3d]);
+    let (pin_s, pin_d) = (saved_bytes[PCI_INTERRUPT_PIN], model.space.config()[PCI_INTERRUPT_PIN]);
     if (1..=4).contains(&pin_d) && !(1..=4).contains(&pin_s) {
         warnings.push(format!(
             "Interrupt Pin hazard: the saved Interrupt Pin is {pin_s:#x} (not INTA-INTD) on a device that raises INTx \

@@ -38,9 +38,7 @@ impl<'a> Cx<'a> {
 
     /// Read `size` bytes at `rel` from the capability start, if they are all available.
     pub fn rd(&self, rel: usize, size: usize) -> Option<u64> {
-        let start = self.base.checked_add(rel)?;
-        let bytes = self.b.get(start..start.checked_add(size)?)?;
-        Some(bytes.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x)))
+        pcimig_config::le::uint_at(self.b, self.base.checked_add(rel)?, size)
     }
 
     /// Decode one register; `None` (and `cut`) when it does not fit.
@@ -186,7 +184,7 @@ pub(crate) fn msix(c: &mut Cx) {
         format!(
             "Enable{} Count={} {}",
             pm_flag(v, 15),
-            bits(v, 0, 10) + 1,
+            pcimig_config::presets::msix_table_size(v as u16),
             flags(v, &[(14, "Masked")])
         )
     });

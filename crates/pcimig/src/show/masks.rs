@@ -172,7 +172,7 @@ pub fn compute(src: &ConfigSource) -> Result<MaskReport, SourceError> {
             .exemptions()
             .iter()
             .find(|e| e.start <= i && i < e.end)
-            .map(|e| e.policy.clone())
+            .map(|e| e.policy.to_string())
     };
     let mut runs: Vec<MaskRun> = Vec::new();
     let mut last_key = None;

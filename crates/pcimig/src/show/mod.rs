@@ -19,6 +19,7 @@ pub use fields::Field;
 pub use pciids::PciIds;
 
 use crate::source::{BarSizes, ConfigSource, SourceKind, Truncation};
+use pcimig_config::le::uint_at;
 use pcimig_config::regs::*;
 use pcimig_config::{walk_ext, walk_std, CapId, ChainIssue, ExtCapId};
 use serde::Serialize;
@@ -146,11 +147,6 @@ pub struct DeviceReport {
     pub masks: Option<masks::MaskReport>,
 }
 
-fn le(b: &[u8], off: usize, n: usize) -> Option<u64> {
-    let s = b.get(off..off.checked_add(n)?)?;
-    Some(s.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x)))
-}
-
 fn header(b: &[u8]) -> Option<Header> {
     if b.len() < PCI_CONFIG_HEADER_SIZE {
         return None;
@@ -192,9 +188,9 @@ fn header(b: &[u8]) -> Option<Header> {
     let mut i = 0;
     while i < nbars {
         let off = 0x10 + 4 * i;
-        let is64 = le(b, off, 4).is_some_and(|v| v & 0x7 == 0x4);
+        let is64 = uint_at(b, off, 4).is_some_and(|v| v & 0x7 == 0x4);
         if is64 && i + 1 < nbars {
-            let hi = le(b, off + 4, 4).unwrap_or(0);
+            let hi = uint_at(b, off + 4, 4).unwrap_or(0);
             c.f(off, 4, BARS[i], |v| bar_text(v | (hi << 32)));
             let lower = BARS[i];
             c.f(off + 4, 4, BARS[i + 1], |v| {
@@ -250,14 +246,14 @@ fn header(b: &[u8]) -> Option<Header> {
         _ => format!("{v} (invalid)"),
     });
     Some(Header {
-        vendor_id: le(b, 0, 2)? as u16,
-        device_id: le(b, 2, 2)? as u16,
+        vendor_id: uint_at(b, 0, 2)? as u16,
+        device_id: uint_at(b, 2, 2)? as u16,
         revision: b[PCI_REVISION_ID],
-        class: le(b, 9, 3)? as u32,
+        class: uint_at(b, 9, 3)? as u32,
         header_type: kind,
         multifunction: ht & 0x80 != 0,
-        subsystem_vendor_id: (kind == 0).then(|| le(b, 0x2c, 2).unwrap_or(0) as u16),
-        subsystem_id: (kind == 0).then(|| le(b, 0x2e, 2).unwrap_or(0) as u16),
+        subsystem_vendor_id: (kind == 0).then(|| uint_at(b, 0x2c, 2).unwrap_or(0) as u16),
+        subsystem_id: (kind == 0).then(|| uint_at(b, 0x2e, 2).unwrap_or(0) as u16),
         fields: c.fields,
     })
 }
@@ -469,7 +465,7 @@ pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
             report.capabilities.push(issue_entry(issue, true, b.len()));
         }
     } else if !can_have_ext && ext_bytes_present {
-        let h100 = le(b, PCI_CONFIG_SPACE_SIZE, 4).unwrap_or(0);
+        let h100 = uint_at(b, PCI_CONFIG_SPACE_SIZE, 4).unwrap_or(0);
         if h100 != 0 && h100 != 0xffff_ffff {
             report.warnings.push(format!(
                 "bytes at 0x100 ({h100:#010x}) are not decoded as extended capabilities: the device has no PCI Express \
@@ -629,7 +625,7 @@ pub fn vendors_of(sources: &[ConfigSource]) -> HashSet<u16> {
     sources
         .iter()
         .filter(|s| s.bytes.len() >= 2)
-        .map(|s| u16::from_le_bytes([s.bytes[0], s.bytes[1]]))
+        .map(|s| pcimig_config::le::word(&s.bytes, PCI_VENDOR_ID))
         .collect()
 }
 

@@ -411,7 +411,7 @@ fn has_express_cap(bytes: &[u8]) -> bool {
     if bytes.len() <= PCI_CAPABILITY_LIST {
         return false;
     }
-    let status = u16::from_le_bytes([bytes[PCI_STATUS], bytes[PCI_STATUS + 1]]);
+    let status = pcimig_config::le::word(bytes, PCI_STATUS);
     status & PCI_STATUS_CAP_LIST != 0
         && pcimig_config::walk_std(bytes)
             .entries

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use pcimig_config::presets::{MsixLayout, PcieCapOptions};
-use pcimig_config::{Array, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, HeaderKind};
+use pcimig_config::{Array, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset};
 use std::path::PathBuf;
 
 /// A small deterministic PRNG (xorshift64*), so generated sets are the same on every run.
@@ -132,7 +132,9 @@ fn presets(rng: &mut Rng) -> Vec<u8> {
                 2 => s.ats_init(off, rng.chance(50)).map(|_| 8),
                 3 => s.acs_init(off, rng.chance(50)).map(|_| 8),
                 4 => s.ari_init(off, rng.chance(50)).map(|_| 8),
-                _ => s.add_ext_capability(0x0b, 1, off, 0x18, "vsec").map(|_| 0x18),
+                _ => s
+                    .add_ext_capability(ExtCapId::Vndr, 1, off, 0x18, Preset::PcieAddCapability)
+                    .map(|_| 0x18),
             };
             if let Ok(size) = r {
                 off += size;
