@@ -1,7 +1,7 @@
 //! The trailing vmdesc JSON: where it is, and what it says about each FULL section's layout.
 
+use super::cursor::Cursor;
 use crate::error::{ErrorKind, StreamError};
-use crate::reader::Cursor;
 use serde::Deserialize;
 
 /// The largest vmdesc read (analyze-migration.py looks at the last 10 MiB only).
