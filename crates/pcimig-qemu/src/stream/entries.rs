@@ -1,5 +1,6 @@
 //! What the walk finds: sections and PCI device entries, and the names they go by.
 
+use super::format::PCI_STATE_VERSION_LEN;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -76,7 +77,7 @@ pub struct PciDeviceEntry {
     pub version: u32,
     /// The section id.
     pub section_id: u32,
-    /// Index of the section in stream order (see [`Stream::sections`]); QEMU loads, and fails,
+    /// Index of the section in stream order (see [`Stream::sections`](super::Stream::sections)); QEMU loads, and fails,
     /// in this order.
     pub section_index: usize,
     /// How the config is stored.
@@ -98,7 +99,34 @@ pub struct PciDeviceEntry {
 impl PciDeviceEntry {
     /// Stream byte offset of the PCIDevice state (its be32 version_id).
     pub fn state_offset(&self) -> u64 {
-        self.config_offset - 4
+        self.config_offset - PCI_STATE_VERSION_LEN
+    }
+
+    /// The entry of a device found in section `sec`, its config buffer `config_size` bytes at
+    /// `config_offset`. Its [`PciDeviceEntry::id`] is given once all sections are known
+    /// ([`name_devices`]).
+    pub(super) fn found_in(
+        sec: &Section,
+        kind: DeviceKind,
+        vmsd_name: Option<String>,
+        field_path: Vec<String>,
+        config_size: usize,
+        config_offset: u64,
+    ) -> PciDeviceEntry {
+        PciDeviceEntry {
+            id: String::new(),
+            idstr: sec.idstr.clone(),
+            instance_id: sec.instance_id,
+            version: sec.version_id,
+            section_id: sec.section_id,
+            section_index: sec.index,
+            kind,
+            vmsd_name,
+            field_path,
+            pci_path: pci_path_of(&sec.idstr).map(str::to_string),
+            config_size,
+            config_offset,
+        }
     }
 }
 
@@ -111,6 +139,7 @@ pub struct VmdescInfo {
     pub len: u32,
 }
 
+/// Whether `p` is a qdev PCI path: `DDDD:BB:SS.F`, then `:SS.F` for each bridge on the way.
 fn is_pci_path(p: &str) -> bool {
     // DDDD:BB:SS.F then (:SS.F)*
     let b = p.as_bytes();
@@ -140,6 +169,8 @@ pub fn pci_path_of(idstr: &str) -> Option<&str> {
     is_pci_path(p).then_some(p)
 }
 
+/// Give each device the name `FILE#DEVICE` takes: its idstr, with `@instance` when several
+/// sections share the idstr.
 pub(super) fn name_devices(sections: &[Section], devices: &mut [PciDeviceEntry]) {
     let mut count: HashMap<&str, usize> = HashMap::new();
     for s in sections {

@@ -1,4 +1,10 @@
-//! The stream walk: header, configuration, sections in order, EOF, vmdesc.
+//! A QEMU migration stream: [`Stream`], the public API over what the walk found.
+//!
+//! One job per file: `format` (the stream format's values), `cursor` (the big-endian reader),
+//! `section` (the walk: header, sections, footers, commands, EOF), `configuration`, `full` (FULL
+//! sections and the PCI device in each), `ram`, `vfio`, `pci_state` (the config size of a
+//! PCIDevice state), `scan` (footer and vmdesc searches), `vmdesc` (the vmdesc JSON), `entries`
+//! (sections and PCI device entries).
 
 mod configuration;
 mod cursor;
@@ -10,7 +16,7 @@ mod ram;
 mod scan;
 mod section;
 mod vfio;
-pub(crate) mod vmdesc;
+mod vmdesc;
 
 pub use entries::{pci_path_of, DeviceKind, PciDeviceEntry, Section, SectionKind, VmdescInfo};
 pub use format::{section_type, vfio_flag, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT};
@@ -18,11 +24,15 @@ pub use section::MAX_SECTIONS;
 pub use vmdesc::MAX_VMDESC;
 
 use crate::error::{ErrorKind, StreamError};
+use configuration::StreamFormat;
 use cursor::{Cursor, ReadAt};
 use entries::name_devices;
 use pcimig_config::PciDeviceState;
-use section::Walker;
+use section::{Found, Walker};
 use std::path::Path;
+
+/// Most bytes [`Stream::read_bytes`] reads at once.
+const MAX_READ_BYTES: usize = 1 << 20;
 
 /// A parsed migration stream: sections, PCI devices, machine type. The walk happens in
 /// [`Stream::open`]; RAM pages are skipped, never read, so memory stays bounded whatever the
@@ -31,14 +41,9 @@ pub struct Stream {
     path: String,
     src: Box<dyn ReadAt + Send + Sync>,
     len: u64,
-    machine_type: Option<String>,
-    page_size: u64,
-    capabilities: Vec<String>,
-    sections: Vec<Section>,
-    devices: Vec<PciDeviceEntry>,
+    format: StreamFormat,
     vmdesc: Option<VmdescInfo>,
-    eof_offset: u64,
-    warnings: Vec<String>,
+    found: Found,
 }
 
 impl std::fmt::Debug for Stream {
@@ -46,9 +51,9 @@ impl std::fmt::Debug for Stream {
         f.debug_struct("Stream")
             .field("path", &self.path)
             .field("len", &self.len)
-            .field("machine_type", &self.machine_type)
-            .field("sections", &self.sections.len())
-            .field("devices", &self.devices)
+            .field("machine_type", &self.format.machine_type)
+            .field("sections", &self.found.sections.len())
+            .field("devices", &self.found.devices)
             .finish()
     }
 }
@@ -87,35 +92,29 @@ impl Stream {
         Self::parse(name.into(), Box::new(bytes), len)
     }
 
+    /// Walk the stream, then name its devices.
     fn parse(path: String, src: Box<dyn ReadAt + Send + Sync>, len: u64) -> Result<Stream, StreamError> {
-        let mut s = Stream {
+        let walker = Walker::walk(Cursor::new(src.as_ref(), &path, len))?;
+        let Walker {
+            format,
+            layout,
+            mut found,
+            ..
+        } = walker;
+        name_devices(&found.sections, &mut found.devices);
+        Ok(Stream {
             path,
             src,
             len,
-            machine_type: None,
-            page_size: 4096,
-            capabilities: Vec::new(),
-            sections: Vec::new(),
-            devices: Vec::new(),
-            vmdesc: None,
-            eof_offset: 0,
-            warnings: Vec::new(),
-        };
-        let mut w = Walker::default();
-        {
-            let cur = Cursor::new(s.src.as_ref(), &s.path, len);
-            w.walk(cur, &s.path)?;
-        }
-        s.machine_type = w.machine_type;
-        s.page_size = w.page_size;
-        s.capabilities = w.capabilities;
-        s.sections = w.sections;
-        s.vmdesc = w.vmdesc;
-        s.eof_offset = w.eof_offset;
-        s.warnings = w.warnings;
-        s.devices = w.devices;
-        name_devices(&s.sections, &mut s.devices);
-        Ok(s)
+            format,
+            vmdesc: layout.info,
+            found,
+        })
+    }
+
+    /// A cursor for positioned reads of the stream's bytes.
+    fn cursor(&self) -> Cursor<'_> {
+        Cursor::new(self.src.as_ref(), &self.path, self.len)
     }
 
     /// The file name as given.
@@ -135,37 +134,38 @@ impl Stream {
 
     /// The machine type from the configuration section (e.g. `pc-q35-10.0`), if it was sent.
     pub fn machine_type(&self) -> Option<&str> {
-        self.machine_type.as_deref()
+        self.format.machine_type.as_deref()
     }
 
     /// Target page size (from the configuration or the vmdesc; 4096 on x86).
     pub fn page_size(&self) -> u64 {
-        self.page_size
+        self.format.page_size
     }
 
     /// Migration capabilities the configuration section lists (only those that change the
     /// stream's format are sent: `x-ignore-shared`, `mapped-ram`).
     pub fn capabilities(&self) -> &[String] {
-        &self.capabilities
+        &self.format.capabilities
     }
 
     /// All sections in stream order (first appearance).
     pub fn sections(&self) -> &[Section] {
-        &self.sections
+        &self.found.sections
     }
 
     /// The PCI devices, in stream order.
     pub fn pci_devices(&self) -> &[PciDeviceEntry] {
-        &self.devices
+        &self.found.devices
     }
 
     /// Sections of a PCI device (their idstr has a PCI path) that hold no PCIDevice state: the
     /// device's vmsd does not embed it (e.g. sdhci-pci), so QEMU saves, and checks, no config.
     pub fn pci_sections_without_config(&self) -> Vec<&Section> {
-        self.sections
+        self.found
+            .sections
             .iter()
             .filter(|s| s.kind == SectionKind::Full && pci_path_of(&s.idstr).is_some())
-            .filter(|s| !self.devices.iter().any(|d| d.section_index == s.index))
+            .filter(|s| !self.found.devices.iter().any(|d| d.section_index == s.index))
             .collect()
     }
 
@@ -176,28 +176,34 @@ impl Stream {
 
     /// Offset of the QEMU_VM_EOF byte.
     pub fn eof_offset(&self) -> u64 {
-        self.eof_offset
+        self.found.eof_offset
     }
 
     /// Things noticed that do not stop the reader.
     pub fn warnings(&self) -> &[String] {
-        &self.warnings
+        &self.found.warnings
     }
 
     /// Find a device by the name `FILE#DEVICE` takes: its `id`, `idstr@N`, or its PCI path
     /// (`0000:00:03.0`) when that names one device.
     pub fn find_device(&self, name: &str) -> Result<&PciDeviceEntry, StreamError> {
-        if let Some(d) = self.devices.iter().find(|d| d.id == name) {
+        if let Some(d) = self.found.devices.iter().find(|d| d.id == name) {
             return Ok(d);
         }
         if let Some((idstr, inst)) = name.rsplit_once('@') {
             if let Ok(n) = inst.parse::<u32>() {
-                if let Some(d) = self.devices.iter().find(|d| d.idstr == idstr && d.instance_id == n) {
+                if let Some(d) = self
+                    .found
+                    .devices
+                    .iter()
+                    .find(|d| d.idstr == idstr && d.instance_id == n)
+                {
                     return Ok(d);
                 }
             }
         }
         let by_path: Vec<&PciDeviceEntry> = self
+            .found
             .devices
             .iter()
             .filter(|d| d.pci_path.as_deref() == Some(name) || d.idstr == name)
@@ -205,7 +211,7 @@ impl Stream {
         if by_path.len() == 1 {
             return Ok(by_path[0]);
         }
-        let names: Vec<&str> = self.devices.iter().map(|d| d.id.as_str()).collect();
+        let names: Vec<&str> = self.found.devices.iter().map(|d| d.id.as_str()).collect();
         let msg = if by_path.len() > 1 {
             format!("'{name}' names several devices; use one of: {}", names.join(", "))
         } else {
@@ -216,7 +222,7 @@ impl Stream {
 
     /// Read a device's saved config bytes (256 or 4096).
     pub fn read_config(&self, dev: &PciDeviceEntry) -> Result<Vec<u8>, StreamError> {
-        let cur = Cursor::new(self.src.as_ref(), &self.path, self.len);
+        let cur = self.cursor();
         let mut buf = vec![0u8; dev.config_size];
         cur.read_exact_at(&mut buf, dev.config_offset, "config")
             .map_err(|e| e.in_section(dev.section_id, &dev.idstr))?;
@@ -227,7 +233,7 @@ impl Stream {
     /// at a device's [`PciDeviceEntry::config_offset`] (QEMU reads as many bytes as the
     /// destination device's config has, whatever the source saved).
     pub fn read_bytes(&self, offset: u64, len: usize) -> Result<Vec<u8>, StreamError> {
-        if len > 1 << 20 {
+        if len > MAX_READ_BYTES {
             return Err(StreamError::at(
                 &self.path,
                 ErrorKind::TooLarge,
@@ -235,7 +241,7 @@ impl Stream {
                 format!("read of {len} bytes"),
             ));
         }
-        let cur = Cursor::new(self.src.as_ref(), &self.path, self.len);
+        let cur = self.cursor();
         let mut buf = vec![0u8; len];
         cur.read_exact_at(&mut buf, offset, "stream bytes")?;
         Ok(buf)
@@ -243,7 +249,7 @@ impl Stream {
 
     /// Read a device's whole PCIDevice state (version_id, config, irq_state).
     pub fn read_pci_state(&self, dev: &PciDeviceEntry) -> Result<PciDeviceState, StreamError> {
-        let cur = Cursor::new(self.src.as_ref(), &self.path, self.len);
+        let cur = self.cursor();
         let mut buf = vec![0u8; PciDeviceState::encoded_len(dev.config_size)];
         cur.read_exact_at(&mut buf, dev.state_offset(), "PCIDevice state")
             .map_err(|e| e.in_section(dev.section_id, &dev.idstr))?;
