@@ -1,5 +1,7 @@
-//! Positioned reads with a small adaptive window: sequential reads grow the window (up to
-//! 64 KiB), a skip past the window (RAM pages) drops it, so skipped bytes are never copied.
+//! The one big-endian reader of the stream code: a cursor with a small adaptive window
+//! (sequential reads grow it up to 64 KiB, a skip past it (RAM pages) drops it, so skipped bytes
+//! are never copied), positioned reads that bypass the window, and the big-endian decoding both
+//! use. Every error names the stream offset it happened at.
 
 use crate::error::{ErrorKind, StreamError};
 use std::io;
@@ -22,6 +24,21 @@ impl ReadAt for Vec<u8> {
         buf[..n].copy_from_slice(&self[start..start + n]);
         Ok(n)
     }
+}
+
+/// A big-endian u16 from the first 2 bytes of `b`.
+pub(crate) fn be_u16(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+
+/// A big-endian u32 from the first 4 bytes of `b`.
+pub(crate) fn be_u32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// A big-endian u64 from the first 8 bytes of `b`.
+pub(crate) fn be_u64(b: &[u8]) -> u64 {
+    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
 /// After a seek: just a RAM page header (8 bytes) and a block name; smaller preads cost less.
@@ -131,21 +148,21 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn be16(&mut self, what: &str) -> Result<u16, StreamError> {
         let b = self.fill(2, what)?;
-        let v = u16::from_be_bytes([b[0], b[1]]);
+        let v = be_u16(b);
         self.pos += 2;
         Ok(v)
     }
 
     pub(crate) fn be32(&mut self, what: &str) -> Result<u32, StreamError> {
         let b = self.fill(4, what)?;
-        let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let v = be_u32(b);
         self.pos += 4;
         Ok(v)
     }
 
     pub(crate) fn be64(&mut self, what: &str) -> Result<u64, StreamError> {
         let b = self.fill(8, what)?;
-        let v = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+        let v = be_u64(b);
         self.pos += 8;
         Ok(v)
     }
@@ -243,5 +260,26 @@ impl<'a> Cursor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The byte at an absolute offset, bypassing the window.
+    pub(crate) fn u8_at(&self, off: u64, what: &str) -> Result<u8, StreamError> {
+        let mut b = [0u8; 1];
+        self.read_exact_at(&mut b, off, what)?;
+        Ok(b[0])
+    }
+
+    /// A be32 at an absolute offset, bypassing the window.
+    pub(crate) fn be32_at(&self, off: u64, what: &str) -> Result<u32, StreamError> {
+        let mut b = [0u8; 4];
+        self.read_exact_at(&mut b, off, what)?;
+        Ok(be_u32(&b))
+    }
+
+    /// A be64 at an absolute offset, bypassing the window.
+    pub(crate) fn be64_at(&self, off: u64, what: &str) -> Result<u64, StreamError> {
+        let mut b = [0u8; 8];
+        self.read_exact_at(&mut b, off, what)?;
+        Ok(be_u64(&b))
     }
 }

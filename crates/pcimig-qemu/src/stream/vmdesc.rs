@@ -1,7 +1,11 @@
-//! The trailing vmdesc JSON: where it is, and what it says about each FULL section's layout.
+//! The trailing vmdesc JSON: what it says about each FULL section's layout, and the walk's use
+//! of it (the entry the next FULL section must match).
 
+use super::cursor::Cursor;
+use super::entries::VmdescInfo;
+use super::format::{subsection_header_len, TARGET_PAGE_BITS_MAX, TARGET_PAGE_BITS_MIN, VMDESC_HEADER_LEN};
+use super::scan::locate_vmdesc;
 use crate::error::{ErrorKind, StreamError};
-use crate::reader::Cursor;
 use serde::Deserialize;
 
 /// The largest vmdesc read (analyze-migration.py looks at the last 10 MiB only).
@@ -88,8 +92,8 @@ fn fields_size(fields: &[Field], subsections: &[Vmsd]) -> Result<u64, String> {
         total = total.checked_add(field_total(f)?).ok_or("size overflows")?;
     }
     for s in subsections {
-        // QEMU_VM_SUBSECTION, name length, name, be32 version, then the subsection's state.
-        let hdr = 1 + 1 + s.vmsd_name.len() as u64 + 4;
+        // The subsection's header, then its state.
+        let hdr = subsection_header_len(s.vmsd_name.len());
         total = total
             .checked_add(hdr)
             .and_then(|t| t.checked_add(fields_size(&s.fields, &s.subsections).ok()?))
@@ -118,8 +122,12 @@ impl DescEntry {
     }
 }
 
+/// Deepest struct nesting the layout search follows.
+const MAX_DEPTH: usize = 32;
+
+/// Find the PCIDevice struct (or a virtio field) in a layout, its body offset from `base`.
 fn find(fields: &[Field], subsections: &[Vmsd], base: u64, path: &mut Vec<String>, depth: usize) -> Option<Content> {
-    if depth > 32 {
+    if depth > MAX_DEPTH {
         return None;
     }
     let mut off = base;
@@ -157,7 +165,7 @@ fn find(fields: &[Field], subsections: &[Vmsd], base: u64, path: &mut Vec<String
         off = off.checked_add(field_total(f).ok()?)?;
     }
     for s in subsections {
-        off = off.checked_add(1 + 1 + s.vmsd_name.len() as u64 + 4)?;
+        off = off.checked_add(subsection_header_len(s.vmsd_name.len()))?;
         path.push(s.vmsd_name.clone());
         if let Some(c) = find(&s.fields, &s.subsections, off, path, depth + 1) {
             return Some(c);
@@ -168,56 +176,107 @@ fn find(fields: &[Field], subsections: &[Vmsd], base: u64, path: &mut Vec<String
     None
 }
 
-/// Where the vmdesc record (0x06, be32 length, JSON) is: found from the end of the file, as
-/// QEMU writes it last. Returns the offset of the 0x06 byte and the JSON length.
-pub(crate) fn locate(cur: &Cursor<'_>) -> Result<Option<(u64, u32)>, StreamError> {
-    let len = cur.len();
-    let window = len.min(MAX_VMDESC + 6);
-    let start = len - window;
-    const CHUNK: u64 = 64 * 1024;
-    let mut buf = vec![0u8; (CHUNK + 8) as usize];
-    // Walk backwards in chunks that overlap by 8 bytes; the candidate nearest the end wins
-    // (JSON text holds no raw 0x06 byte, so only the real header can satisfy the length check).
-    let mut hi = len;
-    while hi > start {
-        let lo = hi.saturating_sub(CHUNK).max(start);
-        let end = (hi + 8).min(len);
-        let n = (end - lo) as usize;
-        cur.read_exact_at(&mut buf[..n], lo, "vmdesc search")?;
-        for i in (0..n).rev() {
-            if buf[i] != 0x06 {
-                continue;
-            }
-            let p = lo + i as u64;
-            if p + 6 > len {
-                continue;
-            }
-            let mut h = [0u8; 6];
-            if i + 6 <= n {
-                h.copy_from_slice(&buf[i..i + 6]);
-            } else {
-                cur.read_exact_at(&mut h, p, "vmdesc header")?;
-            }
-            let l = u32::from_be_bytes([h[1], h[2], h[3], h[4]]);
-            if p + 5 + u64::from(l) == len && h[5] == b'{' {
-                return Ok(Some((p, l)));
-            }
-        }
-        hi = lo;
-    }
-    Ok(None)
+/// Read and parse the vmdesc at `off` (the QEMU_VM_VMDESCRIPTION byte), `len` JSON bytes.
+fn read(cur: &Cursor<'_>, off: u64, len: u32) -> Result<Vmdesc, StreamError> {
+    let json = off + VMDESC_HEADER_LEN;
+    let mut buf = vec![0u8; len as usize];
+    cur.read_exact_at(&mut buf, json, "vmdesc JSON")?;
+    serde_json::from_slice(&buf)
+        .map_err(|e| cur.err(ErrorKind::Vmdesc, json, format!("vmdesc JSON is not usable: {e}")))
 }
 
-/// Read and parse the vmdesc at `off` (the 0x06 byte), `len` JSON bytes.
-pub(crate) fn read(cur: &Cursor<'_>, path: &str, off: u64, len: u32) -> Result<Vmdesc, StreamError> {
-    let mut buf = vec![0u8; len as usize];
-    cur.read_exact_at(&mut buf, off + 5, "vmdesc JSON")?;
-    serde_json::from_slice(&buf).map_err(|e| {
-        StreamError::at(
-            path,
-            ErrorKind::Vmdesc,
-            off + 5,
-            format!("vmdesc JSON is not usable: {e}"),
-        )
-    })
+impl Vmdesc {
+    /// The page size the vmdesc gives, when it is one the reader accepts.
+    fn accepted_page_size(&self) -> Option<u64> {
+        self.page_size
+            .filter(|ps| ps.is_power_of_two() && (1 << TARGET_PAGE_BITS_MIN..=1 << TARGET_PAGE_BITS_MAX).contains(ps))
+    }
+
+    /// The state size of a configuration subsection the vmdesc describes (its fields' sizes).
+    pub(crate) fn configuration_subsection_len(&self, name: &str) -> Option<u64> {
+        self.configuration
+            .as_ref()
+            .and_then(|c| c.subsections.iter().find(|s| s.vmsd_name == name))
+            .map(|s| {
+                s.fields
+                    .iter()
+                    .map(|f| f.size.unwrap_or(0) * f.array_len.unwrap_or(1).max(1))
+                    .sum::<u64>()
+            })
+    }
+}
+
+/// The vmdesc as the walk uses it.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    /// The parsed JSON, when the stream has a vmdesc.
+    pub(crate) desc: Option<Vmdesc>,
+    /// Where its record is.
+    pub(crate) info: Option<VmdescInfo>,
+    /// The entry the next FULL section must match (QEMU writes one per FULL section, in order).
+    pub(crate) next_entry: usize,
+}
+
+impl Layout {
+    /// Find the vmdesc record from the end of the file (QEMU writes it last) and parse it: it is
+    /// read before the sections, because it delimits FULL sections.
+    pub(crate) fn load(cur: &Cursor<'_>) -> Result<Layout, StreamError> {
+        let Some((off, len)) = locate_vmdesc(cur)? else {
+            return Ok(Layout::default());
+        };
+        if u64::from(len) > MAX_VMDESC {
+            return Err(cur.err(
+                ErrorKind::TooLarge,
+                off + 1,
+                format!("vmdesc length {len:#x} exceeds the limit {MAX_VMDESC:#x}"),
+            ));
+        }
+        Ok(Layout {
+            desc: Some(read(cur, off, len)?),
+            info: Some(VmdescInfo { offset: off, len }),
+            next_entry: 0,
+        })
+    }
+
+    /// The page size the vmdesc gives, when it is one the reader accepts.
+    pub(crate) fn page_size(&self) -> Option<u64> {
+        self.desc.as_ref().and_then(Vmdesc::accepted_page_size)
+    }
+
+    /// The entry for the next FULL section, `sec`, whose body starts at `body`: it must be there
+    /// and name the same idstr and instance.
+    pub(crate) fn next_entry_for(
+        &mut self,
+        cur: &Cursor<'_>,
+        idstr: &str,
+        instance_id: u32,
+        body: u64,
+    ) -> Result<Option<&DescEntry>, StreamError> {
+        let n = self.next_entry;
+        self.next_entry += 1;
+        let Some(desc) = self.desc.as_ref() else {
+            return Ok(None);
+        };
+        let Some(entry) = desc.devices.get(n) else {
+            return Err(cur.err(
+                ErrorKind::Vmdesc,
+                body,
+                format!(
+                    "the vmdesc describes {} sections, the stream has more",
+                    desc.devices.len()
+                ),
+            ));
+        };
+        if entry.name != idstr || entry.instance_id != instance_id {
+            return Err(cur.err(
+                ErrorKind::Vmdesc,
+                body,
+                format!(
+                    "vmdesc entry {n} is '{}' instance {}, the stream's section is '{idstr}' instance {instance_id}",
+                    entry.name, entry.instance_id
+                ),
+            ));
+        }
+        Ok(Some(entry))
+    }
 }

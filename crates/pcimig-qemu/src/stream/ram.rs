@@ -1,0 +1,162 @@
+//! The RAM section (migration/ram.c): page headers walked, page payloads skipped, never read.
+
+use super::configuration::StreamFormat;
+use super::cursor::Cursor;
+use super::format::{
+    MAPPED_RAM_HDR_VERSION, RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS, RAM_SAVE_FLAG_HOOK, RAM_SAVE_FLAG_MEM_SIZE,
+    RAM_SAVE_FLAG_MULTIFD_FLUSH, RAM_SAVE_FLAG_PAGE, RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO,
+};
+use crate::error::{ErrorKind, StreamError};
+
+/// Most RAM blocks one RAM_SAVE_FLAG_MEM_SIZE list may name.
+const MAX_RAM_BLOCKS: u32 = 65536;
+
+/// One chunk of the RAM section (ram_load_precopy): be64 page headers (the page address, with
+/// RAM_SAVE_FLAG_* in the bits below the page size) and what each carries, until
+/// RAM_SAVE_FLAG_EOS.
+pub(super) fn ram_load_precopy(cur: &mut Cursor<'_>, format: &StreamFormat) -> Result<(), StreamError> {
+    let ps = format.page_size;
+    loop {
+        let off = cur.pos();
+        let word = cur.be64("RAM page header")?;
+        let flags = word & (ps - 1);
+        let addr = word & !(ps - 1);
+        let named = flags & RAM_SAVE_FLAG_CONTINUE == 0;
+        match flags & !RAM_SAVE_FLAG_CONTINUE {
+            RAM_SAVE_FLAG_MEM_SIZE => parse_ramblocks(cur, format, addr)?,
+            RAM_SAVE_FLAG_ZERO => zero_page(cur, off, named)?,
+            RAM_SAVE_FLAG_PAGE => {
+                block_name(cur, named)?;
+                cur.skip(ps, "RAM page")?;
+            }
+            RAM_SAVE_FLAG_XBZRLE => xbzrle_page(cur, off, named, ps)?,
+            RAM_SAVE_FLAG_MULTIFD_FLUSH => {}
+            RAM_SAVE_FLAG_EOS => return Ok(()),
+            RAM_SAVE_FLAG_HOOK => {
+                return Err(cur.err(ErrorKind::Unsupported, off, "RAM hook (RDMA) in a file stream"));
+            }
+            f => {
+                return Err(cur.err(
+                    ErrorKind::UnknownSectionType,
+                    off,
+                    format!("Unknown combination of migration flags: {f:#x}"),
+                ))
+            }
+        }
+    }
+}
+
+/// The RAM block name a page header is followed by, unless RAM_SAVE_FLAG_CONTINUE says it is
+/// the previous page's block (ram_block_from_stream).
+fn block_name(cur: &mut Cursor<'_>, named: bool) -> Result<(), StreamError> {
+    if named {
+        cur.short_str("RAM block name")?;
+    }
+    Ok(())
+}
+
+/// RAM_SAVE_FLAG_ZERO: the block name, then the fill byte, which must be 0.
+fn zero_page(cur: &mut Cursor<'_>, off: u64, named: bool) -> Result<(), StreamError> {
+    block_name(cur, named)?;
+    let ch = cur.u8("zero page fill byte")?;
+    if ch != 0 {
+        return Err(cur.err(ErrorKind::Malformed, off, format!("Found a zero page with value {ch}")));
+    }
+    Ok(())
+}
+
+/// RAM_SAVE_FLAG_XBZRLE (load_xbzrle): the block name, u8 flags, be16 length (at most a page),
+/// the encoded data.
+fn xbzrle_page(cur: &mut Cursor<'_>, off: u64, named: bool, page_size: u64) -> Result<(), StreamError> {
+    block_name(cur, named)?;
+    cur.u8("XBZRLE flags")?;
+    let l = cur.be16("XBZRLE length")?;
+    if u64::from(l) > page_size {
+        return Err(cur.err(
+            ErrorKind::Malformed,
+            off,
+            format!("XBZRLE length {l} exceeds the page size"),
+        ));
+    }
+    cur.skip(u64::from(l), "XBZRLE data")
+}
+
+/// The RAM block list (parse_ramblocks): each block's name and be64 length, and what
+/// parse_ramblock reads after them, until the lengths add up to `total`.
+fn parse_ramblocks(cur: &mut Cursor<'_>, format: &StreamFormat, total: u64) -> Result<(), StreamError> {
+    let mut left = total;
+    let mut blocks = 0u32;
+    while left > 0 {
+        let name = cur.short_str("RAM block name")?;
+        let at = cur.pos();
+        let length = cur.be64("RAM block length")?;
+        if length > left || length == 0 {
+            return Err(cur.err(
+                ErrorKind::Malformed,
+                at,
+                format!("RAM block '{name}' length {length:#x} (total left {left:#x})"),
+            ));
+        }
+        left -= length;
+        blocks += 1;
+        if blocks > MAX_RAM_BLOCKS {
+            return Err(cur.err(
+                ErrorKind::TooLarge,
+                at,
+                format!("more than {MAX_RAM_BLOCKS} RAM blocks"),
+            ));
+        }
+        parse_ramblock(cur, format, &name, length)?;
+    }
+    Ok(())
+}
+
+/// What follows a RAM block's name and length, in ram_save_setup's order: its page size
+/// (postcopy-ram, a block of another page size), its guest address (x-ignore-shared), its
+/// MappedRamHeader (mapped-ram, whose pages are then skipped by their offset).
+fn parse_ramblock(cur: &mut Cursor<'_>, format: &StreamFormat, name: &str, length: u64) -> Result<(), StreamError> {
+    let ps = format.page_size;
+    if let Some(summary) = format.postcopy_page_sizes.filter(|s| s & !ps != 0) {
+        skip_block_page_size(cur, ps, summary)?;
+    }
+    if format.ignore_shared() {
+        cur.be64("RAM block address")?;
+    }
+    if format.mapped_ram() {
+        skip_mapped_ram(cur, name, length)?;
+    }
+    Ok(())
+}
+
+/// ram_save_setup's be64 page size for a block whose page size is not the host's (hugepages),
+/// under postcopy-ram: skipped when the next word is a page size the summary has.
+fn skip_block_page_size(cur: &mut Cursor<'_>, page_size: u64, summary: u64) -> Result<(), StreamError> {
+    if let Ok(v) = cur.be64_at(cur.pos(), "RAM block page size") {
+        if v.is_power_of_two() && v != page_size && summary & v != 0 {
+            cur.skip(8, "RAM block page size")?;
+        }
+    }
+    Ok(())
+}
+
+/// mapped-ram (parse_ramblock_mapped_ram): the MappedRamHeader (be32 version, be64 page_size,
+/// be64 bitmap_offset, be64 pages_offset); the block's pages are at pages_offset, and the
+/// stream goes on after them.
+fn skip_mapped_ram(cur: &mut Cursor<'_>, name: &str, length: u64) -> Result<(), StreamError> {
+    let h = cur.pos();
+    let v = cur.be32("mapped-ram header version")?;
+    let _page = cur.be64("mapped-ram page size")?;
+    let _bitmap = cur.be64("mapped-ram bitmap offset")?;
+    let pages = cur.be64("mapped-ram pages offset")?;
+    if v != MAPPED_RAM_HDR_VERSION {
+        return Err(cur.err(ErrorKind::Unsupported, h, format!("mapped-ram header version {v}")));
+    }
+    let next = pages.checked_add(length).ok_or_else(|| {
+        cur.err(
+            ErrorKind::TooLarge,
+            h,
+            format!("mapped-ram pages offset {pages:#x} overflows"),
+        )
+    })?;
+    cur.seek_to(next, &format!("mapped-ram pages of '{name}'"))
+}

@@ -1,0 +1,111 @@
+//! Searches of raw stream bytes: a section's footer (when no vmdesc delimits the section, or the
+//! vmdesc is off), and the vmdesc record from the end of the file.
+
+use super::cursor::{be_u32, Cursor};
+use super::format::{
+    SectionType, QEMU_VM_SECTION_FOOTER, QEMU_VM_VMDESCRIPTION, SECTION_FOOTER_LEN, VMDESC_HEADER_LEN,
+};
+use super::vmdesc::MAX_VMDESC;
+use crate::error::{ErrorKind, StreamError};
+
+/// How far the reader searches for a section footer when the vmdesc is missing.
+const FOOTER_SCAN_LIMIT: u64 = 64 * 1024 * 1024;
+/// Bytes all footer searches of one stream may read together (hostile streams could otherwise
+/// make every section search far).
+pub(super) const FOOTER_SCAN_BUDGET: u64 = 1 << 30;
+/// Bytes a search reads at a time (consecutive reads overlap by a footer and the type byte
+/// after it).
+const SCAN_CHUNK: usize = 64 * 1024;
+/// A footer and the section type byte that must follow it.
+const FOOTER_MATCH_LEN: usize = SECTION_FOOTER_LEN + 1;
+/// The vmdesc record's header and the first byte of its JSON (`{`).
+const VMDESC_MATCH_LEN: usize = VMDESC_HEADER_LEN as usize + 1;
+/// Overlap of consecutive reads of the backward vmdesc search.
+const VMDESC_SCAN_OVERLAP: u64 = 8;
+
+/// The footer of section `id`: QEMU_VM_SECTION_FOOTER, be32 id (save_section_footer).
+fn footer_bytes(id: u32) -> [u8; SECTION_FOOTER_LEN] {
+    let mut footer = [QEMU_VM_SECTION_FOOTER; SECTION_FOOTER_LEN];
+    footer[1..].copy_from_slice(&id.to_be_bytes());
+    footer
+}
+
+/// Whether the footer of section `id` is at `off`.
+pub(super) fn footer_at(cur: &Cursor<'_>, off: u64, id: u32) -> bool {
+    let mut found = [0u8; SECTION_FOOTER_LEN];
+    cur.read_exact_at(&mut found, off, "footer").is_ok() && found == footer_bytes(id)
+}
+
+/// Where in `buf` a footer of the section is followed by a byte that may follow a footer
+/// (another section, a command, EOF).
+fn footer_in(buf: &[u8], footer: &[u8; SECTION_FOOTER_LEN]) -> Option<usize> {
+    (0..buf.len().saturating_sub(SECTION_FOOTER_LEN)).find(|&i| {
+        buf[i..i + SECTION_FOOTER_LEN] == *footer
+            && SectionType::from_byte(buf[i + SECTION_FOOTER_LEN]).is_some_and(SectionType::may_follow_footer)
+    })
+}
+
+/// Search forward from `from` for a footer of section `id` followed by a plausible next
+/// section type byte; returns the offset of the footer. `budget`: bytes all searches of the
+/// stream may still read.
+pub(super) fn find_footer(cur: &Cursor<'_>, from: u64, id: u32, budget: &mut u64) -> Result<Option<u64>, StreamError> {
+    let footer = footer_bytes(id);
+    let window = SCAN_CHUNK + FOOTER_MATCH_LEN;
+    let mut buf = vec![0u8; window];
+    let mut lo = from;
+    let limit = cur.len().min(from.saturating_add(FOOTER_SCAN_LIMIT));
+    while lo < limit {
+        let n = ((limit - lo) as usize).min(window).min((cur.len() - lo) as usize);
+        if *budget < n as u64 {
+            return Err(cur.err(
+                ErrorKind::TooLarge,
+                from,
+                format!("footer searches have read {FOOTER_SCAN_BUDGET:#x} bytes in total; giving up"),
+            ));
+        }
+        *budget -= n as u64;
+        cur.read_exact_at(&mut buf[..n], lo, "footer search")?;
+        if let Some(i) = footer_in(&buf[..n], &footer) {
+            return Ok(Some(lo + i as u64));
+        }
+        if n < window {
+            break;
+        }
+        lo += SCAN_CHUNK as u64;
+    }
+    Ok(None)
+}
+
+/// Whether `h` (QEMU_VM_VMDESCRIPTION, be32 length, first JSON byte) is a vmdesc record header
+/// whose JSON runs exactly to the end of the file, `rest` bytes from the header.
+fn is_vmdesc_header(h: &[u8], rest: u64) -> bool {
+    h[0] == QEMU_VM_VMDESCRIPTION
+        && VMDESC_HEADER_LEN + u64::from(be_u32(&h[1..])) == rest
+        && h[VMDESC_MATCH_LEN - 1] == b'{'
+}
+
+/// Where the vmdesc record (QEMU_VM_VMDESCRIPTION, be32 length, JSON) is: found from the end
+/// of the file, as QEMU writes it last. Returns the offset of its first byte and the JSON
+/// length.
+pub(super) fn locate_vmdesc(cur: &Cursor<'_>) -> Result<Option<(u64, u32)>, StreamError> {
+    let len = cur.len();
+    let start = len - len.min(MAX_VMDESC + VMDESC_MATCH_LEN as u64);
+    let chunk = SCAN_CHUNK as u64;
+    let mut buf = vec![0u8; (chunk + VMDESC_SCAN_OVERLAP) as usize];
+    // Walk backwards in overlapping chunks; the candidate nearest the end wins (JSON text holds
+    // no raw QEMU_VM_VMDESCRIPTION byte, so only the real header can satisfy the length check).
+    let mut hi = len;
+    while hi > start {
+        let lo = hi.saturating_sub(chunk).max(start);
+        let n = ((hi + VMDESC_SCAN_OVERLAP).min(len) - lo) as usize;
+        cur.read_exact_at(&mut buf[..n], lo, "vmdesc search")?;
+        for i in (0..=n.saturating_sub(VMDESC_MATCH_LEN)).rev() {
+            let p = lo + i as u64;
+            if i + VMDESC_MATCH_LEN <= n && is_vmdesc_header(&buf[i..i + VMDESC_MATCH_LEN], len - p) {
+                return Ok(Some((p, be_u32(&buf[i + 1..]))));
+            }
+        }
+        hi = lo;
+    }
+    Ok(None)
+}
