@@ -8,7 +8,7 @@ use super::format::{
 };
 use super::section::Walker;
 use crate::error::{ErrorKind, StreamError};
-use pcimig_config::regs::{PCIE_CONFIG_SPACE_SIZE, PCI_CONFIG_SPACE_SIZE, PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_QSIZE};
+use pcimig_config::regs::{PCIE_CONFIG_SPACE_SIZE, PCI_CONFIG_SPACE_SIZE, PCI_MSIX_FLAGS};
 use pcimig_config::vmstate::PCI_DEVICE_VMSTATE_VERSION;
 use pcimig_config::CapId;
 
@@ -35,8 +35,8 @@ fn has_express_cap(config: &[u8]) -> bool {
 /// The MSI-X vector count of the header's MSI-X capability (PCI_MSIX_FLAGS_QSIZE + 1).
 fn msix_vectors(config: &[u8]) -> Option<u64> {
     let cap = find_std_cap(config, CapId::Msix)?;
-    let ctl = config.get(cap + PCI_MSIX_FLAGS..cap + PCI_MSIX_FLAGS + 2)?;
-    Some(u64::from(u16::from_le_bytes([ctl[0], ctl[1]]) & PCI_MSIX_FLAGS_QSIZE) + 1)
+    let flags = pcimig_config::le::u16_at(config, cap + PCI_MSIX_FLAGS)?;
+    Some(u64::from(pcimig_config::presets::msix_table_size(flags)))
 }
 
 /// MSI-X table + PBA bytes msix_save writes for a config (0 without MSI-X).

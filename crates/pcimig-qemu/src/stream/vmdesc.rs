@@ -200,8 +200,8 @@ impl Vmdesc {
             .map(|s| {
                 s.fields
                     .iter()
-                    .map(|f| f.size.unwrap_or(0) * f.array_len.unwrap_or(1).max(1))
-                    .sum::<u64>()
+                    .map(|f| f.size.unwrap_or(0).saturating_mul(f.array_len.unwrap_or(1).max(1)))
+                    .fold(0u64, u64::saturating_add)
             })
     }
 }
