@@ -259,7 +259,7 @@ const COMMON: [Register; 12] = [
     regf(PCI_HEADER_TYPE, 1, "Header Type", HEADER_TYPE_FIELDS),
     reg(PCI_BIST, 1, "BIST"),
     reg(PCI_BASE_ADDRESS_0, 4, "BAR0"),
-    reg(PCI_BASE_ADDRESS_0 + 4, 4, "BAR1"),
+    reg(PCI_BASE_ADDRESS_1, 4, "BAR1"),
 ];
 
 /// Type 0 (endpoint) header.
@@ -276,9 +276,9 @@ pub const TYPE0_HEADER: RegisterMap = map(&[
     COMMON[9],
     COMMON[10],
     COMMON[11],
-    reg(PCI_BASE_ADDRESS_0 + 8, 4, "BAR2"),
-    reg(PCI_BASE_ADDRESS_0 + 12, 4, "BAR3"),
-    reg(PCI_BASE_ADDRESS_0 + 16, 4, "BAR4"),
+    reg(PCI_BASE_ADDRESS_2, 4, "BAR2"),
+    reg(PCI_BASE_ADDRESS_3, 4, "BAR3"),
+    reg(PCI_BASE_ADDRESS_4, 4, "BAR4"),
     reg(PCI_BASE_ADDRESS_5, 4, "BAR5"),
     reg(PCI_CARDBUS_CIS, 4, "CardBus CIS Pointer"),
     reg(PCI_SUBSYSTEM_VENDOR_ID, 2, "Subsystem Vendor ID"),
