@@ -8,7 +8,7 @@
 //! use pcimig_config::{CapId, ExtCapId, HeaderKind};
 //! let r = regmap::header(HeaderKind::Type0).register_at(0x05).unwrap();
 //! assert_eq!((r.offset, r.width, r.name), (0x04, 2, "Command"));
-//! assert_eq!(r.field("Bus Master").unwrap().mask, 0x4);
+//! assert_eq!(r.field("BusMaster").unwrap().mask, 0x4);
 //! let msix = regmap::std_cap(CapId::Msix, &[]).unwrap();
 //! assert_eq!(msix.name_at(0x06), "Table Offset/BIR");
 //! assert_eq!(regmap::ext_cap(ExtCapId::Vndr).unwrap().naming(0x10), Naming::Payload);
@@ -200,7 +200,7 @@ const fn map(registers: &'static [Register]) -> RegisterMap {
 const COMMAND_FIELDS: &[BitField] = &[
     bit("I/O", PCI_COMMAND_IO as u64),
     bit("Mem", PCI_COMMAND_MEMORY as u64),
-    bit("Bus Master", PCI_COMMAND_MASTER as u64),
+    bit("BusMaster", PCI_COMMAND_MASTER as u64),
     bit("SpecCycle", PCI_COMMAND_SPECIAL as u64),
     bit("MemWINV", PCI_COMMAND_INVALIDATE as u64),
     bit("VGASnoop", PCI_COMMAND_VGA_PALETTE as u64),
