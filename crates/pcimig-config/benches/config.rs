@@ -49,9 +49,8 @@ fn express_device() -> ConfigSpace {
     s
 }
 
-fn benches(c: &mut Criterion) {
-    let dev = express_device();
-
+/// Guest reads and writes.
+fn access(c: &mut Criterion, dev: &ConfigSpace) {
     let mut g = c.benchmark_group("access");
     g.bench_function("read4", |b| {
         let mut off = 0usize;
@@ -69,6 +68,11 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let dev = express_device();
+    access(c, &dev);
 
     let equal = dev.config().to_vec();
     let mut one_off = equal.clone();

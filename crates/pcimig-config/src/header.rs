@@ -128,14 +128,14 @@ impl ConfigSpace {
 
     /// pci_init_mask_bridge: bus numbers, windows and bridge control of a type 1 header.
     pub fn pci_init_mask_bridge(&mut self) {
-        self.fill(Array::Wmask, PCI_PRIMARY_BUS..PCI_PRIMARY_BUS + 4, 0xff);
+        self.fill(Array::Wmask, PCI_PRIMARY_BUS..PCI_SEC_LATENCY_TIMER + 1, 0xff);
         self.set_byte(Array::Wmask, PCI_IO_BASE, PCI_IO_RANGE_MASK);
         self.set_byte(Array::Wmask, PCI_IO_LIMIT, PCI_IO_RANGE_MASK);
         self.set_word(Array::Wmask, PCI_MEMORY_BASE, PCI_MEMORY_RANGE_MASK);
         self.set_word(Array::Wmask, PCI_MEMORY_LIMIT, PCI_MEMORY_RANGE_MASK);
         self.set_word(Array::Wmask, PCI_PREF_MEMORY_BASE, PCI_PREF_RANGE_MASK);
         self.set_word(Array::Wmask, PCI_PREF_MEMORY_LIMIT, PCI_PREF_RANGE_MASK);
-        self.fill(Array::Wmask, PCI_PREF_BASE_UPPER32..PCI_PREF_BASE_UPPER32 + 8, 0xff);
+        self.fill(Array::Wmask, PCI_PREF_BASE_UPPER32..PCI_PREF_LIMIT_UPPER32 + 4, 0xff);
         // PCI_IO_RANGE_TYPE_16 is 0: OR-ing it into config is a no-op, as in QEMU.
         self.or_word(Array::Config, PCI_PREF_MEMORY_BASE, PCI_PREF_RANGE_TYPE_64);
         self.or_word(Array::Config, PCI_PREF_MEMORY_LIMIT, PCI_PREF_RANGE_TYPE_64);
@@ -209,7 +209,9 @@ impl ConfigSpace {
     /// type 1), as QEMU's pci_bar().
     pub fn bar_offset(&self, region: usize) -> Option<usize> {
         match (region, self.header_kind()) {
-            (0..=5, HeaderKind::Type0) | (0..=1, HeaderKind::Type1) => Some(PCI_BASE_ADDRESS_0 + 4 * region),
+            (0..PCI_NUM_BARS, HeaderKind::Type0) | (0..PCI_NUM_BARS_BRIDGE, HeaderKind::Type1) => {
+                Some(PCI_BASE_ADDRESS_0 + 4 * region)
+            }
             (PCI_ROM_SLOT, HeaderKind::Type0) => Some(PCI_ROM_ADDRESS),
             (PCI_ROM_SLOT, HeaderKind::Type1) => Some(PCI_ROM_ADDRESS1),
             _ => None,
@@ -237,7 +239,7 @@ impl ConfigSpace {
         }
         // "A PCI bridge device (with Type 1 header) may only have at most 2 BARs": QEMU asserts
         // region_num < 2 on a type 1 header, which refuses the ROM slot too.
-        if self.header_kind() == HeaderKind::Type1 && region >= 2 {
+        if self.header_kind() == HeaderKind::Type1 && region >= PCI_NUM_BARS_BRIDGE {
             return Err(bad(
                 "a type 1 header may only register regions 0 and 1 (QEMU asserts region_num < 2, even for the ROM)",
             ));

@@ -342,7 +342,7 @@ impl ConfigSpace {
         }
         let pos = self.add_capability(CapId::Exp, offset, PCI_EXP_VER2_SIZEOF, Preset::PcieCapInit)?;
         self.exp_cap = Some(pos);
-        self.pcie_cap_v1_fill(pos, port, dev_type, 2, opts.ext_tag);
+        self.pcie_cap_v1_fill(pos, port, dev_type, PCI_EXP_FLAGS_VER2, opts.ext_tag);
         if let Some((w, s)) = opts.slot_link {
             self.pcie_cap_fill_slot_lnk(pos, w, s);
         }
@@ -371,7 +371,7 @@ impl ConfigSpace {
         }
         let pos = self.add_capability(CapId::Exp, offset, PCI_EXP_VER1_SIZEOF, Preset::PcieCapV1Init)?;
         self.exp_cap = Some(pos);
-        self.pcie_cap_v1_fill(pos, port, dev_type, 1, ext_tag);
+        self.pcie_cap_v1_fill(pos, port, dev_type, PCI_EXP_FLAGS_VER1, ext_tag);
         Ok(pos)
     }
 

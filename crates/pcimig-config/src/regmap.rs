@@ -8,7 +8,7 @@
 //! use pcimig_config::{CapId, ExtCapId, HeaderKind};
 //! let r = regmap::header(HeaderKind::Type0).register_at(0x05).unwrap();
 //! assert_eq!((r.offset, r.width, r.name), (0x04, 2, "Command"));
-//! assert_eq!(r.field("Bus Master").unwrap().mask, 0x4);
+//! assert_eq!(r.field("BusMaster").unwrap().mask, 0x4);
 //! let msix = regmap::std_cap(CapId::Msix, &[]).unwrap();
 //! assert_eq!(msix.name_at(0x06), "Table Offset/BIR");
 //! assert_eq!(regmap::ext_cap(ExtCapId::Vndr).unwrap().naming(0x10), Naming::Payload);
@@ -200,7 +200,7 @@ const fn map(registers: &'static [Register]) -> RegisterMap {
 const COMMAND_FIELDS: &[BitField] = &[
     bit("I/O", PCI_COMMAND_IO as u64),
     bit("Mem", PCI_COMMAND_MEMORY as u64),
-    bit("Bus Master", PCI_COMMAND_MASTER as u64),
+    bit("BusMaster", PCI_COMMAND_MASTER as u64),
     bit("SpecCycle", PCI_COMMAND_SPECIAL as u64),
     bit("MemWINV", PCI_COMMAND_INVALIDATE as u64),
     bit("VGASnoop", PCI_COMMAND_VGA_PALETTE as u64),
@@ -259,7 +259,7 @@ const COMMON: [Register; 12] = [
     regf(PCI_HEADER_TYPE, 1, "Header Type", HEADER_TYPE_FIELDS),
     reg(PCI_BIST, 1, "BIST"),
     reg(PCI_BASE_ADDRESS_0, 4, "BAR0"),
-    reg(PCI_BASE_ADDRESS_0 + 4, 4, "BAR1"),
+    reg(PCI_BASE_ADDRESS_1, 4, "BAR1"),
 ];
 
 /// Type 0 (endpoint) header.
@@ -276,9 +276,9 @@ pub const TYPE0_HEADER: RegisterMap = map(&[
     COMMON[9],
     COMMON[10],
     COMMON[11],
-    reg(PCI_BASE_ADDRESS_0 + 8, 4, "BAR2"),
-    reg(PCI_BASE_ADDRESS_0 + 12, 4, "BAR3"),
-    reg(PCI_BASE_ADDRESS_0 + 16, 4, "BAR4"),
+    reg(PCI_BASE_ADDRESS_2, 4, "BAR2"),
+    reg(PCI_BASE_ADDRESS_3, 4, "BAR3"),
+    reg(PCI_BASE_ADDRESS_4, 4, "BAR4"),
     reg(PCI_BASE_ADDRESS_5, 4, "BAR5"),
     reg(PCI_CARDBUS_CIS, 4, "CardBus CIS Pointer"),
     reg(PCI_SUBSYSTEM_VENDOR_ID, 2, "Subsystem Vendor ID"),

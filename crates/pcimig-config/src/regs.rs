@@ -35,6 +35,14 @@ pub const PCI_HEADER_TYPE: usize = 0x0e;
 pub const PCI_BIST: usize = 0x0f;
 /// First base address register.
 pub const PCI_BASE_ADDRESS_0: usize = 0x10;
+/// Second base address register.
+pub const PCI_BASE_ADDRESS_1: usize = 0x14;
+/// Third base address register (type 0).
+pub const PCI_BASE_ADDRESS_2: usize = 0x18;
+/// Fourth base address register (type 0).
+pub const PCI_BASE_ADDRESS_3: usize = 0x1c;
+/// Fifth base address register (type 0).
+pub const PCI_BASE_ADDRESS_4: usize = 0x20;
 /// Last base address register (type 0).
 pub const PCI_BASE_ADDRESS_5: usize = 0x24;
 /// CardBus CIS pointer (type 0).
@@ -193,6 +201,8 @@ pub const PCI_NUM_BARS_BRIDGE: usize = 2;
 pub const PCI_ROM_ADDRESS_ENABLE: u32 = 0x01;
 /// Region index of the expansion ROM (QEMU's PCI_ROM_SLOT).
 pub const PCI_ROM_SLOT: usize = 6;
+/// Number of regions: six BARs and the ROM (QEMU's PCI_NUM_REGIONS).
+pub const PCI_NUM_REGIONS: usize = 7;
 
 // ---- Bridge ranges and control -------------------------------------------------------------
 /// I/O range type bits.
@@ -394,6 +404,10 @@ pub const PCI_EXP_FLAGS_VERS: u16 = 0x000f;
 pub const PCI_EXP_FLAGS_TYPE: u16 = 0x00f0;
 /// Shift of the device/port type field.
 pub const PCI_EXP_FLAGS_TYPE_SHIFT: u32 = 4;
+/// Capability version 1.
+pub const PCI_EXP_FLAGS_VER1: u16 = 1;
+/// Capability version 2.
+pub const PCI_EXP_FLAGS_VER2: u16 = 2;
 /// Slot implemented.
 pub const PCI_EXP_FLAGS_SLOT: u16 = 0x0100;
 /// Interrupt message number.

@@ -179,7 +179,7 @@ pub struct ConfigSpace {
     pub(crate) msix_cap: Option<usize>,
     pub(crate) exp_cap: Option<usize>,
     pub(crate) aer_cap: Option<usize>,
-    pub(crate) bars: [Option<BarInfo>; 7],
+    pub(crate) bars: [Option<BarInfo>; PCI_NUM_REGIONS],
 }
 
 /// A registered BAR or expansion ROM (pci_register_bar).
@@ -283,7 +283,7 @@ impl ConfigSpace {
             msix_cap: None,
             exp_cap: None,
             aer_cap: None,
-            bars: [None; 7],
+            bars: [None; PCI_NUM_REGIONS],
         }
     }
 
@@ -390,7 +390,7 @@ impl ConfigSpace {
     }
 
     /// Registered BARs (index 0..6) and the ROM (index 6).
-    pub fn bars(&self) -> &[Option<BarInfo>; 7] {
+    pub fn bars(&self) -> &[Option<BarInfo>; PCI_NUM_REGIONS] {
         &self.bars
     }
 

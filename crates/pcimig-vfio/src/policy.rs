@@ -81,8 +81,8 @@ pub struct Effective {
 
 /// `skip-vsc-check` as QEMU 10.0.2 resolves it on the destination: an explicit property
 /// (`-device vfio-pci,skip-vsc-check=…` or `-global vfio-pci.skip-vsc-check=…`) always wins;
-/// otherwise machine types 9.0 and older get `false` from hw_compat_9_0; otherwise the property
-/// default `true`.
+/// otherwise the machine type's compat table decides ([`MachineType::compat`]: machine types 9.0
+/// and older get `false` from hw_compat_9_0); otherwise the property default `true`.
 pub fn effective_skip_vsc_check(explicit: Option<bool>, machine: &MachineType) -> Effective {
     match explicit {
         Some(v) => Effective {
