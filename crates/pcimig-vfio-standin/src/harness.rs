@@ -248,8 +248,9 @@ impl Harness {
         let mig = dir.0.join("state.mig");
         let uri = format!("file:{}", mig.display());
         let mut src = self.spawn(&dir.0, "src", &case.saved, case, &sysfs, &[])?;
-        let Some(mut qmp) = self.connect(&dir.0, "src", &mut src) else {
-            return stage_end(Stage::SourceRealize, &mut src, None);
+        let deadline = Instant::now() + self.timeout;
+        let Some(mut qmp) = connect(&dir.0, "src", &mut src, deadline) else {
+            return realize_end(Stage::SourceRealize, &mut src, deadline);
         };
         if let Err(e) = qmp
             .execute("migrate", json!({ "uri": uri }))
@@ -265,8 +266,9 @@ impl Harness {
         drop(qmp);
         src.finish();
         let mut dst = self.spawn(&dir.0, "dst", &case.dest, case, &sysfs, &["-incoming", "defer"])?;
-        let Some(mut qmp) = self.connect(&dir.0, "dst", &mut dst) else {
-            return stage_end(Stage::DestRealize, &mut dst, None);
+        let deadline = Instant::now() + self.timeout;
+        let Some(mut qmp) = connect(&dir.0, "dst", &mut dst, deadline) else {
+            return realize_end(Stage::DestRealize, &mut dst, deadline);
         };
         let args = json!({ "uri": uri, "exit-on-error": false });
         if let Err(e) = qmp.execute("migrate-incoming", args).unwrap_or(Err(Value::Null)) {
@@ -355,6 +357,20 @@ impl Harness {
     }
 }
 
+/// QMP on `DIR/TAG.sock`, once QEMU has started and realized its devices.
+fn connect(dir: &Path, tag: &str, q: &mut Qemu, deadline: Instant) -> Option<Qmp> {
+    Qmp::connect(&dir.join(format!("{tag}.sock")), &mut q.child, deadline)
+}
+
+/// QMP never answered: QEMU failed to start (it exits, perhaps still on its way out) or hangs
+/// (still running at `deadline`).
+fn realize_end(stage: Stage, q: &mut Qemu, deadline: Instant) -> Result<Verdict, HarnessError> {
+    while !q.exited() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    hung_or_exited(stage, q)
+}
+
 /// `vfio-pci,sysfsdev=…,id=hostdev0,enable-migration=on` plus the case's properties.
 fn vfio_device_arg(case: &Case, sysfs: &Path) -> String {
     let mut s = format!("vfio-pci,sysfsdev={},id=hostdev0,enable-migration=on", sysfs.display());
@@ -385,11 +401,6 @@ pub fn bad_config_line(stderr: &str) -> Option<String> {
 /// The verdict when `stage` ended without success: QEMU's Bad config line if it printed one,
 /// else a failure with its stderr (and QMP's error).
 fn stage_end(stage: Stage, q: &mut Qemu, qmp_error: Option<Value>) -> Result<Verdict, HarnessError> {
-    if qmp_error.is_none() && !q.exited() && stage != Stage::DestLoad && stage != Stage::SourceMigrate {
-        // QMP never answered and QEMU is still running: it hangs.
-        q.finish();
-        return Ok(Verdict::Hung { stage });
-    }
     let mut stderr = q.finish();
     check_standin(stage, &stderr)?;
     if let Some(line) = bad_config_line(&stderr) {
