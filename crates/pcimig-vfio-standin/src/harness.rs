@@ -333,14 +333,6 @@ impl Harness {
         Ok(Qemu { child, stderr })
     }
 
-    fn connect(&self, dir: &Path, tag: &str, q: &mut Qemu) -> Option<Qmp> {
-        Qmp::connect(
-            &dir.join(format!("{tag}.sock")),
-            &mut q.child,
-            Instant::now() + self.timeout,
-        )
-    }
-
     /// Poll `query-migrate` until the migration completes (`Some(true)`), fails
     /// (`Some(false)`), or the timeout passes or QMP closes (`None`).
     fn wait_migration(&self, qmp: &mut Qmp) -> Option<bool> {
