@@ -169,8 +169,7 @@ fn an_unhandled_call_aborts_loudly_instead_of_realizing() {
 
 #[test]
 fn a_capability_walk_that_loops_is_reported_as_a_hang() {
-    let Ok(h) = harness() else { return };
-    let h = h.with_timeout(std::time::Duration::from_secs(2));
+    let h = harness_or_skip!().with_timeout(std::time::Duration::from_secs(2));
     let mut a = data("demo/vgpu-host-a-r550.bin");
     a[0xc1] = 0x40; // the VSC at 0xc0 points back to PM at 0x40
     match h.run(&case(&a, &a, "pc-q35-10.0", &[])).unwrap() {

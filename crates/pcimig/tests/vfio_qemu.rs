@@ -162,7 +162,7 @@ fn interesting_offsets(c: &[u8]) -> Vec<usize> {
         0x14, 0x18, 0x1c, 0x20, 0x2c, 0x2d, 0x2e, 0x2f, 0x30, 0x34, 0x3c, 0x3d, 0x3e, 0x3f,
     ];
     let (mut pos, mut seen) = (usize::from(c[0x34]), 0);
-    while pos >= 0x40 && pos < 0xff && seen < 48 {
+    while (0x40..0xff).contains(&pos) && seen < 48 {
         v.extend(pos..(pos + std_cap_len(c, pos)).min(256));
         pos = usize::from(c[pos + 1]) & !3;
         seen += 1;
@@ -352,13 +352,16 @@ fn demo_cases(out: &mut Vec<DiffCase>) {
     }
 }
 
+/// A named change to a base: (name, base, [(offset, new value)]).
+type KnownEdit<'a> = (&'static str, &'a Base, &'static [(usize, u8)]);
+
 /// The differences issue 10 lists, each on the saved side, the destination side and both, in
 /// both slots: Interrupt Pin above 4, an extended capability whose next pointer is below 0x100,
 /// a standard capability pointer into the header, and a capability walk that loops.
 fn known_issue_cases(bases: &[Base], out: &mut Vec<DiffCase>) {
     let vgpu = &bases[0];
     let gen = bases.iter().find(|b| b.name == "gen-pcie").expect("gen-pcie base");
-    let edits: [(&str, &Base, &[(usize, u8)]); 9] = [
+    let edits: [KnownEdit; 9] = [
         ("interrupt-pin-5", vgpu, &[(0x3d, 0x05)]),
         ("interrupt-pin-ff", gen, &[(0x3d, 0xff)]),
         ("ext-next-below-0x100", gen, &[(0x14b, 0x01)]),
@@ -575,7 +578,7 @@ fn report(outcomes: &[Outcome], elapsed: Duration) -> usize {
 
 fn harness_or_skip() -> Option<Harness> {
     match harness() {
-        Ok(h) => Some(h.with_timeout(Duration::from_secs(5))),
+        Ok(h) => Some(h.with_timeout(Duration::from_secs(3))),
         Err(why) => {
             println!("SKIPPED: {why}");
             None
