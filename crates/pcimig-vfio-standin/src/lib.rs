@@ -1,0 +1,68 @@
+//! Test support for pcimig: a userspace stand-in for the Linux VFIO user API and a harness that
+//! migrates a device it presents between two unmodified QEMUs.
+//!
+//! QEMU talks to the kernel's vfio-pci only through the VFIO user API: it opens
+//! `/dev/vfio/vfio` and `/dev/vfio/N`, asks for device, region and IRQ info with ioctls, reads
+//! and writes the config region with `pread`/`pwrite`, and drives the v2 migration state machine
+//! with `VFIO_DEVICE_FEATURE`. The stand-in (`csrc/vfio_standin.c`, built by `build.rs` with the
+//! system C compiler) interposes those calls with `LD_PRELOAD` and presents a config image as a
+//! vfio-pci device, so QEMU 10.0.2's real `vfio_realize`, masks, `skip-vsc-check`, machine
+//! compat and `get_pci_config_device` judge it, without root, KVM or a kernel module.
+//! See `docs/vfio-standin.md`.
+
+pub mod harness;
+pub mod qmp;
+
+pub use harness::{bad_config_line, Case, Harness, HarnessError, Slot, Stage, Verdict};
+
+use std::path::Path;
+use std::process::Command;
+
+/// The stand-in shared object, or why it is unavailable (no C compiler when this crate was built).
+pub fn standin_path() -> Result<&'static Path, String> {
+    let so = env!("PCIMIG_VFIO_STANDIN_SO");
+    if so.is_empty() {
+        return Err(format!(
+            "the VFIO stand-in is unavailable: {}",
+            env!("PCIMIG_VFIO_STANDIN_UNAVAILABLE")
+        ));
+    }
+    Ok(Path::new(so))
+}
+
+/// The QEMU binary: `$PCIMIG_QEMU_BIN`, else `qemu-system-x86_64`.
+pub fn qemu_bin() -> String {
+    std::env::var("PCIMIG_QEMU_BIN").unwrap_or_else(|_| "qemu-system-x86_64".to_string())
+}
+
+/// `Some(reason)` when the stand-in tests must be skipped: `PCIMIG_SKIP_QEMU` is set, the
+/// QEMU binary is missing or not 10.0.x, or the stand-in could not be built (no C compiler).
+pub fn skip_reason() -> Option<String> {
+    if std::env::var_os("PCIMIG_SKIP_QEMU").is_some() {
+        return Some("PCIMIG_SKIP_QEMU is set".to_string());
+    }
+    if let Err(why) = standin_path() {
+        return Some(why);
+    }
+    let out = match Command::new(qemu_bin()).arg("--version").output() {
+        Ok(o) => o,
+        Err(e) => return Some(format!("{} not runnable: {e}", qemu_bin())),
+    };
+    let v = String::from_utf8_lossy(&out.stdout);
+    if !v.contains("version 10.0.") {
+        return Some(format!(
+            "{} is not QEMU 10.0.x: {}",
+            qemu_bin(),
+            v.lines().next().unwrap_or("")
+        ));
+    }
+    None
+}
+
+/// The harness for [`qemu_bin`], or the reason to skip ([`skip_reason`]).
+pub fn harness() -> Result<Harness, String> {
+    match skip_reason() {
+        Some(why) => Err(why),
+        None => Harness::new(&qemu_bin()),
+    }
+}
