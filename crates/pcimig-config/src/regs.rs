@@ -35,6 +35,8 @@ pub const PCI_HEADER_TYPE: usize = 0x0e;
 pub const PCI_BIST: usize = 0x0f;
 /// First base address register.
 pub const PCI_BASE_ADDRESS_0: usize = 0x10;
+/// Third base address register (where VMD's MEMBAR2 starts).
+pub const PCI_BASE_ADDRESS_2: usize = 0x18;
 /// Last base address register (type 0).
 pub const PCI_BASE_ADDRESS_5: usize = 0x24;
 /// CardBus CIS pointer (type 0).
