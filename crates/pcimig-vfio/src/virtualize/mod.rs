@@ -264,35 +264,16 @@ fn physical_ext_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A physical type 0 config with the given standard caps `(offset, id, next, extra bytes)`.
-    fn phys(size: usize, caps: &[(usize, u8, u8, &[u8])]) -> Vec<u8> {
-        let mut c = vec![0u8; size];
-        c[0..4].copy_from_slice(&[0xde, 0x10, 0x30, 0x23]);
-        c[0x0a] = 0x02;
-        c[0x0b] = 0x03;
-        if let Some(first) = caps.first() {
-            c[PCI_STATUS] = 0x10;
-            c[PCI_CAPABILITY_LIST] = first.0 as u8;
-        }
-        for &(off, id, next, extra) in caps {
-            c[off] = id;
-            c[off + 1] = next;
-            c[off + 2..off + 2 + extra.len()].copy_from_slice(extra);
-        }
-        c
-    }
+    use crate::VfioOptions;
+    use pcimig_testkit::Phys;
 
     #[test]
     fn rebuilt_chain_keeps_physical_order_and_next_pointers() {
-        let p = phys(
-            256,
-            &[
-                (0x40, 0x01, 0x50, &[0x03, 0x00]),
-                (0x50, 0x05, 0x70, &[0x80, 0x00]),
-                (0x70, 0x09, 0, &[0x10]),
-            ],
-        );
+        let p = Phys::new(256)
+            .cap(0x40, CapId::Pm, &[0x03, 0x00])
+            .cap(0x50, CapId::Msi, &[0x80, 0x00])
+            .cap(0x70, CapId::Vndr, &[0x10])
+            .build();
         let d = virtualize(&p, &VfioOptions::default()).unwrap();
         let order: Vec<_> = d.space.std_capabilities().iter().map(|e| (e.offset, e.id)).collect();
         assert_eq!(order, vec![(0x40, 1), (0x50, 5), (0x70, 9)]);
@@ -303,7 +284,11 @@ mod tests {
 
     #[test]
     fn loops_and_header_pointers_are_refused() {
-        let p = phys(256, &[(0x40, 0x09, 0x50, &[4]), (0x50, 0x09, 0x40, &[4])]);
+        let p = Phys::new(256)
+            .cap(0x40, CapId::Vndr, &[4])
+            .cap(0x50, CapId::Vndr, &[4])
+            .next(0x50, 0x40)
+            .build();
         assert!(matches!(
             virtualize(&p, &VfioOptions::default()),
             Err(VfioError::CapLoop {
@@ -311,12 +296,12 @@ mod tests {
                 at: 0x40
             })
         ));
-        let p = phys(256, &[(0x40, 0x09, 0x20, &[4])]);
+        let p = Phys::new(256).cap(0x40, CapId::Vndr, &[4]).next(0x40, 0x20).build();
         assert!(matches!(
             virtualize(&p, &VfioOptions::default()),
             Err(VfioError::BadPointer(_))
         ));
-        let mut p = phys(256, &[]);
+        let mut p = Phys::new(256).build();
         p[0x0e] = 1;
         assert!(matches!(
             virtualize(&p, &VfioOptions::default()),
@@ -331,7 +316,10 @@ mod tests {
     #[test]
     fn msi_uses_the_physical_flags_and_only_its_own_size_is_checked() {
         // MSI 64-bit, 4 vectors (MMC 2), at 0x50; next cap at 0x70.
-        let p = phys(256, &[(0x50, 0x05, 0x70, &[0x84, 0x00]), (0x70, 0x09, 0, &[4])]);
+        let p = Phys::new(256)
+            .cap(0x50, CapId::Msi, &[0x84, 0x00])
+            .cap(0x70, CapId::Vndr, &[4])
+            .build();
         let d = virtualize(&p, &VfioOptions::default()).unwrap();
         assert_eq!(d.space.config()[0x52], 0x84);
         assert_eq!(d.space.cmask()[0x50 + 0x0d], 0xff);
@@ -345,7 +333,7 @@ mod tests {
 
     #[test]
     fn type1_header_and_bad_pcie_type_are_refused_with_qemu_reason() {
-        let p = phys(4096, &[(0x40, 0x10, 0, &[0x42, 0x00])]); // root port type 4
+        let p = Phys::new(4096).cap(0x40, CapId::Exp, &[0x42, 0x00]).build(); // root port type 4
         let e = virtualize(&p, &VfioOptions::default()).unwrap_err();
         assert_eq!(e.to_string(), "failed to add PCI capability 0x10[0xc0]@0x40: assignment of PCIe type 0x4 devices is not currently supported");
     }

@@ -146,13 +146,7 @@ impl Realize<'_> {
 mod tests {
     use super::*;
     use crate::{MachineType, VfioOptions};
-
-    /// A physical 10de:2330 display device without capabilities.
-    fn bare() -> Vec<u8> {
-        let mut c = vec![0u8; PCI_CONFIG_SPACE_SIZE];
-        c[PCI_VENDOR_ID..PCI_VENDOR_ID + 4].copy_from_slice(&[0xde, 0x10, 0x30, 0x23]);
-        c
-    }
+    use pcimig_testkit::Phys;
 
     fn machine(name: &str) -> VfioOptions {
         VfioOptions {
@@ -163,7 +157,7 @@ mod tests {
 
     /// vfio_add_vendor_specific_cap on a bare device: the VSC added at `pos` over `size` bytes.
     fn add_vsc(opts: &VfioOptions, pos: usize, size: usize) -> ConfigSpace {
-        let phys = bare();
+        let phys = Phys::new(PCI_CONFIG_SPACE_SIZE).build();
         let mut vdev = Realize::new(&phys, opts).unwrap();
         vdev.vfio_add_vendor_specific_cap(pos, size).unwrap();
         vdev.space
@@ -205,11 +199,10 @@ mod tests {
     #[test]
     fn vsc_size_is_the_distance_to_the_next_capability() {
         // VSC at 0x40 (length byte 0x08) followed by a capability at 0x58: QEMU sizes it 0x18.
-        let mut p = bare();
-        p[PCI_STATUS] = PCI_STATUS_CAP_LIST as u8;
-        p[PCI_CAPABILITY_LIST] = 0x40;
-        p[0x40..0x43].copy_from_slice(&[CapId::Vndr.value(), 0x58, 0x08]);
-        p[0x58..0x5b].copy_from_slice(&[CapId::Vndr.value(), 0x00, 0x03]);
+        let p = Phys::new(PCI_CONFIG_SPACE_SIZE)
+            .cap(0x40, CapId::Vndr, &[0x08])
+            .cap(0x58, CapId::Vndr, &[0x03])
+            .build();
         let d = crate::virtualize(&p, &machine("pc-q35-9.1")).unwrap();
         let mut ex = d.space.exemptions().to_vec();
         ex.sort_by_key(|e| e.start);
