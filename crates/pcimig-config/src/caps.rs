@@ -112,11 +112,71 @@ impl CapChain {
     }
 }
 
+/// The rules a capability-chain walk follows: which pointers it follows as read, and which
+/// headers end it. Whatever stops a walk before a zero pointer is a [`ChainIssue`] on the
+/// returned [`CapChain`]; a reader reports it inline ([`WalkRules::PCIUTILS`]), QEMU's vfio
+/// cannot realize such a device and refuses it ([`WalkRules::QEMU_VFIO`]).
+///
+/// Rules shared by every walk: a standard chain is followed only if Status has CAP_LIST and
+/// ends at a zero pointer; a revisited offset is [`ChainIssue::Looped`]; a standard pointer
+/// into the header is [`ChainIssue::IntoHeader`], one without room for its next pointer
+/// [`ChainIssue::PastEnd`]; an extended chain starts at 0x100 (a zero header there means no
+/// chain), follows dword-aligned pointers, and a pointer below 0x100 is
+/// [`ChainIssue::BelowExtended`], one past the bytes available [`ChainIssue::PastEnd`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkRules {
+    /// Standard pointers are followed with their low two bits masked off (pciutils); QEMU's
+    /// recursive vfio_add_std_cap follows the raw byte.
+    pub std_pointer_masked: bool,
+    /// A standard capability with ID 0xff (what absent hardware reads as) ends the walk as
+    /// [`ChainIssue::Broken`] (pciutils); to QEMU it is a capability like any other.
+    pub std_absent_id_ends: bool,
+    /// An extended header of 0 or 0xffffffff ends the walk (pciutils' show_ext_caps); to
+    /// QEMU's vfio_add_ext_cap both are capabilities (ID 0, ID 0xffff), only a zero header at
+    /// 0x100 means there is no chain.
+    pub ext_empty_header_ends: bool,
+    /// [`CapEntry::next`] of an extended capability records the pointer as QEMU reads it
+    /// (PCI_EXT_CAP_NEXT, masked to 0xffc) rather than the raw 12-bit field.
+    pub ext_next_masked: bool,
+}
+
+impl WalkRules {
+    /// pciutils' show_caps / show_ext_caps: a tolerant decoder for real, possibly broken,
+    /// config spaces.
+    pub const PCIUTILS: WalkRules = WalkRules {
+        std_pointer_masked: true,
+        std_absent_id_ends: true,
+        ext_empty_header_ends: true,
+        ext_next_masked: false,
+    };
+    /// QEMU 10.0.2's vfio_add_std_cap / vfio_add_ext_cap: raw standard pointers, every header
+    /// a capability; any [`ChainIssue`] is a device QEMU cannot realize.
+    pub const QEMU_VFIO: WalkRules = WalkRules {
+        std_pointer_masked: false,
+        std_absent_id_ends: false,
+        ext_empty_header_ends: false,
+        ext_next_masked: true,
+    };
+}
+
 /// Walk the standard capability chain of `config` (any length) as pciutils' show_caps does:
 /// only if Status has the capability-list bit; pointers with the low two bits masked off; stop
 /// at a zero pointer, at a revisited offset (`Looped`), at ID 0xff (`Broken`), at a pointer into
 /// the header or past the available bytes. Never loops, never reads out of range.
 pub fn walk_std(config: &[u8]) -> CapChain {
+    walk_std_with(config, WalkRules::PCIUTILS)
+}
+
+/// Walk the extended capability chain from 0x100 as pciutils' show_ext_caps does: stop at a
+/// header of 0 or 0xffffffff, at a revisited offset, at a pointer below 0x100 or past the end.
+/// Returns an empty chain for a config shorter than 0x104 bytes.
+pub fn walk_ext(config: &[u8]) -> CapChain {
+    walk_ext_with(config, WalkRules::PCIUTILS)
+}
+
+/// Walk the standard capability chain of `config` (any length) under `rules`. Never loops,
+/// never reads out of range.
+pub fn walk_std_with(config: &[u8], rules: WalkRules) -> CapChain {
     let mut chain = CapChain::default();
     if config.len() < PCI_CONFIG_HEADER_SIZE {
         return chain;
@@ -125,10 +185,11 @@ pub fn walk_std(config: &[u8]) -> CapChain {
     if status & PCI_STATUS_CAP_LIST == 0 {
         return chain;
     }
+    let follow = |ptr: u8| usize::from(if rules.std_pointer_masked { ptr & !3 } else { ptr });
     let limit = config.len().min(PCI_CONFIG_SPACE_SIZE);
     let mut visited = [false; PCI_CONFIG_SPACE_SIZE];
     let mut from = PCI_CAPABILITY_LIST;
-    let mut pos = usize::from(config[PCI_CAPABILITY_LIST] & !3);
+    let mut pos = follow(config[PCI_CAPABILITY_LIST]);
     while pos != 0 {
         if pos < PCI_CONFIG_HEADER_SIZE {
             chain.issue = Some(ChainIssue::IntoHeader { from, to: pos });
@@ -143,29 +204,29 @@ pub fn walk_std(config: &[u8]) -> CapChain {
             break;
         }
         visited[pos] = true;
-        let id = config[pos];
-        if id == PCI_CAP_ID_ABSENT {
+        let id = config[pos + PCI_CAP_LIST_ID];
+        if rules.std_absent_id_ends && id == PCI_CAP_ID_ABSENT {
             chain.issue = Some(ChainIssue::Broken { at: pos });
             break;
         }
-        let next = usize::from(config[pos + 1]);
+        let next = config[pos + PCI_CAP_LIST_NEXT];
         chain.entries.push(CapEntry {
             id: u16::from(id),
             extended: false,
             offset: pos,
             version: 0,
-            next,
+            next: usize::from(next),
         });
-        from = pos + 1;
-        pos = next & !3;
+        from = pos + PCI_CAP_LIST_NEXT;
+        pos = follow(next);
     }
     chain
 }
 
-/// Walk the extended capability chain from 0x100 as pciutils' show_ext_caps does: stop at a
-/// header of 0 or 0xffffffff, at a revisited offset, at a pointer below 0x100 or past the end.
-/// Returns an empty chain for a config shorter than 0x104 bytes.
-pub fn walk_ext(config: &[u8]) -> CapChain {
+/// Walk the extended capability chain from 0x100 under `rules`. Returns an empty chain for a
+/// config shorter than 0x104 bytes or a zero header at 0x100. Never loops, never reads out of
+/// range.
+pub fn walk_ext_with(config: &[u8], rules: WalkRules) -> CapChain {
     let mut chain = CapChain::default();
     let mut visited = vec![false; PCIE_CONFIG_SPACE_SIZE];
     let mut from = 0usize;
@@ -179,7 +240,8 @@ pub fn walk_ext(config: &[u8]) -> CapChain {
             break;
         }
         let header = le::long(config, pos);
-        if header == 0 || header == 0xffff_ffff {
+        let empty = header == 0 || header == u32::MAX;
+        if (header == 0 && pos == PCI_CONFIG_SPACE_SIZE) || (rules.ext_empty_header_ends && empty) {
             break;
         }
         if visited[pos] {
@@ -187,15 +249,18 @@ pub fn walk_ext(config: &[u8]) -> CapChain {
             break;
         }
         visited[pos] = true;
-        let next = pci_ext_cap_next_raw(header);
+        let n = pci_ext_cap_next(header);
         chain.entries.push(CapEntry {
             id: pci_ext_cap_id(header),
             extended: true,
             offset: pos,
             version: pci_ext_cap_ver(header),
-            next,
+            next: if rules.ext_next_masked {
+                n
+            } else {
+                pci_ext_cap_next_raw(header)
+            },
         });
-        let n = next & !3;
         if n == 0 {
             break;
         }
@@ -674,5 +739,35 @@ mod tests {
             walk_ext(&e[..0x800]).issue,
             Some(ChainIssue::PastEnd { from: 0x200, to: 0x900 })
         );
+    }
+    #[test]
+    fn qemu_vfio_rules_follow_raw_pointers_and_take_every_header_as_a_capability() {
+        let mut c = vec![0u8; 4096];
+        c[6] = 0x10;
+        c[0x34] = 0x41; // raw: QEMU reads the capability at 0x41
+        c[0x40] = 0xff; // pciutils reads the capability at 0x40
+        c[0x41] = 0xff;
+        c[0x42] = 0x00;
+        let q = walk_std_with(&c, WalkRules::QEMU_VFIO);
+        assert_eq!(
+            q.entries.iter().map(|e| (e.offset, e.id)).collect::<Vec<_>>(),
+            vec![(0x41, 0xff)]
+        );
+        assert_eq!(q.issue, None);
+        assert_eq!(walk_std(&c).issue, Some(ChainIssue::Broken { at: 0x40 }));
+
+        // 0xffffffff at 0x100: ID 0xffff with next 0xffc to QEMU, the end of the chain to pciutils.
+        c[0x100..0x104].copy_from_slice(&[0xff; 4]);
+        let q = walk_ext_with(&c, WalkRules::QEMU_VFIO);
+        let got: Vec<_> = q.entries.iter().map(|e| (e.offset, e.id, e.next)).collect();
+        assert_eq!(got, vec![(0x100, 0xffff, 0xffc), (0xffc, 0, 0)]);
+        assert!(walk_ext(&c).entries.is_empty());
+        // A zero header at 0x100 is no chain under either rules.
+        c[0x100..0x104].fill(0);
+        assert!(walk_ext_with(&c, WalkRules::QEMU_VFIO).entries.is_empty());
+        // The recorded next: raw 12 bits for pciutils, masked for QEMU.
+        c[0x100..0x104].copy_from_slice(&(0x2030_0001u32).to_le_bytes());
+        assert_eq!(walk_ext(&c).entries[0].next, 0x203);
+        assert_eq!(walk_ext_with(&c, WalkRules::QEMU_VFIO).entries[0].next, 0x200);
     }
 }

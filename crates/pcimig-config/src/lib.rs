@@ -63,7 +63,7 @@ pub mod regs;
 mod space;
 pub mod vmstate;
 
-pub use caps::{walk_ext, walk_std, CapChain, CapEntry, ChainIssue};
+pub use caps::{walk_ext, walk_ext_with, walk_std, walk_std_with, CapChain, CapEntry, ChainIssue, WalkRules};
 pub use check::{restore_check, CheckReport, Mismatch};
 pub use error::ConfigError;
 pub use header::{DeviceIdentity, DeviceParams, HeaderKind};

@@ -42,6 +42,7 @@ pub use virtualize::{virtualize, DroppedCap, VfioDevice};
 
 use thiserror::Error;
 
+use pcimig_config::ConfigError;
 pub use pcimig_config::ExemptPolicy;
 
 /// Name of the QEMU policy that exempts VSC payloads ([`ExemptPolicy::SkipVscCheck`]).
@@ -147,4 +148,10 @@ pub enum VfioError {
     /// An option that cannot be applied.
     #[error("{0}")]
     BadOption(String),
+    /// A BAR or ROM that the model cannot register (pci_register_bar's checks).
+    #[error("{0}")]
+    Bar(#[source] ConfigError),
+    /// The config-space model refused an access or a capability while realizing.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
 }

@@ -7,27 +7,9 @@
 //! vfio-pci would on their hosts, then the source's guest view is checked against the
 //! destination device.
 
-use pcimig_config::{restore_check, ConfigSpace};
+use pcimig_config::{restore_check, CapId, ConfigSpace, ExtCapId};
+use pcimig_testkit::Phys;
 use pcimig_vfio::{virtualize, MachineType, Slot, VfioDevice, VfioOptions};
-
-/// A physical type 0 config (10de:2330, class 0x0302) with standard caps
-/// `(offset, id, next, bytes from +2)`.
-fn phys(size: usize, caps: &[(usize, u8, u8, &[u8])]) -> Vec<u8> {
-    let mut c = vec![0u8; size];
-    c[0..4].copy_from_slice(&[0xde, 0x10, 0x30, 0x23]);
-    c[0x0a] = 0x02;
-    c[0x0b] = 0x03;
-    if let Some(first) = caps.first() {
-        c[0x06] = 0x10;
-        c[0x34] = first.0 as u8;
-    }
-    for &(off, id, next, extra) in caps {
-        c[off] = id;
-        c[off + 1] = next;
-        c[off + 2..off + 2 + extra.len()].copy_from_slice(extra);
-    }
-    c
-}
 
 fn opts(machine: &str) -> VfioOptions {
     VfioOptions {
@@ -70,7 +52,10 @@ const MSIX: &[u8] = &[0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00
 /// bytes, not 0x14).
 #[test]
 fn tv1_vsc_range_runs_to_the_next_capability() {
-    let p = phys(256, &[(0x40, 0x09, 0x60, &[0x14]), (0x60, 0x05, 0, MSI32)]);
+    let p = Phys::new(256)
+        .cap(0x40, CapId::Vndr, &[0x14])
+        .cap(0x60, CapId::Msi, MSI32)
+        .build();
     let s = dev(&p, &strict());
     assert_checked(&s.space, 0x40..0x60, true);
     let k = dev(&p, &skip());
@@ -109,15 +94,12 @@ fn tv1_vsc_range_runs_to_the_next_capability() {
 #[test]
 fn tv2_last_vsc_runs_to_the_end_of_standard_space() {
     let pcie: &[u8] = &[0x02, 0x00]; // endpoint, version 2
-    let p = phys(
-        256,
-        &[
-            (0x40, 0x01, 0x50, &[0x03, 0x00]),
-            (0x50, 0x05, 0x70, MSI32),
-            (0x70, 0x10, 0xb0, pcie),
-            (0xb0, 0x09, 0, &[0x0c]),
-        ],
-    );
+    let p = Phys::new(256)
+        .cap(0x40, CapId::Pm, &[0x03, 0x00])
+        .cap(0x50, CapId::Msi, MSI32)
+        .cap(0x70, CapId::Exp, pcie)
+        .cap(0xb0, CapId::Vndr, &[0x0c])
+        .build();
     let k = dev(&p, &skip());
     assert_checked(&k.space, 0xb0..0xb3, true);
     assert_checked(&k.space, 0xb3..0x100, false);
@@ -134,7 +116,10 @@ fn tv2_last_vsc_runs_to_the_end_of_standard_space() {
     assert_eq!(check_line(&p, &dst, &skip()), None);
 
     // Variant: VSC at 0x40 last in the list while MSI-X sits at 0x60 (first in the list).
-    let v = phys(256, &[(0x60, 0x11, 0x40, MSIX), (0x40, 0x09, 0, &[0x08])]);
+    let v = Phys::new(256)
+        .cap(0x60, CapId::Msix, MSIX)
+        .cap(0x40, CapId::Vndr, &[0x08])
+        .build();
     let k = dev(&v, &skip());
     assert_checked(&k.space, 0x40..0x43, true);
     assert_checked(&k.space, 0x43..0x60, false);
@@ -144,7 +129,7 @@ fn tv2_last_vsc_runs_to_the_end_of_standard_space() {
     );
 
     // Variant: a lone VSC at 0x40: size 0xc0, 0x43..0xff exempt.
-    let lone = phys(256, &[(0x40, 0x09, 0, &[0x08])]);
+    let lone = Phys::new(256).cap(0x40, CapId::Vndr, &[0x08]).build();
     let k = dev(&lone, &skip());
     assert_checked(&k.space, 0x43..0x100, false);
     assert_eq!(
@@ -156,14 +141,11 @@ fn tv2_last_vsc_runs_to_the_end_of_standard_space() {
 /// TV3: two adjacent VSCs; A's range never covers B's header.
 #[test]
 fn tv3_adjacent_vscs_each_keep_their_header_checked() {
-    let p = phys(
-        256,
-        &[
-            (0x40, 0x09, 0x4c, &[0x0c]),
-            (0x4c, 0x09, 0x60, &[0x14]),
-            (0x60, 0x11, 0, MSIX),
-        ],
-    );
+    let p = Phys::new(256)
+        .cap(0x40, CapId::Vndr, &[0x0c])
+        .cap(0x4c, CapId::Vndr, &[0x14])
+        .cap(0x60, CapId::Msix, MSIX)
+        .build();
     let k = dev(&p, &skip());
     assert_checked(&k.space, 0x40..0x43, true);
     assert_checked(&k.space, 0x43..0x4c, false);
@@ -184,7 +166,10 @@ fn tv3_adjacent_vscs_each_keep_their_header_checked() {
 /// TV4: a VSC of length 3 (header only) is still sized by address.
 #[test]
 fn tv4_header_only_vsc() {
-    let p = phys(256, &[(0x40, 0x09, 0x44, &[0x03]), (0x44, 0x09, 0, &[0x03])]);
+    let p = Phys::new(256)
+        .cap(0x40, CapId::Vndr, &[0x03])
+        .cap(0x44, CapId::Vndr, &[0x03])
+        .build();
     let k = dev(&p, &skip());
     assert_checked(&k.space, 0x40..0x43, true);
     assert_checked(&k.space, 0x43..0x44, false);
@@ -192,7 +177,10 @@ fn tv4_header_only_vsc() {
     let s = dev(&p, &strict());
     assert_checked(&s.space, 0x40..0x44, true);
 
-    let p = phys(256, &[(0x40, 0x09, 0x50, &[0x03]), (0x50, 0x05, 0, MSI32)]);
+    let p = Phys::new(256)
+        .cap(0x40, CapId::Vndr, &[0x03])
+        .cap(0x50, CapId::Msi, MSI32)
+        .build();
     let k = dev(&p, &skip());
     assert_checked(&k.space, 0x43..0x50, false);
 }
@@ -200,7 +188,10 @@ fn tv4_header_only_vsc() {
 /// TV5: the length byte is smaller than the distance to the next capability.
 #[test]
 fn tv5_vsc_shorter_than_its_range() {
-    let p = phys(256, &[(0x48, 0x09, 0x70, &[0x08]), (0x70, 0x05, 0, MSI32)]);
+    let p = Phys::new(256)
+        .cap(0x48, CapId::Vndr, &[0x08])
+        .cap(0x70, CapId::Msi, MSI32)
+        .build();
     let k = dev(&p, &skip());
     assert_checked(&k.space, 0x48..0x4b, true);
     assert_checked(&k.space, 0x4b..0x70, false);
@@ -226,7 +217,10 @@ fn tv5_vsc_shorter_than_its_range() {
 /// TV6: PM in vfio-pci covers 8 bytes with the power state writable; the gap is unchecked.
 #[test]
 fn tv6_pm_is_8_bytes_with_power_state_writable() {
-    let p = phys(256, &[(0x40, 0x01, 0x50, &[0x03, 0x00]), (0x50, 0x05, 0, MSI32)]);
+    let p = Phys::new(256)
+        .cap(0x40, CapId::Pm, &[0x03, 0x00])
+        .cap(0x50, CapId::Msi, MSI32)
+        .build();
     let d = dev(&p, &skip()).space;
     for (i, c, w) in [
         (0x40, 0xff, 0),
@@ -266,7 +260,10 @@ fn tv6_pm_is_8_bytes_with_power_state_writable() {
 /// destination's masks are used).
 #[test]
 fn tv7_machine_type_boundary_and_explicit_override() {
-    let p = phys(256, &[(0x40, 0x09, 0x60, &[0x14]), (0x60, 0x05, 0, MSI32)]);
+    let p = Phys::new(256)
+        .cap(0x40, CapId::Vndr, &[0x14])
+        .cap(0x60, CapId::Msi, MSI32)
+        .build();
     let mut src = p.clone();
     src[0x48] = 1;
     let mut dst = p.clone();
@@ -295,28 +292,17 @@ fn tv7_machine_type_boundary_and_explicit_override() {
     assert!(restore_check(&saved, &dev(&dst, &skip()).space).unwrap().passed());
 }
 
-/// Put extended capability headers `(offset, id, version, next)` into a 4096-byte config.
-fn ext(c: &mut [u8], caps: &[(usize, u16, u8, usize)]) {
-    for &(off, id, ver, next) in caps {
-        let h = u32::from(id) | (u32::from(ver) << 16) | ((next as u32) << 20);
-        c[off..off + 4].copy_from_slice(&h.to_le_bytes());
-    }
-}
-
 const PCIE_EP: &[u8] = &[0x02, 0x00];
 
 /// TV11: ext bytes no capability covers are unchecked; a DVSEC is fully checked, no exemption.
 #[test]
 fn tv11_dvsec_is_fully_checked_and_unclaimed_ext_bytes_are_not() {
-    let mut p = phys(4096, &[(0x40, 0x10, 0, PCIE_EP)]);
-    ext(
-        &mut p,
-        &[
-            (0x100, 0x0001, 2, 0x200),
-            (0x200, 0x0023, 1, 0x300),
-            (0x300, 0x0003, 1, 0),
-        ],
-    );
+    let p = Phys::new(4096)
+        .cap(0x40, CapId::Exp, PCIE_EP)
+        .ext(0x100, ExtCapId::Err, 2, &[])
+        .ext(0x200, ExtCapId::Dvsec, 1, &[])
+        .ext(0x300, ExtCapId::Dsn, 1, &[])
+        .build();
     let d = dev(&p, &skip());
     assert_checked(&d.space, 0x200..0x300, true);
     assert!(d.space.wmask()[0x200..0x300].iter().all(|&w| w == 0));
@@ -338,18 +324,15 @@ fn tv11_dvsec_is_fully_checked_and_unclaimed_ext_bytes_are_not() {
 /// exempt-ext-vendor opt-in.
 #[test]
 fn ext_chain_drops_relinks_and_opt_in_exempts_vendor_payloads() {
-    let mut p = phys(4096, &[(0x40, 0x10, 0, PCIE_EP)]);
-    ext(
-        &mut p,
-        &[
-            (0x100, 0x0000, 0, 0x140), // hidden by the kernel
-            (0x140, 0x0010, 1, 0x180), // SR-IOV
-            (0x180, 0x000b, 1, 0x1c0), // VSEC
-            (0x1c0, 0x000e, 1, 0x200), // ARI
-            (0x200, 0x0023, 1, 0x240), // DVSEC
-            (0x240, 0x0003, 1, 0),     // DSN
-        ],
-    );
+    let p = Phys::new(4096)
+        .cap(0x40, CapId::Exp, PCIE_EP)
+        .ext(0x100, ExtCapId::Null, 0, &[])
+        .ext(0x140, ExtCapId::Sriov, 1, &[])
+        .ext(0x180, ExtCapId::Vndr, 1, &[])
+        .ext(0x1c0, ExtCapId::Ari, 1, &[])
+        .ext(0x200, ExtCapId::Dvsec, 1, &[])
+        .ext(0x240, ExtCapId::Dsn, 1, &[])
+        .build();
     let d = dev(&p, &skip());
     let chain: Vec<_> = d
         .space
@@ -396,8 +379,7 @@ fn ext_chain_drops_relinks_and_opt_in_exempts_vendor_payloads() {
 /// No standard capability list: no ext caps either, not even the stub.
 #[test]
 fn no_std_caps_means_no_ext_caps() {
-    let mut p = phys(4096, &[]);
-    ext(&mut p, &[(0x100, 0x0003, 1, 0)]);
+    let p = Phys::new(4096).ext(0x100, ExtCapId::Dsn, 1, &[]).build();
     let d = dev(&p, &skip());
     assert_eq!(&d.space.config()[0x100..0x104], &p[0x100..0x104]);
     assert!(d.space.checked()[0x40..].iter().all(|&c| c == 0));
@@ -407,7 +389,7 @@ fn no_std_caps_means_no_ext_caps() {
 #[test]
 fn slots_decide_the_pcie_capability() {
     let rc_end: &[u8] = &[0x92, 0x00];
-    let p = phys(4096, &[(0x40, 0x10, 0, PCIE_EP)]);
+    let p = Phys::new(4096).cap(0x40, CapId::Exp, PCIE_EP).build();
     // Behind a PCIe port: kept as an Endpoint, gap-sized, fully checked.
     let d = dev(
         &p,
@@ -453,7 +435,7 @@ fn slots_decide_the_pcie_capability() {
     assert_eq!(d.space.config()[0x42], 0x02);
     assert_checked(&d.space, 0x40..0x100, true);
     // RC integrated endpoint behind a port becomes an Endpoint with an x1 2.5GT link.
-    let r = phys(4096, &[(0x40, 0x10, 0, rc_end)]);
+    let r = Phys::new(4096).cap(0x40, CapId::Exp, rc_end).build();
     let d = dev(
         &r,
         &VfioOptions {
@@ -464,7 +446,7 @@ fn slots_decide_the_pcie_capability() {
     assert_eq!(d.space.config()[0x42], 0x02);
     assert_eq!(&d.space.config()[0x4c..0x50], &[0x11, 0, 0, 0]);
     // Version 0 is emulated as 1.
-    let v0 = phys(4096, &[(0x40, 0x10, 0, &[0x00, 0x00])]);
+    let v0 = Phys::new(4096).cap(0x40, CapId::Exp, &[0x00, 0x00]).build();
     assert_eq!(dev(&v0, &skip()).space.config()[0x42], 0x01);
 }
 
@@ -472,15 +454,13 @@ fn slots_decide_the_pcie_capability() {
 /// only with sizes.
 #[test]
 fn bar_sizes_given_and_not_given() {
-    let mut p = phys(
-        256,
-        &[(
+    let mut p = Phys::new(256)
+        .cap(
             0x40,
-            0x11,
-            0,
+            CapId::Msix,
             &[0x03, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x28, 0x00, 0x00],
-        )],
-    );
+        )
+        .build();
     p[0x10..0x14].copy_from_slice(&0xfe00_0000u32.to_le_bytes()); // 32-bit mem BAR0 with a host address
     p[0x18..0x1c].copy_from_slice(&0x0000_000cu32.to_le_bytes()); // 64-bit prefetch BAR2
     let d = dev(&p, &skip());
@@ -517,7 +497,10 @@ fn bar_sizes_given_and_not_given() {
 /// the previous capability's used bytes, e.g. a VMD shadow at 0xe8 vs a physical cap at 0xec).
 #[test]
 fn overlapping_capabilities_are_refused_with_qemus_message() {
-    let mut p = phys(256, &[(0x40, 0x01, 0xec, &[0x03, 0x00]), (0xec, 0x09, 0, &[0x04])]);
+    let mut p = Phys::new(256)
+        .cap(0x40, CapId::Pm, &[0x03, 0x00])
+        .cap(0xec, CapId::Vndr, &[0x04])
+        .build();
     p[0..4].copy_from_slice(&[0x86, 0x80, 0x1d, 0x20]); // Intel VMD 0x201d
     let e = virtualize(&p, &skip()).unwrap_err();
     assert_eq!(
@@ -531,7 +514,7 @@ fn overlapping_capabilities_are_refused_with_qemus_message() {
 /// head's ID 0xffff to 0 as it does for its own stub.
 #[test]
 fn all_ones_extended_header_is_a_capability_to_qemu() {
-    let mut p = phys(4096, &[(0x40, 0x10, 0, PCIE_EP)]);
+    let mut p = Phys::new(4096).cap(0x40, CapId::Exp, PCIE_EP).build();
     p[0x100..0x104].copy_from_slice(&[0xff; 4]);
     let d = dev(&p, &skip());
     let chain: Vec<_> = d.physical_ext_caps.iter().map(|e| (e.offset, e.id)).collect();
@@ -546,8 +529,10 @@ fn all_ones_extended_header_is_a_capability_to_qemu() {
 /// (1 TiB) drops the capability: the head at 0x100 becomes the ID-0 stub, nothing checked.
 #[test]
 fn resizable_bar_beyond_512g_is_dropped() {
-    let mut p = phys(4096, &[(0x40, 0x10, 0, PCIE_EP)]);
-    ext(&mut p, &[(0x100, 0x0015, 1, 0)]);
+    let mut p = Phys::new(4096)
+        .cap(0x40, CapId::Exp, PCIE_EP)
+        .ext(0x100, ExtCapId::Rebar, 1, &[])
+        .build();
     p[0x108..0x10c].copy_from_slice(&0x0000_1420u32.to_le_bytes()); // 1 BAR, size 20
     let d = dev(&p, &skip());
     assert!(d.dropped.iter().any(|c| c.extended && c.id == 0x15));
@@ -565,7 +550,7 @@ fn resizable_bar_beyond_512g_is_dropped() {
 #[test]
 fn msix_pba_quirks_apply_with_the_guest_visible_ids() {
     let msix_pba_8000: &[u8] = &[0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00];
-    let mut p = phys(256, &[(0x40, 0x11, 0, msix_pba_8000)]);
+    let mut p = Phys::new(256).cap(0x40, CapId::Msix, msix_pba_8000).build();
     p[0..4].copy_from_slice(&[0x25, 0x14, 0x01, 0x58]); // 1425:5801
     let d = dev(&p, &skip());
     assert_eq!(&d.space.config()[0x48..0x4c], &0x1000u32.to_le_bytes());
@@ -592,7 +577,7 @@ fn msix_pba_quirks_apply_with_the_guest_visible_ids() {
 /// its default: the ROM BAR is not registered, so not checked.
 #[test]
 fn rom_of_a_denylisted_device_is_not_registered() {
-    let mut p = phys(256, &[]);
+    let mut p = Phys::new(256).build();
     p[0..4].copy_from_slice(&[0xe4, 0x14, 0x8e, 0x16]);
     let d = dev(
         &p,
@@ -609,7 +594,10 @@ fn rom_of_a_denylisted_device_is_not_registered() {
 #[test]
 fn capability_errors_carry_qemus_prefixes() {
     // 64-bit MSI (0x0e bytes) at 0x40 with a capability at 0x48: msi_init's overlap.
-    let p = phys(256, &[(0x40, 0x05, 0x48, &[0x80, 0x00]), (0x48, 0x09, 0, &[0x04])]);
+    let p = Phys::new(256)
+        .cap(0x40, CapId::Msi, &[0x80, 0x00])
+        .cap(0x48, CapId::Vndr, &[0x04])
+        .build();
     let e = virtualize(&p, &skip()).unwrap_err().to_string();
     assert!(
         e.starts_with("failed to add PCI capability 0x5[0x8]@0x40: msi_init failed: 0000:00:00:00.0 Attempt to add PCI capability 5 at offset 40 overlaps existing capability 48 at offset 48"),
@@ -617,7 +605,7 @@ fn capability_errors_carry_qemus_prefixes() {
     );
     // MSI-X whose table and PBA overlap in a 16-byte BAR0: msix_init's message, prefixed.
     let msix: &[u8] = &[0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00];
-    let p = phys(256, &[(0x40, 0x11, 0, msix)]);
+    let p = Phys::new(256).cap(0x40, CapId::Msix, msix).build();
     let o = VfioOptions {
         bar_sizes: Some([Some(0x10), None, None, None, None, None]),
         ..skip()

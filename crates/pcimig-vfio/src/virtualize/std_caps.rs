@@ -1,0 +1,226 @@
+//! vfio_add_capabilities and the standard chain: vfio_add_std_cap (recursive, so the rebuilt
+//! chain keeps the physical order) and the setup of each capability it recognizes.
+
+use super::Realize;
+use crate::VfioError;
+use pcimig_config::le;
+use pcimig_config::regs::*;
+use pcimig_config::{CapId, ConfigError, ConfigSpace, ExemptPolicy, Preset};
+
+/// vfio_std_cap_max_size: distance from `pos` to the smallest capability offset above it on the
+/// current list, or to 0x100.
+fn vfio_std_cap_max_size(space: &ConfigSpace, pos: usize) -> usize {
+    let next = space
+        .std_capabilities()
+        .iter()
+        .map(|e| e.offset)
+        .filter(|&o| o > pos)
+        .min()
+        .unwrap_or(PCI_CONFIG_SPACE_SIZE);
+    next - pos
+}
+
+/// QEMU's error_prepend in vfio_add_std_cap: `failed to add PCI capability 0x..[0x..]@0x..: `.
+fn add_cap_error(cap_id: CapId, size: usize, pos: usize, reason: String) -> VfioError {
+    VfioError::AddCapability {
+        cap_id: cap_id.value(),
+        size,
+        pos,
+        reason,
+    }
+}
+
+impl Realize<'_> {
+    /// vfio_add_capabilities: the standard chain rebuilt (vfio_add_std_cap from its head), then
+    /// the extended one (vfio_add_ext_cap). Without a standard chain QEMU adds neither.
+    pub(super) fn vfio_add_capabilities(&mut self) -> Result<(), VfioError> {
+        if self.physical_std_caps.is_empty() {
+            self.notes
+                .push("no standard capability list: QEMU adds no capabilities, and no extended ones either".into());
+            return Ok(());
+        }
+        self.vfio_add_std_cap(0)?;
+        self.vfio_add_ext_cap()
+    }
+
+    /// vfio_add_std_cap for the `i`-th capability of the physical chain: its size is computed
+    /// on the way down (on the physical list), the rest of the chain is added first (the tail
+    /// clears the list and adds vfio_add_virt_caps), then this capability is added at the head,
+    /// its size scaled down to what the list now leaves it.
+    fn vfio_add_std_cap(&mut self, i: usize) -> Result<(), VfioError> {
+        let entry = self.physical_std_caps[i];
+        let pos = entry.offset;
+        let size = vfio_std_cap_max_size(&self.space, pos);
+        if i + 1 < self.physical_std_caps.len() {
+            self.vfio_add_std_cap(i + 1)?;
+        } else {
+            self.space.config_mut()[PCI_CAPABILITY_LIST] = 0;
+            self.vfio_add_virt_caps()?;
+        }
+        let size = size.min(vfio_std_cap_max_size(&self.space, pos));
+        let cap_id = CapId::from(entry.id as u8);
+        let fail = |reason: String| add_cap_error(cap_id, size, pos, reason);
+        match cap_id {
+            CapId::Msi => self.vfio_msi_setup(pos).map_err(fail),
+            CapId::Exp => self.vfio_setup_pcie_cap(pos, size).map_err(|e| match e {
+                VfioError::AddCapability { .. } => e,
+                other => fail(other.to_string()),
+            }),
+            CapId::Msix => self.vfio_msix_setup(pos).map_err(fail),
+            CapId::Pm => self.space.pm_init(pos, true).map(drop).map_err(|e| fail(e.to_string())),
+            CapId::Vndr => self.vfio_add_vendor_specific_cap(pos, size),
+            _ => self
+                .space
+                .add_capability(cap_id, pos, size, Preset::VfioAddStdCap)
+                .map(drop)
+                .map_err(|e| fail(e.to_string())),
+        }
+    }
+
+    /// vfio_msi_setup: msi_init with the physical flags (vector count, 64-bit, per-vector
+    /// masking). Returns QEMU's message on failure.
+    fn vfio_msi_setup(&mut self, pos: usize) -> Result<(), String> {
+        let ctrl = le::word(self.physical, pos + PCI_MSI_FLAGS);
+        let mmc = (ctrl & PCI_MSI_FLAGS_QMASK) >> PCI_MSI_FLAGS_QMASK_SHIFT;
+        if 1u32 << mmc > PCI_MSI_VECTORS_MAX {
+            return Err(format!(
+                "msi_init: Multiple Message Capable {mmc} ({} vectors) is reserved: QEMU asserts at most 32 vectors",
+                1u32 << mmc
+            ));
+        }
+        self.space
+            .msi_init(
+                pos,
+                1 << mmc,
+                ctrl & PCI_MSI_FLAGS_64BIT != 0,
+                ctrl & PCI_MSI_FLAGS_MASKBIT != 0,
+            )
+            .map(drop)
+            .map_err(|e| format!("msi_init failed: {e}"))
+    }
+
+    /// vfio_msix_setup: msix_init with the layout vfio_msix_early_setup found (and the BAR
+    /// sizes, when given, for msix_init's placement checks). Returns QEMU's message on failure.
+    fn vfio_msix_setup(&mut self, pos: usize) -> Result<(), String> {
+        let mut layout = self.msix.expect("MSI-X found in the physical chain");
+        if self.opts.bar_sizes.is_some() {
+            let t = self.bar_sizes[usize::from(layout.table_bar)].unwrap_or(0);
+            let p = self.bar_sizes[usize::from(layout.pba_bar)].unwrap_or(0);
+            layout.bar_sizes = Some((t, p));
+        }
+        self.space.msix_init(pos, &layout).map(drop).map_err(|e| match e {
+            ConfigError::InvalidPreset { why, .. } => why,
+            other => other.to_string(),
+        })
+    }
+
+    /// vfio_add_vendor_specific_cap: the VSC added with pci_add_capability over `size` bytes
+    /// (fully checked); with `skip-vsc-check` on, cmask cleared over `pos + 3 .. pos + size`
+    /// (recorded as an exemption naming the policy): the 3-byte header stays checked.
+    fn vfio_add_vendor_specific_cap(&mut self, pos: usize, size: usize) -> Result<(), VfioError> {
+        self.space
+            .add_capability(CapId::Vndr, pos, size, Preset::VfioAddVendorSpecificCap)
+            .map_err(|e| add_cap_error(CapId::Vndr, size, pos, e.to_string()))?;
+        if self.skip.value && size > PCI_VNDR_CAP_HEADER_SIZEOF {
+            let end = pos + size;
+            let next = if end == PCI_CONFIG_SPACE_SIZE {
+                "end of standard space".to_string()
+            } else {
+                format!("{end:#04x}")
+            };
+            let reason = format!(
+                "Vendor Specific (09) @{pos:#04x}: payload after the 3-byte header, up to the next capability ({next}; {})",
+                self.skip.reason
+            );
+            self.space.exempt(
+                pos + PCI_VNDR_CAP_HEADER_SIZEOF..end,
+                ExemptPolicy::SkipVscCheck,
+                &reason,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MachineType, VfioOptions};
+    use pcimig_testkit::Phys;
+
+    fn machine(name: &str) -> VfioOptions {
+        VfioOptions {
+            machine: MachineType::parse(name).unwrap(),
+            ..VfioOptions::default()
+        }
+    }
+
+    /// vfio_add_vendor_specific_cap on a bare device: the VSC added at `pos` over `size` bytes.
+    fn add_vsc(opts: &VfioOptions, pos: usize, size: usize) -> ConfigSpace {
+        let phys = Phys::new(PCI_CONFIG_SPACE_SIZE).build();
+        let mut vdev = Realize::new(&phys, opts).unwrap();
+        vdev.vfio_add_vendor_specific_cap(pos, size).unwrap();
+        vdev.space
+    }
+
+    #[test]
+    fn vsc_payload_is_exempt_by_skip_vsc_check_and_the_policy_is_recorded() {
+        let s = add_vsc(&machine("pc-q35-9.1"), 0x40, 0x20);
+        assert!(
+            s.cmask()[0x43..0x60].iter().all(|&c| c == 0),
+            "payload pos+3..pos+size unchecked"
+        );
+        let ex = s.exemptions();
+        assert_eq!(ex.len(), 1);
+        assert_eq!((ex[0].start, ex[0].end), (0x43, 0x60));
+        assert_eq!(ex[0].policy, ExemptPolicy::SkipVscCheck);
+        assert!(ex[0].reason.contains("Vendor Specific (09) @0x40"), "{}", ex[0].reason);
+    }
+
+    #[test]
+    fn vsc_header_bytes_0_to_3_stay_checked() {
+        let s = add_vsc(&machine("pc-q35-9.1"), 0x40, 0x20);
+        assert_eq!(&s.checked()[0x40..0x43], &[0xff, 0xff, 0xff]);
+        assert_eq!(s.config()[0x40], CapId::Vndr.value());
+    }
+
+    #[test]
+    fn vsc_with_skip_vsc_check_off_is_fully_checked() {
+        let s = add_vsc(&machine("pc-q35-9.0"), 0x40, 0x20);
+        assert!(s.checked()[0x40..0x60].iter().all(|&c| c == 0xff));
+        assert!(s.exemptions().is_empty());
+        let explicit_off = VfioOptions {
+            skip_vsc_check: Some(false),
+            ..machine("pc-q35-10.0")
+        };
+        assert!(add_vsc(&explicit_off, 0x40, 0x20).exemptions().is_empty());
+    }
+
+    #[test]
+    fn vsc_size_is_the_distance_to_the_next_capability() {
+        // VSC at 0x40 (length byte 0x08) followed by a capability at 0x58: QEMU sizes it 0x18.
+        let p = Phys::new(PCI_CONFIG_SPACE_SIZE)
+            .cap(0x40, CapId::Vndr, &[0x08])
+            .cap(0x58, CapId::Vndr, &[0x03])
+            .build();
+        let d = crate::virtualize(&p, &machine("pc-q35-9.1")).unwrap();
+        let mut ex = d.space.exemptions().to_vec();
+        ex.sort_by_key(|e| e.start);
+        assert_eq!((ex[0].start, ex[0].end), (0x43, 0x58));
+        assert!(
+            ex[0].reason.contains("up to the next capability (0x58;"),
+            "{}",
+            ex[0].reason
+        );
+        // The last VSC runs to the end of standard space.
+        assert_eq!((ex[1].start, ex[1].end), (0x5b, 0x100));
+    }
+
+    #[test]
+    fn vsc_of_length_3_has_no_payload_to_exempt() {
+        let s = add_vsc(&machine("pc-q35-9.1"), 0x40, 3);
+        assert!(s.exemptions().is_empty());
+        assert_eq!(&s.checked()[0x40..0x43], &[0xff, 0xff, 0xff]);
+        assert_eq!(s.checked()[0x43], 0);
+    }
+}
