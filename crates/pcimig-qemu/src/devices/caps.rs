@@ -17,7 +17,7 @@ pub(super) fn msi_geometry(c: &Ctx<'_>, pos: usize) -> (u32, bool, bool) {
     let flags = le::word(c.d.config, pos + PCI_MSI_FLAGS);
     let log2 = (flags & PCI_MSI_FLAGS_QMASK) >> PCI_MSI_FLAGS_QMASK_SHIFT;
     (
-        1 << log2.min(5),
+        (1u32 << log2).min(PCI_MSI_VECTORS_MAX),
         flags & PCI_MSI_FLAGS_64BIT != 0,
         flags & PCI_MSI_FLAGS_MASKBIT != 0,
     )

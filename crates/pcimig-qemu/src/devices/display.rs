@@ -3,11 +3,12 @@
 use super::ctx::{Ctx, MEM};
 use super::rom::pci_add_option_rom;
 use super::DeviceError;
+use pcimig_config::le;
 use pcimig_config::regs::*;
 
 /// secondary-vga has VGA's IDs and vmsd; its class is "other display" (0x0380).
 fn is_secondary_vga(c: &Ctx<'_>) -> bool {
-    c.byte(PCI_CLASS_DEVICE + 1) == PCI_BASE_CLASS_DISPLAY && c.byte(PCI_CLASS_DEVICE) == PCI_CLASS_DISPLAY_OTHER_SUB
+    le::word(c.d.config, PCI_CLASS_DEVICE) == PCI_CLASS_DISPLAY_OTHER
 }
 
 /// pci_std_vga_realize / pci_secondary_vga_realize: BAR0 prefetchable 32-bit VRAM (`vgamem_mb`,
