@@ -171,6 +171,8 @@ pub const PCI_CLASS_BRIDGE_PCI: u16 = 0x0604;
 pub const PCI_BASE_CLASS_DISPLAY: u8 = 0x03;
 /// Display sub class "other" (the byte at 0x0a of secondary-vga).
 pub const PCI_CLASS_DISPLAY_OTHER_SUB: u8 = 0x80;
+/// Class "other display controller" (pci_ids.h PCI_CLASS_DISPLAY_OTHER), secondary-vga's class.
+pub const PCI_CLASS_DISPLAY_OTHER: u16 = 0x0380;
 
 // ---- BARs ----------------------------------------------------------------------------------
 /// BAR space bit: 1 = I/O.

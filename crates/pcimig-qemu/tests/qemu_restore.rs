@@ -22,7 +22,7 @@
 //! `PCIMIG_QEMU_DRY=1` saves and models the scenarios, counts the cases and loads nothing.
 
 use pcimig_config::{restore_check, Array};
-use pcimig_qemu::devices::{build_destination, Destination, EmulatedDevice, QueryPci};
+use pcimig_qemu::devices::{build_destination, qemu_data_dirs, Destination, EmulatedDevice, QueryPci, RomFiles};
 use pcimig_qemu::Stream;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -622,6 +622,7 @@ fn prepare(sc: Scenario) -> Result<Prepared, String> {
         .machine_type()
         .ok_or("stream without a machine type")?
         .to_string();
+    let roms = RomFiles::from_data_dirs(&qemu_data_dirs());
     let mut devs = Vec::new();
     for e in stream.pci_devices() {
         let config = stream.read_config(e).map_err(|e| e.to_string())?;
@@ -630,6 +631,7 @@ fn prepare(sc: Scenario) -> Result<Prepared, String> {
             config: &config,
             machine: &machine,
             query_pci: Some(&qp),
+            rom_files: &roms,
         })
         .map_err(|err| format!("{}: {err}", sc.name))?;
         // Without query-pci the table's own BAR sizes (and the ROM file's size) must give the same masks.
@@ -638,6 +640,7 @@ fn prepare(sc: Scenario) -> Result<Prepared, String> {
             config: &config,
             machine: &machine,
             query_pci: None,
+            rom_files: &roms,
         })
         .map_err(|err| format!("{} (no query-pci): {err}", sc.name))?;
         for (a, name) in [

@@ -4,7 +4,7 @@
 //! (qemu_restore.rs) proves the same table against QEMU itself.
 
 use pcimig_config::{restore_check, Array};
-use pcimig_qemu::devices::{build_destination, Destination, EmulatedDevice, QueryPci};
+use pcimig_qemu::devices::{build_destination, qemu_data_dirs, Destination, EmulatedDevice, QueryPci, RomFiles};
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -18,6 +18,7 @@ fn model(file: &str, idstr: &str, machine: &str) -> (Vec<u8>, EmulatedDevice) {
         config: &cfg,
         machine,
         query_pci: Some(&qp),
+        rom_files: &RomFiles::from_data_dirs(&qemu_data_dirs()),
     })
     .unwrap();
     assert_eq!(m.space.config(), &cfg[..], "config is the destination's bytes");
@@ -176,6 +177,7 @@ fn unknown_machine_and_device_are_errors() {
         config: &cfg,
         machine: "virt-10.0",
         query_pci: None,
+        rom_files: &RomFiles::default(),
     })
     .unwrap_err();
     assert!(e.to_string().contains("virt-10.0"), "{e}");
@@ -184,6 +186,7 @@ fn unknown_machine_and_device_are_errors() {
         config: &cfg,
         machine: "pc-q35-10.0",
         query_pci: None,
+        rom_files: &RomFiles::default(),
     })
     .unwrap_err();
     assert!(e.to_string().contains("not in pcimig's table"), "{e}");

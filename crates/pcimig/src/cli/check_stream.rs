@@ -18,7 +18,7 @@ use pcimig::report::{self, QEMU_PREFIX};
 use pcimig::source::{SourceKind, SourceSpec, QEMU_VM_FILE_MAGIC};
 use pcimig_config::regs::PCI_INTERRUPT_PIN;
 use pcimig_config::{restore_check, ConfigSpace};
-use pcimig_qemu::devices::{build_destination, Destination, EmulatedDevice, QueryPci};
+use pcimig_qemu::devices::{build_destination, qemu_data_dirs, Destination, EmulatedDevice, QueryPci, RomFiles};
 use pcimig_qemu::{PciDeviceEntry, Stream};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -56,7 +56,12 @@ fn load_query_pci(path: Option<&Path>) -> anyhow::Result<Option<QueryPci>> {
     ))
 }
 
-fn dest_model(stream: &Stream, entry: &PciDeviceEntry, qp: Option<&QueryPci>) -> anyhow::Result<EmulatedDevice> {
+fn dest_model(
+    stream: &Stream,
+    entry: &PciDeviceEntry,
+    qp: Option<&QueryPci>,
+    roms: &RomFiles,
+) -> anyhow::Result<EmulatedDevice> {
     let machine = stream.machine_type().ok_or_else(|| {
         anyhow!(
             "{}: the stream has no machine type (configuration section)",
@@ -69,6 +74,7 @@ fn dest_model(stream: &Stream, entry: &PciDeviceEntry, qp: Option<&QueryPci>) ->
         config: &config,
         machine,
         query_pci: qp,
+        rom_files: roms,
     })
     .map_err(|e| anyhow!("{}: {e}", stream.path()))
 }
@@ -82,7 +88,8 @@ pub fn emulated_destination(dest_src: &str, query_pci: Option<&Path>) -> anyhow:
     let sel = sel.ok_or_else(|| anyhow!("--dest {dest_src}: name the device with #DEVICE"))?;
     let entry = stream.find_device(&sel).map_err(|e| anyhow!("{e}"))?;
     let qp = load_query_pci(query_pci)?;
-    Ok(dest_model(&stream, entry, qp.as_ref())?.space)
+    let roms = RomFiles::from_data_dirs(&qemu_data_dirs());
+    Ok(dest_model(&stream, entry, qp.as_ref(), &roms)?.space)
 }
 
 /// The saved config as QEMU reads it: `size` bytes (the destination's config size) at the
@@ -118,8 +125,9 @@ fn check_device(
     dest_entry: &PciDeviceEntry,
     qp: Option<&QueryPci>,
     query_pci_given: bool,
+    roms: &RomFiles,
 ) -> anyhow::Result<CheckOutput> {
-    let model = dest_model(dest, dest_entry, qp)?;
+    let model = dest_model(dest, dest_entry, qp, roms)?;
     let size = model.space.size();
     let saved_bytes = read_saved(saved, saved_entry, size)?;
     let report = restore_check(&saved_bytes, &model.space).map_err(|e| anyhow!("{e}"))?;
@@ -250,7 +258,13 @@ impl StreamCheckOutput {
 }
 
 /// Check every PCI device of `saved` against its namesake in `dest`, in the saved stream's order.
-pub fn check_streams(saved: &Stream, dest: &Stream, qp: Option<&QueryPci>, query_pci_given: bool) -> StreamCheckOutput {
+pub fn check_streams(
+    saved: &Stream,
+    dest: &Stream,
+    qp: Option<&QueryPci>,
+    query_pci_given: bool,
+    roms: &RomFiles,
+) -> StreamCheckOutput {
     let mut entries: Vec<&PciDeviceEntry> = saved.pci_devices().iter().collect();
     entries.sort_by_key(|e| e.section_index);
     let mut devices = Vec::new();
@@ -274,7 +288,7 @@ pub fn check_streams(saved: &Stream, dest: &Stream, qp: Option<&QueryPci>, query
                 e.idstr,
                 e.instance_id
             )),
-            Some(d) => check_device(saved, e, dest, d, qp, query_pci_given),
+            Some(d) => check_device(saved, e, dest, d, qp, query_pci_given, roms),
         };
         devices.push(match res {
             Ok(r) => StreamDeviceResult {
@@ -397,6 +411,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     let (dest, dest_sel) = open_stream(&args.dest, "dest")?;
     let qp = load_query_pci(args.dest_query_pci.as_deref())?;
     let given = qp.is_some();
+    // The host's ROM files, read once per run: an input of the device models.
+    let roms = RomFiles::from_data_dirs(&qemu_data_dirs());
     for (opt, set) in [
         ("--machine", args.machine.is_some()),
         ("--slot", args.slot.is_some()),
@@ -410,7 +426,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     }
     match (saved_sel, dest_sel) {
         (None, None) => {
-            let out = check_streams(&saved, &dest, qp.as_ref(), given);
+            let out = check_streams(&saved, &dest, qp.as_ref(), given, &roms);
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
@@ -424,7 +440,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
             let d_name = d.or(s).unwrap_or_default();
             let se = saved.find_device(&s_name).map_err(|e| anyhow!("--saved: {e}"))?;
             let de = dest.find_device(&d_name).map_err(|e| anyhow!("--dest: {e}"))?;
-            let out = check_device(&saved, se, &dest, de, qp.as_ref(), given)?;
+            let out = check_device(&saved, se, &dest, de, qp.as_ref(), given, &roms)?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
