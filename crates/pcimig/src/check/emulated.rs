@@ -36,11 +36,11 @@ pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
     let d_name = dest_sel.or(saved_sel).unwrap_or_default();
     let se = saved.find_device(&s_name).map_err(|error| CheckError::Stream {
         context: "--saved: ",
-        error,
+        error: Box::new(error),
     })?;
     let de = dest.find_device(&d_name).map_err(|error| CheckError::Stream {
         context: "--dest: ",
-        error,
+        error: Box::new(error),
     })?;
     check_device(&saved, se, &dest, de, qp).map(|o| Outcome::Device(Box::new(o)))
 }
@@ -64,7 +64,10 @@ pub fn open_stream(arg: &str, side: &str) -> Result<(Stream, Option<String>), Ch
         }
     }
     let context = if side == "saved" { "--saved: " } else { "--dest: " };
-    let stream = Stream::open(&spec.path).map_err(|error| CheckError::Stream { context, error })?;
+    let stream = Stream::open(&spec.path).map_err(|error| CheckError::Stream {
+        context,
+        error: Box::new(error),
+    })?;
     Ok((stream, spec.selector))
 }
 
@@ -83,7 +86,7 @@ pub fn load_query_pci(path: Option<&Path>) -> Result<Option<QueryPci>, CheckErro
     })?;
     let qp = QueryPci::parse(&text).map_err(|error| CheckError::QueryPci {
         path: p.to_path_buf(),
-        error,
+        error: Box::new(error),
     })?;
     Ok(Some(qp))
 }
@@ -98,9 +101,10 @@ pub fn dest_model(
     let machine = stream.machine_type().ok_or_else(|| CheckError::NoMachineType {
         path: stream.path().to_string(),
     })?;
-    let config = stream
-        .read_config(entry)
-        .map_err(|error| CheckError::Stream { context: "", error })?;
+    let config = stream.read_config(entry).map_err(|error| CheckError::Stream {
+        context: "",
+        error: Box::new(error),
+    })?;
     build_destination(&Destination {
         idstr: &entry.idstr,
         config: &config,
@@ -109,7 +113,7 @@ pub fn dest_model(
     })
     .map_err(|error| CheckError::DeviceModel {
         path: stream.path().to_string(),
-        error,
+        error: Box::new(error),
     })
 }
 
@@ -117,9 +121,10 @@ pub fn dest_model(
 /// device's config offset in the saved stream.
 fn read_saved(stream: &Stream, entry: &PciDeviceEntry, size: usize) -> Result<Vec<u8>, CheckError> {
     if entry.config_size == size {
-        return stream
-            .read_config(entry)
-            .map_err(|error| CheckError::Stream { context: "", error });
+        return stream.read_config(entry).map_err(|error| CheckError::Stream {
+            context: "",
+            error: Box::new(error),
+        });
     }
     let mut f = std::fs::File::open(stream.path()).map_err(|error| CheckError::ReadSaved {
         context: stream.path().to_string(),

@@ -24,7 +24,7 @@ pub enum CheckError {
         origin: String,
         /// QEMU's reason.
         #[source]
-        error: VfioError,
+        error: Box<VfioError>,
     },
     /// The options contradict each other or a value is malformed.
     #[error("{0}")]
@@ -34,7 +34,7 @@ pub enum CheckError {
     Machine(#[source] MachineTypeError),
     /// The slot and the machine type contradict each other.
     #[error("{0}")]
-    Placement(#[source] VfioError),
+    Placement(#[source] Box<VfioError>),
     /// The two sides cannot be compared.
     #[error("{0}")]
     Incomparable(#[source] ConfigError),
@@ -45,7 +45,7 @@ pub enum CheckError {
         context: &'static str,
         /// The reader's error.
         #[source]
-        error: StreamError,
+        error: Box<StreamError>,
     },
     /// The saved config could not be read from its stream at the destination's config size.
     #[error("{context}: {error}")]
@@ -72,7 +72,7 @@ pub enum CheckError {
         path: PathBuf,
         /// The parser's error.
         #[source]
-        error: DeviceError,
+        error: Box<DeviceError>,
     },
     /// The destination stream has no configuration section.
     #[error("{path}: the stream has no machine type (configuration section)")]
@@ -87,7 +87,7 @@ pub enum CheckError {
         path: String,
         /// Why.
         #[source]
-        error: DeviceError,
+        error: Box<DeviceError>,
     },
     /// A device of the saved stream has no namesake in the destination stream.
     #[error(

@@ -89,7 +89,8 @@ fn read_sides(req: &VfioRequest) -> Result<Sides, CheckError> {
         .map(MachineType::parse)
         .transpose()
         .map_err(CheckError::Machine)?;
-    let (slot, machine) = resolve_slot_and_machine(req.slot, machine).map_err(CheckError::Placement)?;
+    let (slot, machine) =
+        resolve_slot_and_machine(req.slot, machine).map_err(|e| CheckError::Placement(Box::new(e)))?;
     if saved.bytes.len() != dest.bytes.len() {
         return Err(CheckError::Incomparable(ConfigError::SizeMismatch {
             saved: saved.bytes.len(),
@@ -153,7 +154,7 @@ fn realize(side: &'static str, src: &ConfigSource, o: &VfioOptions) -> Result<Vf
     virtualize(&src.bytes, o).map_err(|error| CheckError::Realize {
         side,
         origin: src.origin.clone(),
-        error,
+        error: Box::new(error),
     })
 }
 
