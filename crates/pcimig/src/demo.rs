@@ -9,7 +9,7 @@
 //! Every expected outcome is derived from the data and QEMU's rules (which bytes differ, which
 //! are checked), not from running the checker.
 
-use crate::check::{CheckOutput, CheckRequest};
+use crate::check::{vfio::VfioRequest, CheckOutput, Verdict, WarningKind};
 use std::path::{Path, PathBuf};
 
 /// Offset of the VSC added to the vGPU-like device.
@@ -70,12 +70,12 @@ pub fn derive_files(h100: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
 /// What a scenario must come out as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    /// `pass` or `fail`.
-    pub verdict: &'static str,
+    /// Pass or fail.
+    pub verdict: Verdict,
     /// QEMU's line, when it fails.
     pub qemu_line: Option<String>,
-    /// A warning that must be present (substring).
-    pub warning: Option<&'static str>,
+    /// A warning that must be present.
+    pub warning: Option<WarningKind>,
 }
 
 /// One scenario.
@@ -86,7 +86,7 @@ pub struct Scenario {
     /// Why it comes out this way.
     pub why: String,
     /// The check.
-    pub request: CheckRequest,
+    pub request: VfioRequest,
     /// The command line that runs it.
     pub command: String,
     /// Expected outcome.
@@ -116,10 +116,10 @@ pub fn scenarios(dir: &Path) -> std::io::Result<Vec<Scenario>> {
     // only part host A and B differ in.
     let p = first_diff(&a, &b, VSC_OFFSET + 3..0x100);
     let dsn = first_diff(&g0, &g1, 0x2f4..0x2fc);
-    let base = |saved: &str, dest: &str| CheckRequest {
+    let base = |saved: &str, dest: &str| VfioRequest {
         saved: f(saved),
         dest: f(dest),
-        ..CheckRequest::default()
+        ..VfioRequest::default()
     };
     let cmd =
         |extra: &str, saved: &str, dest: &str| format!("pcimig check --saved {} --dest {}{}", f(saved), f(dest), extra);
@@ -128,30 +128,30 @@ pub fn scenarios(dir: &Path) -> std::io::Result<Vec<Scenario>> {
         Scenario {
             title: "1a. vGPU, host A (driver R550) -> host B (driver R570), destination machine pc-q35-9.0".into(),
             why: "hw_compat_9_0 turns skip-vsc-check off: the whole VSC is checked, and the drivers fill its payload differently".into(),
-            request: CheckRequest { machine: Some("pc-q35-9.0".into()), ..base(sa, sb) },
+            request: VfioRequest { machine: Some("pc-q35-9.0".into()), ..base(sa, sb) },
             command: cmd(" --machine pc-q35-9.0", sa, sb),
-            expected: Expected { verdict: "fail", qemu_line: Some(qemu_line(p, a[p], b[p])), warning: None },
+            expected: Expected { verdict: Verdict::Fail, qemu_line: Some(qemu_line(p, a[p], b[p])), warning: None },
         },
         Scenario {
             title: "1b. the same with skip-vsc-check=off on the current machine type".into(),
             why: "an explicit property wins over the machine type's default".into(),
-            request: CheckRequest { skip_vsc_check: Some(false), ..base(sa, sb) },
+            request: VfioRequest { skip_vsc_check: Some(false), ..base(sa, sb) },
             command: cmd(" --skip-vsc-check off", sa, sb),
-            expected: Expected { verdict: "fail", qemu_line: Some(qemu_line(p, a[p], b[p])), warning: None },
+            expected: Expected { verdict: Verdict::Fail, qemu_line: Some(qemu_line(p, a[p], b[p])), warning: None },
         },
         Scenario {
             title: "1c. the same on the current machine type (pc-q35-10.0): the default".into(),
             why: "skip-vsc-check is on: only the VSC's 3-byte header (ID, next, length) is checked".into(),
             request: base(sa, sb),
             command: cmd("", sa, sb),
-            expected: Expected { verdict: "pass", qemu_line: None, warning: None },
+            expected: Expected { verdict: Verdict::Pass, qemu_line: None, warning: None },
         },
         Scenario {
             title: "1d. host B presents another vGPU type (device ID 0x2331)".into(),
             why: "the exemption covers VSC payloads only: the Device ID is always checked".into(),
             request: base(sa, "vgpu-host-b-r570-other-type.bin"),
             command: cmd("", sa, "vgpu-host-b-r570-other-type.bin"),
-            expected: Expected { verdict: "fail", qemu_line: Some(qemu_line(0x2, a[2], other[2])), warning: None },
+            expected: Expected { verdict: Verdict::Fail, qemu_line: Some(qemu_line(0x2, a[2], other[2])), warning: None },
         },
         Scenario {
             title: "1e. host B's driver declares a longer VSC (length byte 0x1c)".into(),
@@ -159,7 +159,7 @@ pub fn scenarios(dir: &Path) -> std::io::Result<Vec<Scenario>> {
             request: base(sa, "vgpu-host-b-r570-vsc-len.bin"),
             command: cmd("", sa, "vgpu-host-b-r570-vsc-len.bin"),
             expected: Expected {
-                verdict: "fail",
+                verdict: Verdict::Fail,
                 qemu_line: Some(qemu_line(VSC_OFFSET + 2, a[VSC_OFFSET + 2], vlen[VSC_OFFSET + 2])),
                 warning: None,
             },
@@ -169,7 +169,7 @@ pub fn scenarios(dir: &Path) -> std::io::Result<Vec<Scenario>> {
             why: "vfio-pci exposes the DSN and checks it fully; no exemption covers extended capabilities".into(),
             request: base("h100-gpu0.bin", "h100-gpu1.bin"),
             command: cmd("", "h100-gpu0.bin", "h100-gpu1.bin"),
-            expected: Expected { verdict: "fail", qemu_line: Some(qemu_line(dsn, g0[dsn], g1[dsn])), warning: Some("DSN hazard") },
+            expected: Expected { verdict: Verdict::Fail, qemu_line: Some(qemu_line(dsn, g0[dsn], g1[dsn])), warning: Some(WarningKind::DsnHazard) },
         },
     ])
 }
@@ -179,7 +179,7 @@ pub fn matches(out: &CheckOutput, e: &Expected) -> bool {
     out.verdict == e.verdict
         && out.qemu_verdict == e.verdict
         && out.qemu_line == e.qemu_line
-        && e.warning.is_none_or(|w| out.warnings.iter().any(|x| x.contains(w)))
+        && e.warning.is_none_or(|w| out.warnings.iter().any(|x| x.kind == w))
 }
 
 /// Find the demo data: `data/demo` under the current directory, else in the source tree this

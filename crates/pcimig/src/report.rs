@@ -1,6 +1,6 @@
 //! Human-readable rendering of reports. JSON is the serde form of the same structs.
 
-use crate::check::CheckOutput;
+use crate::check::{CheckOutput, StreamCheckOutput, Verdict};
 use std::fmt::Write;
 
 /// The program prefix QEMU puts before error_report lines.
@@ -10,17 +10,7 @@ pub const QEMU_PREFIX: &str = "qemu-system-x86_64: ";
 /// assumptions, warnings.
 pub fn check_text(o: &CheckOutput) -> String {
     let mut s = String::new();
-    let verdict = match (o.verdict.as_str(), o.qemu_verdict.as_str()) {
-        ("pass", "pass") => "PASS: QEMU 10.0.2 would accept this config space on restore".to_string(),
-        ("fail", _) => format!(
-            "FAIL: QEMU 10.0.2 would refuse this restore ({} failing byte{})",
-            o.mismatches.len(),
-            if o.mismatches.len() == 1 { "" } else { "s" }
-        ),
-        ("pass", _) => "PASS under --exempt-ext-vendor on; stock QEMU 10.0.2 would FAIL".to_string(),
-        _ => o.verdict.clone(),
-    };
-    let _ = writeln!(s, "verdict: {verdict}");
+    let _ = writeln!(s, "verdict: {}", verdict_line(o));
     let _ = writeln!(s, "  saved: {} [{}] {}", o.saved.origin, o.saved.id, o.saved.treatment);
     let _ = writeln!(s, "  dest:  {} [{}] {}", o.dest.origin, o.dest.id, o.dest.treatment);
     match &o.qemu_line {
@@ -31,6 +21,29 @@ pub fn check_text(o: &CheckOutput) -> String {
             let _ = writeln!(s, "\nQEMU 10.0.2 would print no config error.");
         }
     }
+    mismatches_text(&mut s, o);
+    exempt_text(&mut s, o);
+    assumptions_text(&mut s, o);
+    warnings_text(&mut s, &o.warnings);
+    let _ = writeln!(s, "\nchecked bytes: {} of {}", o.checked_bytes, o.size);
+    s
+}
+
+/// The verdict line: the chosen policies' verdict, and stock QEMU's when they differ.
+fn verdict_line(o: &CheckOutput) -> String {
+    match (o.verdict, o.qemu_verdict) {
+        (Verdict::Pass, Verdict::Pass) => "PASS: QEMU 10.0.2 would accept this config space on restore".to_string(),
+        (Verdict::Fail, _) => format!(
+            "FAIL: QEMU 10.0.2 would refuse this restore ({} failing byte{})",
+            o.mismatches.len(),
+            if o.mismatches.len() == 1 { "" } else { "s" }
+        ),
+        (Verdict::Pass, _) => "PASS under --exempt-ext-vendor on; stock QEMU 10.0.2 would FAIL".to_string(),
+        (Verdict::Undecided, _) => o.verdict.to_string(),
+    }
+}
+
+fn mismatches_text(s: &mut String, o: &CheckOutput) {
     if !o.mismatches.is_empty() {
         let _ = writeln!(s, "\nMismatches (QEMU stops at the first):");
         let _ = writeln!(
@@ -52,22 +65,25 @@ pub fn check_text(o: &CheckOutput) -> String {
             );
         }
     }
+}
+
+fn exempt_text(s: &mut String, o: &CheckOutput) {
     if !o.exempt.is_empty() {
         let _ = writeln!(s, "\nExempt from the check:");
         for e in &o.exempt {
             let _ = writeln!(s, "  {:#05x}..{:#05x}  {}: {}", e.start, e.end, e.policy, e.reason);
         }
     }
+}
+
+fn assumptions_text(s: &mut String, o: &CheckOutput) {
     let a = &o.assumptions;
     let _ = writeln!(s, "\nAssumptions:");
     let _ = writeln!(s, "  mode: {}", a.mode);
     let _ = writeln!(s, "  slot: {} ({})", a.slot.value, a.slot.reason);
     let _ = writeln!(s, "  machine: {} ({})", a.machine.value, a.machine.reason);
-    let _ = writeln!(
-        s,
-        "  skip-vsc-check: {} ({})",
-        a.skip_vsc_check.value, a.skip_vsc_check.reason
-    );
+    let (vsc, vsc_reason) = a.skip_vsc_check_shown();
+    let _ = writeln!(s, "  skip-vsc-check: {vsc} ({vsc_reason})");
     let _ = writeln!(
         s,
         "  exempt-ext-vendor: {}",
@@ -82,12 +98,84 @@ pub fn check_text(o: &CheckOutput) -> String {
         let _ = writeln!(s, "  - {n}");
     }
     let _ = writeln!(s, "  scope: {}", a.scope);
-    if !o.warnings.is_empty() {
+}
+
+fn warnings_text<W: std::fmt::Display>(s: &mut String, warnings: &[W]) {
+    if !warnings.is_empty() {
         let _ = writeln!(s, "\nWarnings (they do not change the verdict):");
-        for w in &o.warnings {
+        for w in warnings {
             let _ = writeln!(s, "  ! {w}");
         }
     }
-    let _ = writeln!(s, "\nchecked bytes: {} of {}", o.checked_bytes, o.size);
+}
+
+/// Render a whole-stream check for a terminal: the verdict, QEMU's lines, one line per device,
+/// the report of every failing or warned device, stream-level warnings.
+pub fn streams_text(o: &StreamCheckOutput) -> String {
+    let mut s = String::new();
+    let n = o.devices.len();
+    let _ = match o.verdict {
+        Verdict::Pass => writeln!(
+            s,
+            "verdict: PASS: QEMU 10.0.2's config-space check would accept all {n} PCI devices"
+        ),
+        Verdict::Fail => writeln!(
+            s,
+            "verdict: FAIL: QEMU 10.0.2 would refuse this restore at '{}' (the first failing section in stream order)",
+            o.first_failing.as_deref().unwrap_or("?")
+        ),
+        Verdict::Undecided => writeln!(
+            s,
+            "verdict: UNDECIDED: a device before any failure could not be checked"
+        ),
+    };
+    streams_qemu_lines(&mut s, o);
+    streams_devices(&mut s, o);
+    warnings_text(&mut s, &o.warnings);
+    let _ = writeln!(s, "\nscope: {}", o.scope);
     s
+}
+
+/// What QEMU prints when the restore fails at the first failing device.
+fn streams_qemu_lines(s: &mut String, o: &StreamCheckOutput) {
+    if let Some(l) = &o.qemu_line {
+        let _ = writeln!(s, "\nQEMU 10.0.2 would print:\n  {QEMU_PREFIX}{l}");
+        if let Some(d) = o.devices.iter().find(|d| Some(&d.id) == o.first_failing.as_ref()) {
+            let _ = writeln!(
+                s,
+                "  {QEMU_PREFIX}error while loading state for instance {:#x} of device '{}'",
+                d.instance_id, d.idstr
+            );
+        }
+    }
+}
+
+/// One line per device in stream order, then the full report of every failing or warned one.
+fn streams_devices(s: &mut String, o: &StreamCheckOutput) {
+    let _ = writeln!(s, "\nDevices (stream order):");
+    for d in &o.devices {
+        let detail = match (&d.report, &d.error) {
+            (Some(r), _) => match r.mismatches.first() {
+                Some(m) => format!(
+                    "{} failing byte(s), first i={:#x} ({})",
+                    r.mismatches.len(),
+                    m.offset,
+                    m.location
+                ),
+                None => format!("{} checked bytes", r.checked_bytes),
+            },
+            (None, Some(e)) => e.clone(),
+            _ => String::new(),
+        };
+        let verdict = d.verdict.as_str().to_uppercase();
+        let _ = writeln!(s, "  {verdict:<9} {:<40} {detail}", d.id);
+    }
+    for d in &o.devices {
+        if let Some(r) = &d.report {
+            if r.verdict == Verdict::Fail || !r.warnings.is_empty() {
+                let _ = writeln!(s, "\n== {} ==", d.id);
+                s.push_str(&check_text(r));
+            }
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! `pcimig check`: predict QEMU's verdict on restoring the saved config onto the destination.
 
 use clap::{Args, ValueEnum};
-use pcimig::check::{self, CheckError, CheckRequest};
+use pcimig::check::{self, CheckError, EmulatedRequest, Outcome, Request, VfioRequest};
 use pcimig::report;
+use pcimig_qemu::devices::{qemu_data_dirs, RomFiles};
 use pcimig_vfio::Slot;
 
 /// `on` / `off`, as QEMU spells boolean properties.
@@ -105,33 +106,35 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     v.checked_mul(mult).ok_or_else(|| format!("size '{s}' is too large"))
 }
 
-fn request(a: &CheckArgs) -> Result<CheckRequest, CheckError> {
-    let mut bars = Vec::new();
-    for b in &a.bars {
+/// `--bar N=SIZE`, repeatable: each index 0..5 at most once, each size a power of two.
+fn parse_bars(args: &[String]) -> Result<[Option<u64>; 6], CheckError> {
+    let mut bars = [None; 6];
+    for b in args {
         let (i, sz) = b
             .split_once('=')
             .ok_or_else(|| CheckError::Options(format!("--bar {b}: expected N=SIZE")))?;
-        let i: usize = i
-            .trim()
-            .parse()
-            .map_err(|_| CheckError::Options(format!("--bar {b}: BAR index must be 0..5")))?;
-        if i > 5 {
-            return Err(CheckError::Options(format!("--bar {b}: BAR index must be 0..5")));
-        }
+        let index_err = || CheckError::Options(format!("--bar {b}: BAR index must be 0..5"));
+        let i: usize = i.trim().parse().map_err(|_| index_err())?;
+        let slot: &mut Option<u64> = bars.get_mut(i).ok_or_else(index_err)?;
         let sz = parse_size(sz).map_err(|e| CheckError::Options(format!("--bar {b}: {e}")))?;
         if sz != 0 && !sz.is_power_of_two() {
             return Err(CheckError::Options(format!("--bar {b}: a BAR size is a power of two")));
         }
-        if bars.iter().any(|&(j, _)| j == i) {
+        if slot.is_some() {
             return Err(CheckError::Options(format!("--bar {i} given twice")));
         }
-        bars.push((i, sz));
+        *slot = Some(sz);
     }
+    Ok(bars)
+}
+
+fn vfio_request(a: &CheckArgs) -> Result<VfioRequest, CheckError> {
+    let bars = parse_bars(&a.bars)?;
     let rom = match &a.rom {
         Some(r) => Some(parse_size(r).map_err(|e| CheckError::Options(format!("--rom: {e}")))?),
         None => None,
     };
-    Ok(CheckRequest {
+    Ok(VfioRequest {
         saved: a.saved.clone(),
         dest: a.dest.clone(),
         slot: a.slot.map(Slot::from),
@@ -143,17 +146,50 @@ fn request(a: &CheckArgs) -> Result<CheckRequest, CheckError> {
     })
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
-    if args.emulated {
-        return super::check_stream::run(&args);
+/// `--emulated`: the vfio-pci options do not apply (the machine type and slot come from the
+/// destination stream, BAR sizes from the device model or --dest-query-pci).
+fn emulated_request(a: &CheckArgs) -> Result<EmulatedRequest, CheckError> {
+    let vfio_only = [
+        ("--machine", a.machine.is_some()),
+        ("--slot", a.slot.is_some()),
+        ("--bar", !a.bars.is_empty()),
+        ("--rom", a.rom.is_some()),
+        ("--skip-vsc-check", a.skip_vsc_check.is_some()),
+    ];
+    if let Some((opt, _)) = vfio_only.iter().find(|(_, set)| *set) {
+        return Err(CheckError::Options(format!(
+            "{opt} does not apply with --emulated: the machine type and slot come from the destination stream, BAR sizes from the device model or --dest-query-pci"
+        )));
     }
+    Ok(EmulatedRequest {
+        saved: a.saved.clone(),
+        dest: a.dest.clone(),
+        dest_query_pci: a.dest_query_pci.clone(),
+        // The host's ROM files, read once per run: an input of the device models.
+        rom_files: RomFiles::from_data_dirs(&qemu_data_dirs()),
+    })
+}
+
+/// The library's request for these arguments.
+fn request(a: &CheckArgs) -> Result<Request, CheckError> {
+    if a.emulated {
+        emulated_request(a).map(Request::Emulated)
+    } else {
+        vfio_request(a).map(Request::Vfio)
+    }
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let out = request(&args).and_then(|r| check::run(&r))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!("{}", report::check_text(&out));
+        match &out {
+            Outcome::Device(o) => print!("{}", report::check_text(o)),
+            Outcome::Streams(o) => print!("{}", report::streams_text(o)),
+        }
     }
-    Ok(out.exit_code())
+    Ok(out.verdict().exit_code())
 }
 
 #[cfg(test)]

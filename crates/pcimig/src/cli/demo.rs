@@ -1,6 +1,7 @@
 //! `pcimig demo`: run the bundled scenarios; exit 0 only if every one came out as expected.
 
 use clap::Args;
+use pcimig::check::WarningKind;
 use pcimig::demo;
 use pcimig::report::QEMU_PREFIX;
 use std::path::PathBuf;
@@ -38,12 +39,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
     for s in &scenarios {
         println!("== {}", s.title);
         println!("   $ {}", s.command);
-        match pcimig::check::run(&s.request) {
+        match pcimig::check::vfio::run(&s.request) {
             Ok(out) => {
                 let good = demo::matches(&out, &s.expected);
                 println!(
                     "   verdict: {} (exit code {})",
-                    out.verdict.to_uppercase(),
+                    out.verdict.as_str().to_uppercase(),
                     out.exit_code()
                 );
                 match &out.qemu_line {
@@ -53,7 +54,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
                 if let Some(m) = out.mismatches.first() {
                     println!("   first mismatch: {}", m.location);
                 }
-                for w in out.warnings.iter().filter(|w| w.contains("DSN hazard")) {
+                for w in out.warnings.iter().filter(|w| w.kind == WarningKind::DsnHazard) {
                     println!("   ! {w}");
                 }
                 println!("   why: {}", s.why);

@@ -3,17 +3,14 @@
 use clap::{Parser, Subcommand};
 
 pub mod check;
-pub mod check_stream;
 pub mod demo;
 pub mod show;
 pub mod stream;
 
-/// Exit code: the restore would pass (or the command succeeded).
-pub const EXIT_PASS: u8 = 0;
-/// Exit code: the restore would fail.
-pub const EXIT_FAIL: u8 = 1;
-/// Exit code: could not decide (bad input, or a device QEMU would not realize).
-pub const EXIT_UNDECIDED: u8 = 2;
+/// Exit code: the command succeeded (a check: the restore would pass).
+pub const EXIT_PASS: u8 = pcimig::check::Verdict::Pass.exit_code();
+/// Exit code: bad input, or a check could not decide.
+pub const EXIT_UNDECIDED: u8 = pcimig::check::Verdict::Undecided.exit_code();
 
 /// Predict QEMU's PCI config-space check on migration restore, and explain every mismatch.
 #[derive(Debug, Parser)]

@@ -1,6 +1,12 @@
 //! The registers that matter for migration, decoded per capability. Every read is bounds-checked:
 //! a capability that runs past the bytes available gets the fields that fit and a note.
 
+use pcimig_config::regs::{
+    PCI_EXP_DEVCAP, PCI_EXP_DEVCAP2, PCI_EXP_DEVCTL, PCI_EXP_DEVCTL2, PCI_EXP_DEVSTA, PCI_EXP_FLAGS,
+    PCI_EXP_FLAGS_SLOT, PCI_EXP_LNKCAP, PCI_EXP_LNKCAP2, PCI_EXP_LNKCTL, PCI_EXP_LNKCTL2, PCI_EXP_LNKSTA,
+    PCI_EXP_LNKSTA2, PCI_EXP_RTCAP, PCI_EXP_RTCTL, PCI_EXP_RTSTA, PCI_EXP_SLTCAP, PCI_EXP_SLTCTL, PCI_EXP_SLTSTA,
+    PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_RC_END, PCI_EXP_TYPE_ROOT_PORT,
+};
 use serde::Serialize;
 
 /// One decoded register.
@@ -213,7 +219,7 @@ pub(crate) fn vpd(c: &mut Cx) {
 
 /// The PCI Express capability; returns the port type.
 pub(crate) fn express(c: &mut Cx) -> Option<u64> {
-    let cap = c.f(2, 2, "PCIe Capabilities", |v| {
+    let cap = c.f(PCI_EXP_FLAGS, 2, "PCIe Capabilities", |v| {
         format!(
             "v{} {}{}, IntMsgNum {}",
             bits(v, 0, 3),
@@ -224,8 +230,30 @@ pub(crate) fn express(c: &mut Cx) -> Option<u64> {
     })?;
     let version = bits(cap, 0, 3);
     let ty = bits(cap, 4, 7);
-    let slot = bit(cap, 8);
-    c.f(4, 4, "DevCap", |v| {
+    // Root Complex Integrated Endpoints and Event Collectors have no link.
+    let has_link = !matches!(u8::try_from(ty), Ok(PCI_EXP_TYPE_RC_END | PCI_EXP_TYPE_RC_EC));
+    cap_express_dev(c);
+    if has_link {
+        cap_express_link(c);
+    }
+    if cap & u64::from(PCI_EXP_FLAGS_SLOT) != 0 {
+        cap_express_slot(c);
+    }
+    if matches!(u8::try_from(ty), Ok(PCI_EXP_TYPE_ROOT_PORT | PCI_EXP_TYPE_RC_EC)) {
+        cap_express_root(c);
+    }
+    if version >= 2 {
+        cap_express_dev2(c);
+        if has_link {
+            cap_express_link2(c);
+        }
+    }
+    Some(ty)
+}
+
+/// Device Capabilities, Control and Status (pciutils' cap_express_dev).
+fn cap_express_dev(c: &mut Cx) {
+    c.f(PCI_EXP_DEVCAP, 4, "DevCap", |v| {
         format!(
             "MaxPayload {} bytes, PhantFunc {}, {} SlotPowerLimit {}*10^-{}W",
             payload(bits(v, 0, 2)),
@@ -235,7 +263,7 @@ pub(crate) fn express(c: &mut Cx) -> Option<u64> {
             bits(v, 26, 27)
         )
     });
-    c.f(8, 2, "DevCtl", |v| {
+    c.f(PCI_EXP_DEVCTL, 2, "DevCtl", |v| {
         format!(
             "{} MaxPayload {} bytes, MaxReadReq {} bytes",
             flags(
@@ -256,7 +284,7 @@ pub(crate) fn express(c: &mut Cx) -> Option<u64> {
             payload(bits(v, 12, 14))
         )
     });
-    c.f(0xa, 2, "DevSta", |v| {
+    c.f(PCI_EXP_DEVSTA, 2, "DevSta", |v| {
         flags(
             v,
             &[
@@ -269,203 +297,211 @@ pub(crate) fn express(c: &mut Cx) -> Option<u64> {
             ],
         )
     });
-    let has_link = !matches!(ty, 9 | 10);
-    if has_link {
-        c.f(0xc, 4, "LnkCap", |v| {
-            format!(
-                "Port #{}, Speed {}, Width x{}, ASPM {}, {}",
-                bits(v, 24, 31),
-                link_speed(bits(v, 0, 3)),
-                bits(v, 4, 9),
-                ["not supported", "L0s", "L1", "L0s L1"][bits(v, 10, 11) as usize],
-                flags(
-                    v,
-                    &[
-                        (18, "ClockPM"),
-                        (19, "Surprise"),
-                        (20, "LLActRep"),
-                        (21, "BwNot"),
-                        (22, "ASPMOptComp")
-                    ]
-                )
+}
+
+/// Link Capabilities, Control and Status (pciutils' cap_express_link).
+fn cap_express_link(c: &mut Cx) {
+    c.f(PCI_EXP_LNKCAP, 4, "LnkCap", |v| {
+        format!(
+            "Port #{}, Speed {}, Width x{}, ASPM {}, {}",
+            bits(v, 24, 31),
+            link_speed(bits(v, 0, 3)),
+            bits(v, 4, 9),
+            ["not supported", "L0s", "L1", "L0s L1"][bits(v, 10, 11) as usize],
+            flags(
+                v,
+                &[
+                    (18, "ClockPM"),
+                    (19, "Surprise"),
+                    (20, "LLActRep"),
+                    (21, "BwNot"),
+                    (22, "ASPMOptComp")
+                ]
             )
-        });
-        c.f(0x10, 2, "LnkCtl", |v| {
-            format!(
-                "ASPM {}; RCB {} bytes, {}",
-                ["Disabled", "L0s Enabled", "L1 Enabled", "L0s L1 Enabled"][bits(v, 0, 1) as usize],
-                if bit(v, 3) { 128 } else { 64 },
-                flags(
-                    v,
-                    &[
-                        (4, "Disabled"),
-                        (5, "Retrain"),
-                        (6, "CommClk"),
-                        (7, "ExtSynch"),
-                        (8, "ClockPM"),
-                        (9, "AutWidDis"),
-                        (10, "BWInt"),
-                        (11, "AutBWInt")
-                    ]
-                )
+        )
+    });
+    c.f(PCI_EXP_LNKCTL, 2, "LnkCtl", |v| {
+        format!(
+            "ASPM {}; RCB {} bytes, {}",
+            ["Disabled", "L0s Enabled", "L1 Enabled", "L0s L1 Enabled"][bits(v, 0, 1) as usize],
+            if bit(v, 3) { 128 } else { 64 },
+            flags(
+                v,
+                &[
+                    (4, "Disabled"),
+                    (5, "Retrain"),
+                    (6, "CommClk"),
+                    (7, "ExtSynch"),
+                    (8, "ClockPM"),
+                    (9, "AutWidDis"),
+                    (10, "BWInt"),
+                    (11, "AutBWInt")
+                ]
             )
-        });
-        c.f(0x12, 2, "LnkSta", |v| {
-            format!(
-                "Speed {}, Width x{}, {}",
-                link_speed(bits(v, 0, 3)),
-                bits(v, 4, 9),
-                flags(
-                    v,
-                    &[
-                        (11, "Train"),
-                        (12, "SlotClk"),
-                        (13, "DLActive"),
-                        (14, "BWMgmt"),
-                        (15, "ABWMgmt")
-                    ]
-                )
+        )
+    });
+    c.f(PCI_EXP_LNKSTA, 2, "LnkSta", |v| {
+        format!(
+            "Speed {}, Width x{}, {}",
+            link_speed(bits(v, 0, 3)),
+            bits(v, 4, 9),
+            flags(
+                v,
+                &[
+                    (11, "Train"),
+                    (12, "SlotClk"),
+                    (13, "DLActive"),
+                    (14, "BWMgmt"),
+                    (15, "ABWMgmt")
+                ]
             )
-        });
-    }
-    if slot {
-        c.f(0x14, 4, "SltCap", |v| {
-            format!(
-                "{} Slot #{}",
-                flags(
-                    v,
-                    &[
-                        (0, "AttnBtn"),
-                        (1, "PwrCtrl"),
-                        (2, "MRL"),
-                        (3, "AttnInd"),
-                        (4, "PwrInd"),
-                        (5, "HotPlug"),
-                        (6, "Surprise"),
-                        (18, "Interlock"),
-                        (19, "NoCompl")
-                    ]
-                ),
-                bits(v, 19, 31)
-            )
-        });
-        c.f(0x18, 2, "SltCtl", |v| {
+        )
+    });
+}
+
+/// Slot Capabilities, Control and Status (pciutils' cap_express_slot).
+fn cap_express_slot(c: &mut Cx) {
+    c.f(PCI_EXP_SLTCAP, 4, "SltCap", |v| {
+        format!(
+            "{} Slot #{}",
             flags(
                 v,
                 &[
                     (0, "AttnBtn"),
-                    (1, "PwrFlt"),
+                    (1, "PwrCtrl"),
                     (2, "MRL"),
-                    (3, "PresDet"),
-                    (4, "CmdCplt"),
-                    (5, "HPIrq"),
-                    (10, "PwrCtrl-Off"),
-                    (12, "LinkChg"),
-                ],
-            )
-        });
-        c.f(0x1a, 2, "SltSta", |v| {
+                    (3, "AttnInd"),
+                    (4, "PwrInd"),
+                    (5, "HotPlug"),
+                    (6, "Surprise"),
+                    (18, "Interlock"),
+                    (19, "NoCompl")
+                ]
+            ),
+            bits(v, 19, 31)
+        )
+    });
+    c.f(PCI_EXP_SLTCTL, 2, "SltCtl", |v| {
+        flags(
+            v,
+            &[
+                (0, "AttnBtn"),
+                (1, "PwrFlt"),
+                (2, "MRL"),
+                (3, "PresDet"),
+                (4, "CmdCplt"),
+                (5, "HPIrq"),
+                (10, "PwrCtrl-Off"),
+                (12, "LinkChg"),
+            ],
+        )
+    });
+    c.f(PCI_EXP_SLTSTA, 2, "SltSta", |v| {
+        flags(
+            v,
+            &[
+                (0, "AttnBtn"),
+                (1, "PowerFlt"),
+                (2, "MRL"),
+                (3, "CmdCplt"),
+                (4, "PresDet"),
+                (5, "Interlock"),
+                (6, "PresDetState"),
+                (8, "DLLStateChg"),
+            ],
+        )
+    });
+}
+
+/// Root Control, Capabilities and Status (pciutils' cap_express_root).
+fn cap_express_root(c: &mut Cx) {
+    c.f(PCI_EXP_RTCTL, 2, "RootCtl", |v| {
+        flags(
+            v,
+            &[
+                (0, "ErrCorrectable"),
+                (1, "ErrNon-Fatal"),
+                (2, "ErrFatal"),
+                (3, "PMEIntEna"),
+                (4, "CRSVisible"),
+            ],
+        )
+    });
+    c.f(PCI_EXP_RTCAP, 2, "RootCap", |v| flags(v, &[(0, "CRSVisible")]));
+    c.f(PCI_EXP_RTSTA, 4, "RootSta", |v| {
+        format!(
+            "PME ReqID {:04x}, {}",
+            bits(v, 0, 15),
+            flags(v, &[(16, "PMEStatus"), (17, "PMEPending")])
+        )
+    });
+}
+
+/// Device Capabilities 2 and Control 2 (pciutils' cap_express_dev2).
+fn cap_express_dev2(c: &mut Cx) {
+    c.f(PCI_EXP_DEVCAP2, 4, "DevCap2", |v| {
+        format!(
+            "Completion Timeout ranges {:x}, {} OBFF {}",
+            bits(v, 0, 3),
             flags(
                 v,
                 &[
-                    (0, "AttnBtn"),
-                    (1, "PowerFlt"),
-                    (2, "MRL"),
-                    (3, "CmdCplt"),
-                    (4, "PresDet"),
-                    (5, "Interlock"),
-                    (6, "PresDetState"),
-                    (8, "DLLStateChg"),
-                ],
-            )
-        });
-    }
-    if matches!(ty, 4 | 10) {
-        c.f(0x1c, 2, "RootCtl", |v| {
+                    (4, "TimeoutDis"),
+                    (5, "ARIFwd"),
+                    (6, "AtomicOpsRouting"),
+                    (11, "LTR"),
+                    (16, "10BitTagComp")
+                ]
+            ),
+            bits(v, 18, 19)
+        )
+    });
+    c.f(PCI_EXP_DEVCTL2, 2, "DevCtl2", |v| {
+        format!(
+            "Completion Timeout {:x}, {} OBFF {}",
+            bits(v, 0, 3),
             flags(
                 v,
                 &[
-                    (0, "ErrCorrectable"),
-                    (1, "ErrNon-Fatal"),
-                    (2, "ErrFatal"),
-                    (3, "PMEIntEna"),
-                    (4, "CRSVisible"),
-                ],
-            )
-        });
-        c.f(0x1e, 2, "RootCap", |v| flags(v, &[(0, "CRSVisible")]));
-        c.f(0x20, 4, "RootSta", |v| {
-            format!(
-                "PME ReqID {:04x}, {}",
-                bits(v, 0, 15),
-                flags(v, &[(16, "PMEStatus"), (17, "PMEPending")])
-            )
-        });
-    }
-    if version >= 2 {
-        c.f(0x24, 4, "DevCap2", |v| {
-            format!(
-                "Completion Timeout ranges {:x}, {} OBFF {}",
-                bits(v, 0, 3),
-                flags(
-                    v,
-                    &[
-                        (4, "TimeoutDis"),
-                        (5, "ARIFwd"),
-                        (6, "AtomicOpsRouting"),
-                        (11, "LTR"),
-                        (16, "10BitTagComp")
-                    ]
-                ),
-                bits(v, 18, 19)
-            )
-        });
-        c.f(0x28, 2, "DevCtl2", |v| {
-            format!(
-                "Completion Timeout {:x}, {} OBFF {}",
-                bits(v, 0, 3),
-                flags(
-                    v,
-                    &[
-                        (4, "TimeoutDis"),
-                        (5, "ARIFwd"),
-                        (6, "AtomicOpsReqEn"),
-                        (10, "LTR"),
-                        (12, "10BitTagReq")
-                    ]
-                ),
-                bits(v, 13, 14)
-            )
-        });
-        if has_link {
-            c.f(0x2c, 4, "LnkCap2", |v| {
-                let speeds: Vec<&str> = (1..=6)
-                    .filter(|i| bit(v, *i))
-                    .map(|i| link_speed(u64::from(i)))
-                    .collect();
-                format!(
-                    "Supported Link Speeds: {}, {}",
-                    speeds.join(" "),
-                    flags(v, &[(8, "Crosslink")])
-                )
-            });
-            c.f(0x30, 2, "LnkCtl2", |v| {
-                format!(
-                    "Target Link Speed: {}, {}",
-                    link_speed(bits(v, 0, 3)),
-                    flags(v, &[(4, "EnterCompliance"), (5, "SpeedDis")])
-                )
-            });
-            c.f(0x32, 2, "LnkSta2", |v| {
-                format!(
-                    "De-emphasis {}, {}",
-                    if bit(v, 0) { "-3.5dB" } else { "-6dB" },
-                    flags(v, &[(1, "EqualizationComplete"), (5, "LinkEqualizationRequest")])
-                )
-            });
-        }
-    }
-    Some(ty)
+                    (4, "TimeoutDis"),
+                    (5, "ARIFwd"),
+                    (6, "AtomicOpsReqEn"),
+                    (10, "LTR"),
+                    (12, "10BitTagReq")
+                ]
+            ),
+            bits(v, 13, 14)
+        )
+    });
+}
+
+/// Link Capabilities 2, Control 2 and Status 2 (pciutils' cap_express_link2).
+fn cap_express_link2(c: &mut Cx) {
+    c.f(PCI_EXP_LNKCAP2, 4, "LnkCap2", |v| {
+        let speeds: Vec<&str> = (1..=6)
+            .filter(|i| bit(v, *i))
+            .map(|i| link_speed(u64::from(i)))
+            .collect();
+        format!(
+            "Supported Link Speeds: {}, {}",
+            speeds.join(" "),
+            flags(v, &[(8, "Crosslink")])
+        )
+    });
+    c.f(PCI_EXP_LNKCTL2, 2, "LnkCtl2", |v| {
+        format!(
+            "Target Link Speed: {}, {}",
+            link_speed(bits(v, 0, 3)),
+            flags(v, &[(4, "EnterCompliance"), (5, "SpeedDis")])
+        )
+    });
+    c.f(PCI_EXP_LNKSTA2, 2, "LnkSta2", |v| {
+        format!(
+            "De-emphasis {}, {}",
+            if bit(v, 0) { "-3.5dB" } else { "-6dB" },
+            flags(v, &[(1, "EqualizationComplete"), (5, "LinkEqualizationRequest")])
+        )
+    });
 }
 
 const UE: &[(u32, &str)] = &[

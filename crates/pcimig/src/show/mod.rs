@@ -345,17 +345,17 @@ impl HeaderKey {
     }
 }
 
-/// Decode one device.
+/// Decode one device: header, names, the standard chain, the extended chain (when the device
+/// can have one), then what vfio-pci would show the guest.
 pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
     let b = &src.bytes;
-    let header = header(b);
     let mut report = DeviceReport {
         origin: src.origin.clone(),
         bdf: src.bdf.clone(),
         kind: src.kind.clone(),
         size: b.len(),
         truncated: src.truncated,
-        header,
+        header: header(b),
         names: Names::default(),
         capabilities: Vec::new(),
         hazards: Vec::new(),
@@ -372,7 +372,23 @@ pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
         ));
         return report;
     };
-    report.names = Names {
+    report.names = names(ids, &h);
+    if h.header_type > PCI_HEADER_TYPE_CARDBUS {
+        report.warnings.push(format!(
+            "unknown header type {:#04x}: capabilities are not decoded (lspci does not decode them either)",
+            h.header_type
+        ));
+        return report;
+    }
+    let pcie = std_caps(b, h.header_type, &mut report);
+    ext_caps(b, pcie, &mut report);
+    vfio_view(src, &h, &mut report);
+    report
+}
+
+/// The names pci.ids gives the device's IDs and class.
+fn names(ids: &PciIds, h: &HeaderKey) -> Names {
+    Names {
         vendor: ids.vendor(h.vendor_id).map(str::to_string),
         device: ids.device(h.vendor_id, h.device_id).map(str::to_string),
         subsystem_vendor: h.subsystem_vendor_id.and_then(|v| ids.vendor(v)).map(str::to_string),
@@ -383,88 +399,120 @@ pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
         class: ids
             .class((h.class >> 16) as u8, (h.class >> 8) as u8)
             .map(str::to_string),
-    };
-    if h.header_type > 2 {
-        report.warnings.push(format!(
-            "unknown header type {:#04x}: capabilities are not decoded (lspci does not decode them either)",
-            h.header_type
-        ));
-        return report;
     }
-    let chain = std_chain(b, h.header_type);
-    let mut pcie_type = None;
-    let mut can_have_ext = false;
+}
+
+/// What the standard chain says about the extended one.
+#[derive(Default)]
+struct ExtAccess {
+    /// A PCI Express or PCI-X capability: the device has extended config space.
+    can_have_ext: bool,
+    /// The PCI Express port type, when there is a PCI Express capability.
+    pcie_type: Option<u64>,
+}
+
+/// Decode the standard chain into `report` (capabilities, VSC hazards, a broken-chain entry).
+fn std_caps(b: &[u8], header_type: u8, report: &mut DeviceReport) -> ExtAccess {
+    let chain = std_chain(b, header_type);
+    let mut access = ExtAccess::default();
     for e in &chain.entries {
-        let id = CapId::from(e.id as u8);
-        let mut c = fields::Cx::new(b, e.offset);
-        let mut version = None;
-        match id {
-            CapId::Pm => {
-                fields::pm(&mut c);
-                version = c.rd(2, 2).map(|v| (v & 7) as u8);
-            }
-            CapId::Msi => fields::msi(&mut c),
-            CapId::Msix => fields::msix(&mut c),
-            CapId::Vndr => fields::vndr(&mut c),
-            CapId::Ssvid => fields::ssvid(&mut c),
-            CapId::Vpd => fields::vpd(&mut c),
-            CapId::Pcix => {
-                fields::pcix(&mut c);
-                can_have_ext = true;
-            }
-            CapId::Exp => {
-                pcie_type = fields::express(&mut c);
-                version = c.rd(2, 2).map(|v| (v & 0xf) as u8);
-                can_have_ext = true;
-            }
-            _ => {}
-        }
-        let mut cap = CapReport {
-            id: Some(e.id),
-            offset: e.offset,
-            extended: false,
-            name: id.display_name(),
-            version,
-            next: Some(e.next),
-            fields: std::mem::take(&mut c.fields),
-            issue: None,
-            notes: Vec::new(),
-        };
-        if c.cut {
-            cap.notes
-                .push("runs past the bytes available: registers beyond them are not shown".into());
-        }
-        if id == CapId::Vndr {
-            let len = usize::from(b.get(e.offset + 2).copied().unwrap_or(0));
-            report.hazards.push(Hazard {
-                kind: "vendor_specific",
-                offset: e.offset,
-                extended: false,
-                range: Some([e.offset, (e.offset + len.max(3)).min(PCI_CONFIG_SPACE_SIZE)]),
-                checked_bytes: None,
-                message: format!(
-                    "Vendor Specific capability at {:#04x} ({len} bytes): contents defined by the vendor, may differ \
-                     between devices, firmware or driver versions",
-                    e.offset
-                ),
-            });
+        let cap = std_cap(b, e, &mut access);
+        if CapId::from(e.id as u8) == CapId::Vndr {
+            report.hazards.push(vsc_hazard(b, e.offset));
         }
         report.capabilities.push(cap);
     }
     if let Some(issue) = chain.issue {
         report.capabilities.push(issue_entry(issue, false, b.len()));
     }
+    access
+}
+
+/// Decode one standard capability (pciutils' show_caps switch).
+fn std_cap(b: &[u8], e: &pcimig_config::CapEntry, access: &mut ExtAccess) -> CapReport {
+    let id = CapId::from(e.id as u8);
+    let mut c = fields::Cx::new(b, e.offset);
+    let mut version = None;
+    match id {
+        CapId::Pm => {
+            fields::pm(&mut c);
+            version = c.rd(PCI_PM_PMC, 2).map(|v| (v & PM_CAP_VERSION_MASK) as u8);
+        }
+        CapId::Msi => fields::msi(&mut c),
+        CapId::Msix => fields::msix(&mut c),
+        CapId::Vndr => fields::vndr(&mut c),
+        CapId::Ssvid => fields::ssvid(&mut c),
+        CapId::Vpd => fields::vpd(&mut c),
+        CapId::Pcix => {
+            fields::pcix(&mut c);
+            access.can_have_ext = true;
+        }
+        CapId::Exp => {
+            access.pcie_type = fields::express(&mut c);
+            version = c
+                .rd(PCI_EXP_FLAGS, 2)
+                .map(|v| (v & u64::from(PCI_EXP_FLAGS_VERS)) as u8);
+            access.can_have_ext = true;
+        }
+        _ => {}
+    }
+    let mut cap = CapReport {
+        id: Some(e.id),
+        offset: e.offset,
+        extended: false,
+        name: id.display_name(),
+        version,
+        next: Some(e.next),
+        fields: std::mem::take(&mut c.fields),
+        issue: None,
+        notes: Vec::new(),
+    };
+    if c.cut {
+        cap.notes
+            .push("runs past the bytes available: registers beyond them are not shown".into());
+    }
+    cap
+}
+
+/// The Power Management Capabilities register's Version field (PCI_PM_CAP_VER_MASK).
+const PM_CAP_VERSION_MASK: u64 = 0x7;
+
+/// A Vendor Specific Capability's payload may differ between devices and driver versions.
+fn vsc_hazard(b: &[u8], offset: usize) -> Hazard {
+    let len = usize::from(b.get(offset + PCI_VNDR_CAP_LEN).copied().unwrap_or(0));
+    Hazard {
+        kind: "vendor_specific",
+        offset,
+        extended: false,
+        range: Some([
+            offset,
+            (offset + len.max(PCI_VNDR_CAP_HEADER_SIZEOF)).min(PCI_CONFIG_SPACE_SIZE),
+        ]),
+        checked_bytes: None,
+        message: format!(
+            "Vendor Specific capability at {offset:#04x} ({len} bytes): contents defined by the vendor, may differ \
+             between devices, firmware or driver versions"
+        ),
+    }
+}
+
+/// Decode the extended chain when the device can have one; else say why bytes past 0x100 are
+/// not decoded.
+fn ext_caps(b: &[u8], access: ExtAccess, report: &mut DeviceReport) {
     let ext_bytes_present = b.len() > PCI_CONFIG_SPACE_SIZE;
-    if can_have_ext && ext_bytes_present {
+    if access.can_have_ext && ext_bytes_present {
         let ext = walk_ext(b);
-        let is_root = matches!(pcie_type, Some(4 | 10));
+        let is_root = matches!(
+            access.pcie_type.and_then(|t| u8::try_from(t).ok()),
+            Some(PCI_EXP_TYPE_ROOT_PORT | PCI_EXP_TYPE_RC_EC)
+        );
         for e in &ext.entries {
             report.capabilities.push(ext_cap(b, e, is_root, &mut report.hazards));
         }
         if let Some(issue) = ext.issue {
             report.capabilities.push(issue_entry(issue, true, b.len()));
         }
-    } else if !can_have_ext && ext_bytes_present {
+    } else if !access.can_have_ext && ext_bytes_present {
         let h100 = uint_at(b, PCI_CONFIG_SPACE_SIZE, 4).unwrap_or(0);
         if h100 != 0 && h100 != 0xffff_ffff {
             report.warnings.push(format!(
@@ -473,8 +521,6 @@ pub fn decode(src: &ConfigSource, ids: &PciIds) -> DeviceReport {
             ));
         }
     }
-    vfio_view(src, &h, &mut report);
-    report
 }
 
 /// Capabilities vfio-pci does not show the guest (from the pcimig-vfio model with default

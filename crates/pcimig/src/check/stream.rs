@@ -1,0 +1,131 @@
+//! The whole-stream emulated check: every PCI device of the saved stream against its namesake
+//! in the destination stream, in stream order; the first failing section is the one QEMU
+//! would report.
+
+use super::{emulated, CheckError, CheckOutput, DestHost, Verdict, SCOPE};
+use pcimig_qemu::{PciDeviceEntry, Stream};
+use serde::Serialize;
+
+/// One device of a whole-stream check.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamDeviceResult {
+    /// The device name (`FILE#DEVICE` form) in the saved stream.
+    pub id: String,
+    /// The section idstr.
+    pub idstr: String,
+    /// The section's instance id.
+    pub instance_id: u32,
+    /// Section index in the saved stream (stream order).
+    pub section_index: usize,
+    /// Pass, fail or undecided.
+    pub verdict: Verdict,
+    /// The check, when it could be made.
+    pub report: Option<CheckOutput>,
+    /// Why it could not be decided (missing from the destination, not in the device table, …).
+    pub error: Option<String>,
+}
+
+/// A whole-stream check: every PCI device of the saved stream against its namesake.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamCheckOutput {
+    /// `emulated-streams`.
+    pub mode: String,
+    /// Pass, fail, or undecided (a device before any failure could not be decided).
+    pub verdict: Verdict,
+    /// The device QEMU would fail on: the first failing one in stream order.
+    pub first_failing: Option<String>,
+    /// QEMU's line for it.
+    pub qemu_line: Option<String>,
+    /// Every device, in stream order.
+    pub devices: Vec<StreamDeviceResult>,
+    /// What the verdict covers.
+    pub scope: String,
+    /// Stream-level warnings.
+    pub warnings: Vec<String>,
+}
+
+impl StreamCheckOutput {
+    /// The CLI's exit code: 0 pass, 1 fail, 2 undecided.
+    pub fn exit_code(&self) -> u8 {
+        self.verdict.exit_code()
+    }
+}
+
+/// Check every PCI device of `saved` against its namesake in `dest`, in the saved stream's order.
+pub fn check_streams(saved: &Stream, dest: &Stream, host: &DestHost<'_>) -> StreamCheckOutput {
+    let mut entries: Vec<&PciDeviceEntry> = saved.pci_devices().iter().collect();
+    entries.sort_by_key(|e| e.section_index);
+    let devices: Vec<StreamDeviceResult> = entries
+        .into_iter()
+        .map(|e| device_result(e, check_namesake(saved, e, dest, host)))
+        .collect();
+    let mut warnings = Vec::new();
+    if saved.machine_type() != dest.machine_type() {
+        warnings.push(format!(
+            "machine types differ ({} saved, {} destination): QEMU refuses the stream before any device",
+            saved.machine_type().unwrap_or("?"),
+            dest.machine_type().unwrap_or("?")
+        ));
+    }
+    let (verdict, failing) = first_decisive(&devices);
+    let first_failing = failing.map(|d| d.id.clone());
+    let qemu_line = failing.and_then(|d| d.report.as_ref()?.qemu_line.clone());
+    StreamCheckOutput {
+        mode: "emulated-streams".into(),
+        verdict,
+        first_failing,
+        qemu_line,
+        devices,
+        scope: SCOPE.into(),
+        warnings,
+    }
+}
+
+/// Check one saved device against the destination device with its idstr and instance id.
+fn check_namesake(
+    saved: &Stream,
+    e: &PciDeviceEntry,
+    dest: &Stream,
+    host: &DestHost<'_>,
+) -> Result<CheckOutput, CheckError> {
+    let namesake = dest
+        .pci_devices()
+        .iter()
+        .find(|d| d.idstr == e.idstr && d.instance_id == e.instance_id);
+    match namesake {
+        None => Err(CheckError::NoNamesake {
+            idstr: e.idstr.clone(),
+            instance_id: e.instance_id,
+        }),
+        Some(d) => emulated::check_device(saved, e, dest, d, host),
+    }
+}
+
+fn device_result(e: &PciDeviceEntry, res: Result<CheckOutput, CheckError>) -> StreamDeviceResult {
+    let (verdict, report, error) = match res {
+        Ok(r) => (r.verdict, Some(r), None),
+        Err(err) => (Verdict::Undecided, None, Some(err.to_string())),
+    };
+    StreamDeviceResult {
+        id: e.id.clone(),
+        idstr: e.idstr.clone(),
+        instance_id: e.instance_id,
+        section_index: e.section_index,
+        verdict,
+        report,
+        error,
+    }
+}
+
+/// QEMU stops at the first failing section; an undecidable device before it leaves the whole
+/// verdict undecided. Returns the verdict and the failing device.
+fn first_decisive(devices: &[StreamDeviceResult]) -> (Verdict, Option<&StreamDeviceResult>) {
+    for d in devices {
+        match d.verdict {
+            Verdict::Fail => return (Verdict::Fail, Some(d)),
+            Verdict::Undecided => return (Verdict::Undecided, None),
+            Verdict::Pass => {}
+        }
+    }
+    (Verdict::Pass, None)
+}

@@ -1,0 +1,257 @@
+//! The vfio-pci check: both sides physical configs of the same device model on two hosts, each
+//! virtualized as QEMU 10.0.2's vfio-pci realize would; a side read from a migration stream is
+//! used as saved, never re-virtualized.
+
+use super::{Assumptions, CheckError, CheckOutput, Setting, SideInfo, Verdict, Warning, WarningKind, SCOPE};
+use crate::source::{self, BarSizes, ConfigSource, SourceError, SourceKind};
+use pcimig_config::{restore_check, AnyCapId, CheckReport, ConfigError, ExtCapId};
+use pcimig_vfio::{resolve_slot_and_machine, virtualize, MachineType, Slot, VfioDevice, VfioOptions};
+
+/// What a vfio-pci check compares, and the destination's properties a config cannot carry.
+#[derive(Debug, Clone, Default)]
+pub struct VfioRequest {
+    /// The saved side's SRC.
+    pub saved: String,
+    /// The destination's SRC.
+    pub dest: String,
+    /// Where the device sits in the guest (default: behind a PCIe port, or i440fx's bus).
+    pub slot: Option<Slot>,
+    /// The destination's machine type, as `-machine` names it.
+    pub machine: Option<String>,
+    /// The `skip-vsc-check` property, when set explicitly.
+    pub skip_vsc_check: Option<bool>,
+    /// BAR sizes in bytes, by BAR index.
+    pub bars: [Option<u64>; 6],
+    /// The expansion ROM's size in bytes.
+    pub rom: Option<u64>,
+    /// pcimig's opt-in policy: exempt extended vendor-specific (VSEC/DVSEC) payloads.
+    pub exempt_ext_vendor: bool,
+}
+
+/// How the device's BAR sizes were known, as reports say it.
+const BARS_GIVEN: &str = "given";
+const BARS_FROM_SYSFS: &str = "from sysfs";
+const BARS_NOT_GIVEN: &str = "not given";
+
+const VIRTUALIZED: &str = "physical config, virtualized as vfio-pci";
+const USED_AS_SAVED: &str = "used as saved (from a migration stream)";
+
+/// Both sides read, and the placement every realize uses.
+struct Sides {
+    saved: ConfigSource,
+    dest: ConfigSource,
+    slot: Slot,
+    machine: MachineType,
+}
+
+/// Run a vfio-pci check (both sides physical configs of the same device model on two hosts;
+/// a side read from a migration stream is used as saved, never re-virtualized).
+pub fn run(req: &VfioRequest) -> Result<CheckOutput, CheckError> {
+    let sides = read_sides(req)?;
+    let (dest_opts, bars_how) = options(req, &sides, sides.dest.bar_sizes, req.exempt_ext_vendor);
+    let dest = realize("dest", &sides.dest, &dest_opts)?;
+    let (saved_bytes, saved_treatment) = saved_config(req, &sides)?;
+    let report = restore_check(&saved_bytes, &dest.space).map_err(CheckError::Incomparable)?;
+    let stock = stock_report(req, &sides, &saved_bytes, &report)?;
+    let warnings = warnings(&sides, &dest, &report);
+    let mut exempt = report.exemptions.clone();
+    exempt.sort_by_key(|e| e.start);
+    Ok(CheckOutput {
+        verdict: Verdict::of(report.passed()),
+        qemu_verdict: Verdict::of(stock.passed()),
+        qemu_line: stock.qemu_line(),
+        checked_bytes: report.checked_bytes,
+        size: report.size,
+        exempt,
+        mismatches: report.mismatches.clone(),
+        saved: side_info(&sides.saved, saved_treatment),
+        dest: side_info(&sides.dest, VIRTUALIZED),
+        assumptions: assumptions(req, &sides, &dest, bars_how),
+        warnings,
+    })
+}
+
+/// Read both sides and settle the placement, refusing what cannot be compared.
+fn read_sides(req: &VfioRequest) -> Result<Sides, CheckError> {
+    let saved = source::load_one(&req.saved)?;
+    let dest = source::load_one(&req.dest)?;
+    refuse_truncated(&saved)?;
+    refuse_truncated(&dest)?;
+    if dest.kind == SourceKind::Saved {
+        return Err(CheckError::Options(format!(
+            "--dest {}: a config taken from a migration stream is a saved config, not a destination device; use --emulated for an emulated destination",
+            req.dest
+        )));
+    }
+    let machine = req
+        .machine
+        .as_deref()
+        .map(MachineType::parse)
+        .transpose()
+        .map_err(CheckError::Machine)?;
+    let (slot, machine) =
+        resolve_slot_and_machine(req.slot, machine).map_err(|e| CheckError::Placement(Box::new(e)))?;
+    if saved.bytes.len() != dest.bytes.len() {
+        return Err(CheckError::Incomparable(ConfigError::SizeMismatch {
+            saved: saved.bytes.len(),
+            device: dest.bytes.len(),
+        }));
+    }
+    Ok(Sides {
+        saved,
+        dest,
+        slot,
+        machine,
+    })
+}
+
+fn refuse_truncated(src: &ConfigSource) -> Result<(), CheckError> {
+    if let Some(t) = src.truncated {
+        return Err(CheckError::Source(SourceError::new(
+            &src.origin,
+            format!(
+                "only {} of the device's {} config bytes are available (a truncated view): the check needs the whole config space",
+                t.have, t.full
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// BAR and ROM sizes: the request's when it gives any, else the side's own (sysfs), else none.
+fn bar_options(req: &VfioRequest, own: Option<BarSizes>) -> (Option<[Option<u64>; 6]>, Option<u64>, &'static str) {
+    let any_bar = req.bars.iter().any(Option::is_some);
+    if any_bar || req.rom.is_some() {
+        return (any_bar.then_some(req.bars), req.rom, BARS_GIVEN);
+    }
+    match own {
+        Some(b) => (Some(b.bars), b.rom, BARS_FROM_SYSFS),
+        None => (None, None, BARS_NOT_GIVEN),
+    }
+}
+
+/// The realize options for one side, and how its BAR sizes were known.
+fn options(
+    req: &VfioRequest,
+    sides: &Sides,
+    own: Option<BarSizes>,
+    exempt_ext_vendor: bool,
+) -> (VfioOptions, &'static str) {
+    let (bar_sizes, rom_size, how) = bar_options(req, own);
+    let opts = VfioOptions {
+        slot: sides.slot,
+        machine: sides.machine,
+        skip_vsc_check: req.skip_vsc_check,
+        bar_sizes,
+        rom_size,
+        exempt_ext_vendor,
+        ..VfioOptions::default()
+    };
+    (opts, how)
+}
+
+fn realize(side: &'static str, src: &ConfigSource, o: &VfioOptions) -> Result<VfioDevice, CheckError> {
+    virtualize(&src.bytes, o).map_err(|error| CheckError::Realize {
+        side,
+        origin: src.origin.clone(),
+        error: Box::new(error),
+    })
+}
+
+/// The saved config: a stream's bytes as they are, a physical config virtualized.
+fn saved_config(req: &VfioRequest, sides: &Sides) -> Result<(Vec<u8>, &'static str), CheckError> {
+    match sides.saved.kind {
+        SourceKind::Saved => Ok((sides.saved.bytes.clone(), USED_AS_SAVED)),
+        SourceKind::Physical => {
+            let (o, _) = options(req, sides, sides.saved.bar_sizes, req.exempt_ext_vendor);
+            let dev = realize("saved", &sides.saved, &o)?;
+            Ok((dev.space.config().to_vec(), VIRTUALIZED))
+        }
+    }
+}
+
+/// Stock QEMU: the same machine and skip-vsc-check, without pcimig's opt-in policy.
+fn stock_report(
+    req: &VfioRequest,
+    sides: &Sides,
+    saved_bytes: &[u8],
+    report: &CheckReport,
+) -> Result<CheckReport, CheckError> {
+    if !req.exempt_ext_vendor {
+        return Ok(report.clone());
+    }
+    let (o, _) = options(req, sides, sides.dest.bar_sizes, false);
+    let d = realize("dest", &sides.dest, &o)?;
+    restore_check(saved_bytes, &d.space).map_err(CheckError::Incomparable)
+}
+
+/// The sources' remarks, realize's hazards, and one DSN hazard when a DSN byte differs.
+fn warnings(sides: &Sides, dest: &VfioDevice, report: &CheckReport) -> Vec<Warning> {
+    let source = sides.saved.warnings.iter().chain(&sides.dest.warnings);
+    let mut warnings: Vec<Warning> = source.map(|w| Warning::new(WarningKind::Source, w.clone())).collect();
+    warnings.extend(
+        dest.warnings
+            .iter()
+            .map(|w| Warning::new(WarningKind::Realize, w.clone())),
+    );
+    let dsn = report.mismatches.iter().find_map(|m| {
+        let c = m.location.capability.as_ref()?;
+        (c.cap_id() == AnyCapId::Ext(ExtCapId::Dsn)).then_some(c.offset)
+    });
+    if let Some(offset) = dsn {
+        warnings.push(Warning::new(
+            WarningKind::DsnHazard,
+            format!(
+                "DSN hazard: the Device Serial Number at {offset:#05x} differs between the two devices; a serial number is per physical device, so this migration can only pass if the host's variant driver hides the DSN"
+            ),
+        ));
+    }
+    warnings
+}
+
+/// Realize's notes, then one line per capability the guest does not see.
+fn notes(dest: &VfioDevice) -> Vec<String> {
+    let mut notes = dest.notes.clone();
+    for d in &dest.dropped {
+        let what = if d.extended {
+            "extended capability"
+        } else {
+            "capability"
+        };
+        notes.push(format!("{what} at {:#x}: {}", d.offset, d.reason));
+    }
+    notes
+}
+
+fn assumptions(req: &VfioRequest, sides: &Sides, dest: &VfioDevice, bars_how: &str) -> Assumptions {
+    let parsed = req.machine.as_deref().and_then(|m| MachineType::parse(m).ok());
+    let slot_reason = match (req.slot, parsed) {
+        (Some(_), _) => "--slot".to_string(),
+        (None, Some(m)) if !m.is_q35() => format!("implied by --machine {m}"),
+        _ => "default: behind a PCIe port, where libvirt puts passthrough devices on q35".to_string(),
+    };
+    let machine_reason = match parsed {
+        Some(_) => "--machine",
+        None => "default: the current machine type of the slot's chipset",
+    };
+    Assumptions {
+        mode: "vfio".into(),
+        slot: Setting {
+            value: sides.slot.to_string(),
+            reason: slot_reason,
+        },
+        machine: Setting {
+            value: sides.machine.to_string(),
+            reason: machine_reason.into(),
+        },
+        skip_vsc_check: Some(dest.skip_vsc_check.clone()),
+        exempt_ext_vendor: req.exempt_ext_vendor,
+        bar_sizes: bars_how.into(),
+        notes: notes(dest),
+        scope: SCOPE.into(),
+    }
+}
+
+fn side_info(src: &ConfigSource, treatment: &str) -> SideInfo {
+    SideInfo::new(src.origin.clone(), src.kind.clone(), &src.bytes, treatment)
+}
