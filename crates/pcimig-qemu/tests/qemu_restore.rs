@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 // ---- QEMU process + QMP -----------------------------------------------------------------------------
@@ -58,7 +58,7 @@ impl Drop for TempDir {
     }
 }
 
-fn qemu_command(machine: &str, devices: &[String], sock: &Path) -> Command {
+fn qemu_command(machine: &str, devices: &[&str], sock: &Path) -> Command {
     let mut c = Command::new(qemu_bin());
     c.args(base_args(machine));
     c.args(["-nic", "none", "-serial", "none", "-monitor", "none"]);
@@ -81,7 +81,7 @@ fn read_stderr(child: &mut Child) -> String {
 }
 
 /// Start the source, query-pci, migrate to `file:out`, quit. Returns the query-pci answer.
-fn save_stream(machine: &str, devices: &[String], dir: &Path, out: &Path) -> Result<Value, String> {
+fn save_stream(machine: &str, devices: &[&str], dir: &Path, out: &Path) -> Result<Value, String> {
     let sock = dir.join("src.sock");
     let mut child = qemu_command(machine, devices, &sock)
         .spawn()
@@ -135,7 +135,7 @@ enum Outcome {
     OtherFailure(String),
 }
 
-fn load_stream(machine: &str, devices: &[String], dir: &Path, stream: &Path) -> Outcome {
+fn load_stream(machine: &str, devices: &[&str], dir: &Path, stream: &Path) -> Outcome {
     let sock = dir.join(format!(
         "d{}.sock",
         stream.file_stem().unwrap_or_default().to_string_lossy()
@@ -190,179 +190,179 @@ fn load_stream(machine: &str, devices: &[String], dir: &Path, stream: &Path) -> 
 struct Scenario {
     name: &'static str,
     machine: &'static str,
-    devices: Vec<String>,
+    /// `-device` (and backend) options, each split at spaces into arguments.
+    devices: &'static [&'static str],
     /// Devices (idstr suffix after '/') whose header and capabilities get the full sweep.
-    primary: Vec<&'static str>,
+    primary: &'static [&'static str],
     /// The table's own BAR/ROM sizes must equal query-pci's (false when `romfile=`/`rombar=0` hide
     /// the ROM, which only query-pci shows).
     own_sizes: bool,
 }
 
-fn scenarios() -> Vec<Scenario> {
-    let d = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let blk = "-blockdev null-co,node-name=nb0 -blockdev null-co,node-name=nb1";
-    vec![
-        Scenario {
-            name: "q35-root-bus",
-            machine: "q35",
-            devices: d(&[
-                "-device e1000",
-                "-device e1000e",
-                "-device virtio-net-pci",
-                "-device qemu-xhci",
-                "-device ich9-intel-hda",
-                "-device VGA",
-            ]),
-            primary: vec!["e1000", "e1000e", "virtio-net", "xhci"],
-            own_sizes: true,
-        },
-        Scenario {
-            name: "q35-root-ports",
-            machine: "q35",
-            devices: d(&[
-                blk,
-                "-device pcie-root-port,id=rp1,chassis=1,slot=1",
-                "-device pcie-root-port,id=rp2,chassis=2,slot=2",
-                "-device pcie-root-port,id=rp3,chassis=3,slot=3",
-                "-device virtio-net-pci,bus=rp1,aer=on,ats=on",
-                "-device virtio-blk-pci,bus=rp2,drive=nb0",
-                "-device qemu-xhci,bus=rp3",
-                "-device pcie-pci-bridge,id=pb1",
-                "-device e1000,bus=pb1,addr=1",
-            ]),
-            primary: vec!["pcie-root-port", "virtio-net", "virtio-blk", "pcie-pci-bridge"],
-            own_sizes: true,
-        },
-        Scenario {
-            name: "q35-legacy-modern-bridge",
-            machine: "q35",
-            devices: d(&[
-                blk,
-                "-device virtio-net-pci,disable-legacy=on",
-                "-device virtio-blk-pci,disable-modern=on,drive=nb0",
-                "-device rtl8139",
-                "-device vmxnet3",
-                "-device nec-usb-xhci",
-                "-device pci-bridge,id=br1,chassis_nr=1",
-                "-device e1000,bus=br1,addr=1",
-            ]),
-            primary: vec!["pci_bridge", "virtio-blk", "rtl8139", "vmxnet3"],
-            own_sizes: true,
-        },
-        Scenario {
-            name: "i440fx",
-            machine: "pc",
-            devices: d(&[
-                blk,
-                "-device e1000",
-                "-device virtio-net-pci",
-                "-device virtio-blk-pci,drive=nb0",
-                "-device intel-hda",
-                "-device e1000e",
-                "-device vmxnet3",
-                "-device pci-bridge,id=br1,chassis_nr=1",
-                "-device virtio-net-pci,bus=br1,addr=2,disable-legacy=on",
-            ]),
-            primary: vec!["PIIX3", "ide", "intel-hda", "piix4_pm", "I440FX"],
-            own_sizes: true,
-        },
-        Scenario {
-            // Properties the table reads back from the destination's bytes.
-            name: "q35-properties",
-            machine: "q35",
-            devices: d(&[
-                blk,
-                "-device virtio-net-pci,modern-pio-notify=on,page-per-vq=on",
-                "-device virtio-blk-pci,drive=nb0,vectors=0",
-                "-device pcie-root-port,id=rp1,chassis=1,io-reserve=0,bus-reserve=2,disable-acs=on,aer_log_max=0",
-                "-device pcie-root-port,id=rp2,chassis=2,hotplug=off,x-do-not-expose-native-hotplug-cap=on",
-                "-device virtio-net-pci,bus=rp2,ats=on,x-ats-page-aligned=off,x-pcie-flr-init=off",
-                "-device pci-bridge,id=br1,chassis_nr=3,shpc=off",
-                "-device qemu-xhci,msi=off,p2=8",
-                "-device intel-hda,old_msi_addr=on",
-                "-device vmxnet3,x-disable-pcie=on",
-                "-device e1000-82545em,romfile=",
-                "-device rtl8139,rombar=0",
-            ]),
-            primary: vec![],
-            own_sizes: false,
-        },
-        Scenario {
-            name: "i440fx-virtio-family",
-            machine: "pc",
-            devices: d(&[
-                "-device virtio-rng-pci",
-                "-device virtio-balloon-pci",
-                "-device virtio-scsi-pci",
-                "-device virtio-serial-pci",
-                "-device virtio-keyboard-pci",
-                "-device virtio-iommu-pci",
-                "-device virtio-rng-pci,disable-modern=on",
-                "-device qemu-xhci",
-                "-device rtl8139",
-                "-device secondary-vga",
-            ]),
-            primary: vec![],
-            own_sizes: true,
-        },
-        Scenario {
-            name: "q35-switch",
-            machine: "q35",
-            devices: d(&[
-                "-device ioh3420,id=ioh1,chassis=1,slot=1",
-                "-device x3130-upstream,id=up1,bus=ioh1",
-                "-device xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=0",
-                "-device virtio-net-pci,bus=dn1",
-            ]),
-            primary: vec![
-                "ioh-3240-express-root-port",
-                "xio3130-express-upstream-port",
-                "xio3130-express-downstream-port",
-            ],
-            own_sizes: true,
-        },
-        Scenario {
-            name: "q35-simple-devices",
-            machine: "q35",
-            devices: d(&[
-                "-audiodev none,id=snd0",
-                "-device usb-ehci",
-                "-device ich9-usb-ehci1",
-                "-device ich9-usb-uhci1",
-                "-device piix3-usb-uhci",
-                "-device AC97,audiodev=snd0",
-                "-device ES1370,audiodev=snd0",
-                "-device lsi53c895a",
-                "-device pcnet",
-                "-device ne2k_pci",
-                "-device i6300esb",
-            ]),
-            primary: vec![],
-            own_sizes: true,
-        },
-        Scenario {
-            name: "q35-9.1",
-            machine: "pc-q35-9.1",
-            devices: d(&[
-                "-device pcie-root-port,id=rp1,chassis=1",
-                "-device virtio-net-pci,bus=rp1",
-                "-device e1000e",
-            ]),
-            primary: vec![],
-            own_sizes: true,
-        },
-        Scenario {
-            name: "q35-7.2",
-            machine: "pc-q35-7.2",
-            devices: d(&[
-                "-device pcie-root-port,id=rp1,chassis=1",
-                "-device virtio-net-pci,bus=rp1,aer=on",
-            ]),
-            primary: vec![],
-            own_sizes: true,
-        },
-    ]
-}
+/// Null block backends for the virtio-blk devices (`drive=nb0`).
+const BLK: &str = "-blockdev null-co,node-name=nb0 -blockdev null-co,node-name=nb1";
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "q35-root-bus",
+        machine: "q35",
+        devices: &[
+            "-device e1000",
+            "-device e1000e",
+            "-device virtio-net-pci",
+            "-device qemu-xhci",
+            "-device ich9-intel-hda",
+            "-device VGA",
+        ],
+        primary: &["e1000", "e1000e", "virtio-net", "xhci"],
+        own_sizes: true,
+    },
+    Scenario {
+        name: "q35-root-ports",
+        machine: "q35",
+        devices: &[
+            BLK,
+            "-device pcie-root-port,id=rp1,chassis=1,slot=1",
+            "-device pcie-root-port,id=rp2,chassis=2,slot=2",
+            "-device pcie-root-port,id=rp3,chassis=3,slot=3",
+            "-device virtio-net-pci,bus=rp1,aer=on,ats=on",
+            "-device virtio-blk-pci,bus=rp2,drive=nb0",
+            "-device qemu-xhci,bus=rp3",
+            "-device pcie-pci-bridge,id=pb1",
+            "-device e1000,bus=pb1,addr=1",
+        ],
+        primary: &["pcie-root-port", "virtio-net", "virtio-blk", "pcie-pci-bridge"],
+        own_sizes: true,
+    },
+    Scenario {
+        name: "q35-legacy-modern-bridge",
+        machine: "q35",
+        devices: &[
+            BLK,
+            "-device virtio-net-pci,disable-legacy=on",
+            "-device virtio-blk-pci,disable-modern=on,drive=nb0",
+            "-device rtl8139",
+            "-device vmxnet3",
+            "-device nec-usb-xhci",
+            "-device pci-bridge,id=br1,chassis_nr=1",
+            "-device e1000,bus=br1,addr=1",
+        ],
+        primary: &["pci_bridge", "virtio-blk", "rtl8139", "vmxnet3"],
+        own_sizes: true,
+    },
+    Scenario {
+        name: "i440fx",
+        machine: "pc",
+        devices: &[
+            BLK,
+            "-device e1000",
+            "-device virtio-net-pci",
+            "-device virtio-blk-pci,drive=nb0",
+            "-device intel-hda",
+            "-device e1000e",
+            "-device vmxnet3",
+            "-device pci-bridge,id=br1,chassis_nr=1",
+            "-device virtio-net-pci,bus=br1,addr=2,disable-legacy=on",
+        ],
+        primary: &["PIIX3", "ide", "intel-hda", "piix4_pm", "I440FX"],
+        own_sizes: true,
+    },
+    Scenario {
+        // Properties the table reads back from the destination's bytes.
+        name: "q35-properties",
+        machine: "q35",
+        devices: &[
+            BLK,
+            "-device virtio-net-pci,modern-pio-notify=on,page-per-vq=on",
+            "-device virtio-blk-pci,drive=nb0,vectors=0",
+            "-device pcie-root-port,id=rp1,chassis=1,io-reserve=0,bus-reserve=2,disable-acs=on,aer_log_max=0",
+            "-device pcie-root-port,id=rp2,chassis=2,hotplug=off,x-do-not-expose-native-hotplug-cap=on",
+            "-device virtio-net-pci,bus=rp2,ats=on,x-ats-page-aligned=off,x-pcie-flr-init=off",
+            "-device pci-bridge,id=br1,chassis_nr=3,shpc=off",
+            "-device qemu-xhci,msi=off,p2=8",
+            "-device intel-hda,old_msi_addr=on",
+            "-device vmxnet3,x-disable-pcie=on",
+            "-device e1000-82545em,romfile=",
+            "-device rtl8139,rombar=0",
+        ],
+        primary: &[],
+        own_sizes: false,
+    },
+    Scenario {
+        name: "i440fx-virtio-family",
+        machine: "pc",
+        devices: &[
+            "-device virtio-rng-pci",
+            "-device virtio-balloon-pci",
+            "-device virtio-scsi-pci",
+            "-device virtio-serial-pci",
+            "-device virtio-keyboard-pci",
+            "-device virtio-iommu-pci",
+            "-device virtio-rng-pci,disable-modern=on",
+            "-device qemu-xhci",
+            "-device rtl8139",
+            "-device secondary-vga",
+        ],
+        primary: &[],
+        own_sizes: true,
+    },
+    Scenario {
+        name: "q35-switch",
+        machine: "q35",
+        devices: &[
+            "-device ioh3420,id=ioh1,chassis=1,slot=1",
+            "-device x3130-upstream,id=up1,bus=ioh1",
+            "-device xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=0",
+            "-device virtio-net-pci,bus=dn1",
+        ],
+        primary: &[
+            "ioh-3240-express-root-port",
+            "xio3130-express-upstream-port",
+            "xio3130-express-downstream-port",
+        ],
+        own_sizes: true,
+    },
+    Scenario {
+        name: "q35-simple-devices",
+        machine: "q35",
+        devices: &[
+            "-audiodev none,id=snd0",
+            "-device usb-ehci",
+            "-device ich9-usb-ehci1",
+            "-device ich9-usb-uhci1",
+            "-device piix3-usb-uhci",
+            "-device AC97,audiodev=snd0",
+            "-device ES1370,audiodev=snd0",
+            "-device lsi53c895a",
+            "-device pcnet",
+            "-device ne2k_pci",
+            "-device i6300esb",
+        ],
+        primary: &[],
+        own_sizes: true,
+    },
+    Scenario {
+        name: "q35-9.1",
+        machine: "pc-q35-9.1",
+        devices: &[
+            "-device pcie-root-port,id=rp1,chassis=1",
+            "-device virtio-net-pci,bus=rp1",
+            "-device e1000e",
+        ],
+        primary: &[],
+        own_sizes: true,
+    },
+    Scenario {
+        name: "q35-7.2",
+        machine: "pc-q35-7.2",
+        devices: &[
+            "-device pcie-root-port,id=rp1,chassis=1",
+            "-device virtio-net-pci,bus=rp1,aer=on",
+        ],
+        primary: &[],
+        own_sizes: true,
+    },
+];
 
 /// One device of a saved stream.
 struct Dev {
@@ -374,7 +374,7 @@ struct Dev {
 }
 
 struct Prepared {
-    scenario: Scenario,
+    scenario: &'static Scenario,
     dir: TempDir,
     base: Vec<u8>,
     devs: Vec<Dev>,
@@ -418,29 +418,71 @@ fn cap_span(cfg: &[u8], off: usize) -> usize {
     (next - off).min(0x3c)
 }
 
+/// (machine, config) pairs already mutated, plus the `…/full-sweep` keys of swept device models.
+type Seen = std::collections::HashSet<(String, Vec<u8>)>;
+
+/// The chipset devices are the same in every scenario of a machine: mutate them in the two
+/// scenarios that list them as primary (q35-root-bus samples them, i440fx sweeps them).
+const CHIPSET: &[&str] = &[
+    "mch",
+    "ICH9LPC",
+    "ich9_ahci",
+    "ich9_smb",
+    "I440FX",
+    "PIIX3",
+    "ide",
+    "piix4_pm",
+];
+
+/// The header offsets of a sampled (not primary) device.
+const SAMPLED_HEADER: &[usize] = &[
+    0x00, 0x02, 0x04, 0x06, 0x08, 0x0a, 0x0e, 0x10, 0x14, 0x19, 0x1c, 0x24, 0x2c, 0x30, 0x34, 0x3c,
+];
+
+/// Partially checked bits (offset, bits): BAR low bits, Status, Command.
+const PARTIAL_BITS: &[(usize, u8)] = &[
+    (0x10, 0x08),
+    (0x11, 0x01),
+    (0x06, 0x10),
+    (0x07, 0x01),
+    (0x04, 0x40),
+    (0x30, 0x02),
+];
+
+/// Bytes of every extended capability (all of them for AER, id 1; the first 8 for the others).
+const EXT_CAP_BYTES: &[usize] = &[0, 2, 3, 4, 6, 8, 0x0c, 0x10, 0x14, 0x18, 0x19, 0x2c, 0x30, 0x33];
+
+/// Bytes of extended config outside any capability.
+const EXT_SPACE: &[usize] = &[0x100, 0x102, 0x200, 0x800, 0xffc];
+
+/// The cases of one device of a scenario, labelled `scenario:idstr what`.
+struct DeviceCases<'a> {
+    out: &'a mut Vec<Case>,
+    scenario: usize,
+    prefix: String,
+    di: usize,
+    cfg: &'a [u8],
+}
+
+impl DeviceCases<'_> {
+    fn add(&mut self, what: &str, patches: Vec<(usize, usize, u8)>) {
+        self.out.push(Case {
+            scenario: self.scenario,
+            label: format!("{} {what}", self.prefix),
+            patches,
+        });
+    }
+
+    /// The patch that flips `bits` of this device's config byte at `off`.
+    fn xor(&self, off: usize, bits: u8) -> (usize, usize, u8) {
+        (self.di, off, self.cfg[off] ^ bits)
+    }
+}
+
 /// The mutation cases of one scenario. A device whose (machine, config) was already mutated in an
 /// earlier scenario (the same model, same masks) gets only a few cases.
-fn mutations(si: usize, p: &Prepared, seen: &mut std::collections::HashSet<(String, Vec<u8>)>) -> Vec<Case> {
+fn mutations(si: usize, p: &Prepared, seen: &mut Seen) -> Vec<Case> {
     let mut out = Vec::new();
-    let mut add = |label: String, patches: Vec<(usize, usize, u8)>| {
-        out.push(Case {
-            scenario: si,
-            label,
-            patches,
-        })
-    };
-    // The chipset devices are the same in every scenario of a machine: mutate them in the two
-    // scenarios that list them as primary (q35-root-bus samples them, i440fx sweeps them).
-    const CHIPSET: &[&str] = &[
-        "mch",
-        "ICH9LPC",
-        "ich9_ahci",
-        "ich9_smb",
-        "I440FX",
-        "PIIX3",
-        "ide",
-        "piix4_pm",
-    ];
     for (di, d) in p.devs.iter().enumerate() {
         let vmsd = d.idstr.rsplit('/').next().unwrap_or("");
         // One full sweep per (machine, device model, size) in a run; further instances are sampled.
@@ -452,139 +494,151 @@ fn mutations(si: usize, p: &Prepared, seen: &mut std::collections::HashSet<(Stri
         if CHIPSET.contains(&vmsd) && !primary && p.scenario.name != "q35-root-bus" {
             continue;
         }
-        let cfg = &d.config;
-        if !primary && !seen.insert((p.scenario.machine.to_string(), cfg.clone())) {
-            let tag = |what: &str| format!("{}:{} {} (seen)", p.scenario.name, d.idstr, what);
-            add(tag("id"), vec![(di, 0x02, cfg[0x02] ^ 0x01)]);
-            add(tag("line"), vec![(di, 0x3c, cfg[0x3c] ^ 0xff)]);
-            if let Some(&(_, off)) = std_caps(cfg).first() {
-                add(tag("cap head"), vec![(di, off + 2, cfg[off + 2] ^ 0xff)]);
-            }
+        let mut c = DeviceCases {
+            out: &mut out,
+            scenario: si,
+            prefix: format!("{}:{}", p.scenario.name, d.idstr),
+            di,
+            cfg: &d.config,
+        };
+        if !primary && !seen.insert((p.scenario.machine.to_string(), d.config.clone())) {
+            seen_device_cases(&mut c);
             continue;
         }
-        let tag = |what: String| format!("{}:{} {}", p.scenario.name, d.idstr, what);
-        // Header registers.
-        let header: Vec<usize> = if primary {
-            (0..0x40).collect()
-        } else {
-            vec![
-                0x00, 0x02, 0x04, 0x06, 0x08, 0x0a, 0x0e, 0x10, 0x14, 0x19, 0x1c, 0x24, 0x2c, 0x30, 0x34, 0x3c,
-            ]
-        };
-        for off in header {
-            if off == 0x3d {
-                // Interrupt Pin: unchecked, but a pin outside 1-4 aborts QEMU when the device raises INTx.
-                add(
-                    tag(format!("pin {off:#x}")),
-                    vec![(di, off, if cfg[off] == 1 { 2 } else { 1 })],
-                );
-                continue;
-            }
-            add(tag(format!("hdr {off:#x} ^ff")), vec![(di, off, cfg[off] ^ 0xff)]);
+        header_cases(&mut c, primary);
+        partial_bit_cases(&mut c);
+        std_cap_cases(&mut c, primary);
+        if d.config.len() == 4096 {
+            ext_cap_cases(&mut c);
         }
-        // Partially checked bits: BAR low bits, Status, Command.
-        for (off, x) in [
-            (0x10, 0x08),
-            (0x11, 0x01),
-            (0x06, 0x10),
-            (0x07, 0x01),
-            (0x04, 0x40),
-            (0x30, 0x02),
-        ] {
-            add(tag(format!("bits {off:#x} ^{x:#x}")), vec![(di, off, cfg[off] ^ x)]);
+        multi_byte_cases(&mut c);
+    }
+    multi_device_cases(si, p, &mut out);
+    out
+}
+
+/// A device already mutated in an earlier scenario: its device ID, interrupt line and first
+/// capability's next pointer.
+fn seen_device_cases(c: &mut DeviceCases) {
+    c.add("id (seen)", vec![c.xor(0x02, 0x01)]);
+    c.add("line (seen)", vec![c.xor(0x3c, 0xff)]);
+    if let Some(&(_, off)) = std_caps(c.cfg).first() {
+        c.add("cap head (seen)", vec![c.xor(off + 2, 0xff)]);
+    }
+}
+
+/// Header registers: every byte of a primary device, [`SAMPLED_HEADER`] of the others.
+fn header_cases(c: &mut DeviceCases, primary: bool) {
+    let header: Vec<usize> = if primary {
+        (0..0x40).collect()
+    } else {
+        SAMPLED_HEADER.to_vec()
+    };
+    for off in header {
+        if off == 0x3d {
+            // Interrupt Pin: unchecked, but a pin outside 1-4 aborts QEMU when the device raises INTx.
+            let pin = if c.cfg[off] == 1 { 2 } else { 1 };
+            c.add(&format!("pin {off:#x}"), vec![(c.di, off, pin)]);
+            continue;
         }
-        // Standard capabilities.
-        for (id, off) in std_caps(cfg) {
-            let span = cap_span(cfg, off);
-            let bytes: Vec<usize> = if primary && span <= 0x18 {
-                (0..span).collect()
-            } else if primary {
-                // Long capabilities (PCIe): the first 0x14 bytes, then every register's low and
-                // high byte.
-                (0..span).filter(|&b| b < 0x14 || b % 2 == 0 || b % 4 == 3).collect()
-            } else if id == 0x09 {
-                // virtio vendor caps of a sampled device: header, bar, id, offset, length, data.
-                [0usize, 1, 2, 3, 4, 5, 6, 8, 0x0c, 0x10, span.saturating_sub(1)]
-                    .into_iter()
-                    .filter(|&b| b < span)
-                    .collect()
-            } else {
-                [0usize, 1, 2, 3, 4, 8, span.saturating_sub(1)]
-                    .into_iter()
-                    .filter(|&b| b < span)
-                    .collect()
-            };
-            for b in bytes {
-                add(
-                    tag(format!("cap {id:#x}@{off:#x}+{b:#x} ^ff")),
-                    vec![(di, off + b, cfg[off + b] ^ 0xff)],
-                );
-            }
-        }
-        // Extended capabilities and extended config.
-        if cfg.len() == 4096 {
-            for (id, off) in ext_caps(cfg) {
-                for b in [0usize, 2, 3, 4, 6, 8, 0x0c, 0x10, 0x14, 0x18, 0x19, 0x2c, 0x30, 0x33] {
-                    if off + b < 4096 && (id == 1 || b < 8) {
-                        add(
-                            tag(format!("ext {id:#x}@{off:#x}+{b:#x} ^ff")),
-                            vec![(di, off + b, cfg[off + b] ^ 0xff)],
-                        );
-                    }
-                }
-            }
-            for off in [0x100usize, 0x102, 0x200, 0x800, 0xffc] {
-                add(tag(format!("ext-space {off:#x} ^5a")), vec![(di, off, cfg[off] ^ 0x5a)]);
-            }
-        }
-        // Several bytes at once: an unchecked byte, then checked ones (the lowest checked wins).
-        add(
-            tag("multi 0x0c+0x2e+0x08".into()),
-            vec![
-                (di, 0x0c, cfg[0x0c] ^ 0xff),
-                (di, 0x2e, cfg[0x2e] ^ 1),
-                (di, 0x08, cfg[0x08] ^ 1),
-            ],
-        );
-        add(
-            tag("multi 0x3c+0x44+0x0b".into()),
-            vec![
-                (di, 0x3c, cfg[0x3c] ^ 0x0f),
-                (di, 0x44, cfg[0x44] ^ 0xff),
-                (di, 0x0b, cfg[0x0b] ^ 0x80),
-            ],
-        );
-        if let Some(&(_, off)) = std_caps(cfg).first() {
-            add(
-                tag("multi cap-head+0x0d".into()),
-                vec![
-                    (di, 0x0d, cfg[0x0d] ^ 0xff),
-                    (di, off + 2, cfg[off + 2] ^ 0xff),
-                    (di, off, cfg[off] ^ 1),
-                ],
-            );
+        c.add(&format!("hdr {off:#x} ^ff"), vec![c.xor(off, 0xff)]);
+    }
+}
+
+/// Partially checked bits: [`PARTIAL_BITS`].
+fn partial_bit_cases(c: &mut DeviceCases) {
+    for &(off, x) in PARTIAL_BITS {
+        c.add(&format!("bits {off:#x} ^{x:#x}"), vec![c.xor(off, x)]);
+    }
+}
+
+/// Standard capabilities: the bytes [`std_cap_bytes`] picks of each.
+fn std_cap_cases(c: &mut DeviceCases, primary: bool) {
+    for (id, off) in std_caps(c.cfg) {
+        for b in std_cap_bytes(id, cap_span(c.cfg, off), primary) {
+            c.add(&format!("cap {id:#x}@{off:#x}+{b:#x} ^ff"), vec![c.xor(off + b, 0xff)]);
         }
     }
-    // Several devices at once: every pair of adjacent devices, mutated in a checked byte (device
-    // ID) or an unchecked one (interrupt line); QEMU stops at the first failing section.
+}
+
+/// The bytes of a standard capability (id, `span` bytes long) to mutate.
+fn std_cap_bytes(id: u8, span: usize, primary: bool) -> Vec<usize> {
+    if primary && span <= 0x18 {
+        (0..span).collect()
+    } else if primary {
+        // Long capabilities (PCIe): the first 0x14 bytes, then every register's low and
+        // high byte.
+        (0..span).filter(|&b| b < 0x14 || b % 2 == 0 || b % 4 == 3).collect()
+    } else if id == 0x09 {
+        // virtio vendor caps of a sampled device: header, bar, id, offset, length, data.
+        [0usize, 1, 2, 3, 4, 5, 6, 8, 0x0c, 0x10, span.saturating_sub(1)]
+            .into_iter()
+            .filter(|&b| b < span)
+            .collect()
+    } else {
+        [0usize, 1, 2, 3, 4, 8, span.saturating_sub(1)]
+            .into_iter()
+            .filter(|&b| b < span)
+            .collect()
+    }
+}
+
+/// Extended capabilities ([`EXT_CAP_BYTES`]) and extended config ([`EXT_SPACE`]).
+fn ext_cap_cases(c: &mut DeviceCases) {
+    for (id, off) in ext_caps(c.cfg) {
+        for &b in EXT_CAP_BYTES {
+            if off + b < 4096 && (id == 1 || b < 8) {
+                c.add(&format!("ext {id:#x}@{off:#x}+{b:#x} ^ff"), vec![c.xor(off + b, 0xff)]);
+            }
+        }
+    }
+    for &off in EXT_SPACE {
+        c.add(&format!("ext-space {off:#x} ^5a"), vec![c.xor(off, 0x5a)]);
+    }
+}
+
+/// Several bytes at once: an unchecked byte, then checked ones (the lowest checked wins).
+fn multi_byte_cases(c: &mut DeviceCases) {
+    c.add(
+        "multi 0x0c+0x2e+0x08",
+        vec![c.xor(0x0c, 0xff), c.xor(0x2e, 1), c.xor(0x08, 1)],
+    );
+    c.add(
+        "multi 0x3c+0x44+0x0b",
+        vec![c.xor(0x3c, 0x0f), c.xor(0x44, 0xff), c.xor(0x0b, 0x80)],
+    );
+    if let Some(&(_, off)) = std_caps(c.cfg).first() {
+        c.add(
+            "multi cap-head+0x0d",
+            vec![c.xor(0x0d, 0xff), c.xor(off + 2, 0xff), c.xor(off, 1)],
+        );
+    }
+}
+
+/// Several devices at once: every pair of adjacent devices, mutated in a checked byte (device
+/// ID) or an unchecked one (interrupt line); QEMU stops at the first failing section.
+fn multi_device_cases(si: usize, p: &Prepared, out: &mut Vec<Case>) {
     let n = p.devs.len();
     for i in 0..n.saturating_sub(1) {
         let (a, b) = (&p.devs[i], &p.devs[i + 1]);
         let name = format!("{}:multi-dev {} + {}", p.scenario.name, a.idstr, b.idstr);
+        let mut add = |what: &str, patches: Vec<(usize, usize, u8)>| {
+            out.push(Case {
+                scenario: si,
+                label: format!("{name} {what}"),
+                patches,
+            })
+        };
+        add("(id,id)", vec![(i, 2, a.config[2] ^ 1), (i + 1, 2, b.config[2] ^ 1)]);
         add(
-            format!("{name} (id,id)"),
-            vec![(i, 2, a.config[2] ^ 1), (i + 1, 2, b.config[2] ^ 1)],
-        );
-        add(
-            format!("{name} (line,id)"),
+            "(line,id)",
             vec![(i, 0x3c, a.config[0x3c] ^ 0xff), (i + 1, 0x02, b.config[2] ^ 0x80)],
         );
         add(
-            format!("{name} (id reversed)"),
+            "(id reversed)",
             vec![(i + 1, 0x03, b.config[3] ^ 0x10), (i, 0x0a, a.config[0x0a] ^ 0x01)],
         );
     }
-    out
 }
 
 /// pcimig's prediction for a mutated stream: first failing device in stream order and QEMU's line.
@@ -612,10 +666,10 @@ fn predict(p: &Prepared, mutated: &Path, bytes: &[u8]) -> Result<Option<(String,
     Ok(None)
 }
 
-fn prepare(sc: Scenario) -> Result<Prepared, String> {
+fn prepare(sc: &'static Scenario) -> Result<Prepared, String> {
     let dir = TempDir::new(sc.name);
     let base_path = dir.0.join("base.mig");
-    let pci = save_stream(sc.machine, &sc.devices, &dir.0, &base_path)?;
+    let pci = save_stream(sc.machine, sc.devices, &dir.0, &base_path)?;
     let qp = QueryPci::parse(&pci.to_string()).map_err(|e| e.to_string())?;
     let stream = Stream::open(&base_path).map_err(|e| e.to_string())?;
     let machine = stream
@@ -698,7 +752,7 @@ fn run_case(p: &Prepared, case: &Case, n: usize) -> Result<(Outcome, Option<(Str
     let path = p.dir.0.join(format!("m{n}.mig"));
     std::fs::write(&path, &bytes).map_err(|e| e.to_string())?;
     let predicted = predict(p, &path, &bytes);
-    let outcome = load_stream(p.scenario.machine, &p.scenario.devices, &p.dir.0, &path);
+    let outcome = load_stream(p.scenario.machine, p.scenario.devices, &p.dir.0, &path);
     let _ = std::fs::remove_file(&path);
     Ok((outcome, predicted?))
 }
@@ -714,6 +768,114 @@ fn agrees(outcome: &Outcome, predicted: &Option<(String, String)>) -> bool {
     }
 }
 
+/// Runs `f` on every item with `jobs` worker threads taking items from one queue; the results
+/// come back in the items' order.
+fn run_parallel<T: Send, R: Send>(items: Vec<T>, jobs: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let queue = Mutex::new(items.into_iter().enumerate().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let Some((i, item)) = queue.lock().unwrap().pop_front() else {
+                    break;
+                };
+                let r = f(item);
+                results.lock().unwrap().push((i, r));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|x| x.0);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// `PCIMIG_QEMU_JOBS`, default 3.
+fn qemu_jobs() -> usize {
+    std::env::var("PCIMIG_QEMU_JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Prepares the scenarios (source VMs) in parallel. `PCIMIG_QEMU_ONLY=name[,name]`: only these
+/// scenarios (for development).
+fn prepare_scenarios(jobs: usize) -> Vec<Prepared> {
+    let only = std::env::var("PCIMIG_QEMU_ONLY").ok();
+    let selected: Vec<&'static Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == s.name)))
+        .collect();
+    run_parallel(selected, jobs, prepare)
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("preparing a scenario: {e}")))
+        .collect()
+}
+
+/// Prints every device's model and returns the mutation cases of all scenarios and the number of
+/// devices.
+fn build_cases(ps: &[Prepared]) -> (Vec<Case>, usize) {
+    let mut cases = Vec::new();
+    let mut seen = Seen::new();
+    let mut devices = 0;
+    for (i, p) in ps.iter().enumerate() {
+        devices += p.devs.len();
+        for d in &p.devs {
+            println!("{}: {} -> {}", p.scenario.name, d.idstr, d.model);
+        }
+        cases.extend(mutations(i, p, &mut seen));
+    }
+    (cases, devices)
+}
+
+/// `PCIMIG_QEMU_DRY`: the number of cases per scenario:device.
+fn print_dry_summary(cases: &[Case]) {
+    let mut per: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for c in cases {
+        let key = c.label.split(' ').next().unwrap_or("").to_string();
+        *per.entry(key).or_default() += 1;
+    }
+    for (k, n) in per {
+        println!("  {n:5} {k}");
+    }
+    println!("PCIMIG_QEMU_DRY: not loading");
+}
+
+type CaseResult = Result<(Outcome, Option<(String, String)>), String>;
+
+/// QEMU's outcomes counted, and the cases where pcimig disagrees.
+#[derive(Default)]
+struct Tally {
+    agree: usize,
+    rejected: usize,
+    loaded: usize,
+    other: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn of(cases: &[Case], results: &[CaseResult]) -> Tally {
+        let mut t = Tally::default();
+        for (case, r) in cases.iter().zip(results) {
+            match r {
+                Ok((o, p)) => {
+                    match o {
+                        Outcome::BadConfig { .. } => t.rejected += 1,
+                        Outcome::Loaded => t.loaded += 1,
+                        Outcome::OtherFailure(_) => t.other += 1,
+                    }
+                    if agrees(o, p) {
+                        t.agree += 1;
+                    } else {
+                        t.failures.push(format!("{}: QEMU {o:?}, pcimig {p:?}", case.label));
+                    }
+                }
+                Err(e) => t.failures.push(format!("{}: harness error {e}", case.label)),
+            }
+        }
+        t
+    }
+}
+
 #[test]
 fn qemu_restore_verdicts_equal_pcimig() {
     if std::env::var_os("PCIMIG_SKIP_QEMU").is_some() {
@@ -725,50 +887,9 @@ fn qemu_restore_verdicts_equal_pcimig() {
         return;
     }
     let start = Instant::now();
-    let jobs: usize = std::env::var("PCIMIG_QEMU_JOBS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    // Prepare the scenarios (source VMs) in parallel.
-    // PCIMIG_QEMU_ONLY=name[,name]: run only these scenarios (for development).
-    let only = std::env::var("PCIMIG_QEMU_ONLY").ok();
-    let selected: VecDeque<_> = scenarios()
-        .into_iter()
-        .filter(|s| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == s.name)))
-        .enumerate()
-        .collect();
-    let queue = Arc::new(Mutex::new(selected));
-    type Slot = (usize, Result<Prepared, String>);
-    let prepared: Arc<Mutex<Vec<Slot>>> = Arc::new(Mutex::new(Vec::new()));
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            let queue = Arc::clone(&queue);
-            let prepared = Arc::clone(&prepared);
-            s.spawn(move || loop {
-                let Some((i, sc)) = queue.lock().unwrap().pop_front() else {
-                    break;
-                };
-                let r = prepare(sc);
-                prepared.lock().unwrap().push((i, r));
-            });
-        }
-    });
-    let mut prepared = Arc::try_unwrap(prepared).ok().unwrap().into_inner().unwrap();
-    prepared.sort_by_key(|x| x.0);
-    let mut ps = Vec::new();
-    for (_, r) in prepared {
-        ps.push(r.unwrap_or_else(|e| panic!("preparing a scenario: {e}")));
-    }
-    let mut cases = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut devices = 0;
-    for (i, p) in ps.iter().enumerate() {
-        devices += p.devs.len();
-        for d in &p.devs {
-            println!("{}: {} -> {}", p.scenario.name, d.idstr, d.model);
-        }
-        cases.extend(mutations(i, p, &mut seen));
-    }
+    let jobs = qemu_jobs();
+    let ps = prepare_scenarios(jobs);
+    let (cases, devices) = build_cases(&ps);
     println!(
         "{} scenarios, {devices} PCI devices, {} mutation cases, {jobs} QEMU processes at a time",
         ps.len(),
@@ -776,62 +897,23 @@ fn qemu_restore_verdicts_equal_pcimig() {
     );
     let total = cases.len();
     if std::env::var_os("PCIMIG_QEMU_DRY").is_some() {
-        let mut per: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-        for c in &cases {
-            let key = c.label.split(' ').next().unwrap_or("").to_string();
-            *per.entry(key).or_default() += 1;
-        }
-        for (k, n) in per {
-            println!("  {n:5} {k}");
-        }
-        println!("PCIMIG_QEMU_DRY: not loading");
+        print_dry_summary(&cases);
         return;
     }
-    let queue = Arc::new(Mutex::new(cases.into_iter().enumerate().collect::<VecDeque<_>>()));
-    type Res = (Case, Result<(Outcome, Option<(String, String)>), String>);
-    let results: Arc<Mutex<Vec<Res>>> = Arc::new(Mutex::new(Vec::new()));
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            let queue = Arc::clone(&queue);
-            let results = Arc::clone(&results);
-            let ps = &ps;
-            s.spawn(move || loop {
-                let Some((n, case)) = queue.lock().unwrap().pop_front() else {
-                    break;
-                };
-                let r = run_case(&ps[case.scenario], &case, n);
-                results.lock().unwrap().push((case, r));
-            });
-        }
+    let results = run_parallel(cases.iter().enumerate().collect(), jobs, |(n, case)| {
+        run_case(&ps[case.scenario], case, n)
     });
-    let results = Arc::try_unwrap(results).ok().unwrap().into_inner().unwrap();
-    let mut agree = 0;
-    let (mut rejected, mut loaded, mut other) = (0, 0, 0);
-    let mut failures = Vec::new();
-    for (case, r) in &results {
-        match r {
-            Ok((o, p)) => {
-                match o {
-                    Outcome::BadConfig { .. } => rejected += 1,
-                    Outcome::Loaded => loaded += 1,
-                    Outcome::OtherFailure(_) => other += 1,
-                }
-                if agrees(o, p) {
-                    agree += 1;
-                } else {
-                    failures.push(format!("{}: QEMU {o:?}, pcimig {p:?}", case.label));
-                }
-            }
-            Err(e) => failures.push(format!("{}: harness error {e}", case.label)),
-        }
-    }
-    for f in &failures {
+    let t = Tally::of(&cases, &results);
+    for f in &t.failures {
         println!("DISAGREE {f}");
     }
     println!(
-        "agreement: {agree}/{total} cases (QEMU rejected {rejected}, loaded {loaded}, failed after the config \
-         check {other}); {:.0} s",
+        "agreement: {}/{total} cases (QEMU rejected {}, loaded {}, failed after the config check {}); {:.0} s",
+        t.agree,
+        t.rejected,
+        t.loaded,
+        t.other,
         start.elapsed().as_secs_f64()
     );
-    assert!(failures.is_empty(), "{} of {total} cases disagree", failures.len());
+    assert!(t.failures.is_empty(), "{} of {total} cases disagree", t.failures.len());
 }
