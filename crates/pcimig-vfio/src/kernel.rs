@@ -646,7 +646,14 @@ impl Layer<'_> {
         }
         self.set_hw_word(PCI_COMMAND, cmd);
         if cmd != before {
-            self.note(format!("Command reads {cmd:#06x}, not {before:#06x}: vfio_pci_core_enable clears Bus Master (pci_clear_master), enables the assigned BARs' decoders (pci_enable_device) and {} INTx Disable", if self.nointx { "sets (vfio_pci_nointx)" } else { "clears where INTx masking works (pci_2_3)" }));
+            let intx = if self.nointx {
+                "sets INTx Disable (vfio_pci_nointx)"
+            } else if self.pci_2_3 {
+                "clears INTx Disable (INTx masking works: pci_2_3)"
+            } else {
+                "leaves INTx Disable"
+            };
+            self.note(format!("Command reads {cmd:#06x}, not {before:#06x}: vfio_pci_core_enable clears Bus Master (pci_clear_master), enables the assigned BARs' decoders (pci_enable_device) and {intx}"));
         }
     }
 
