@@ -31,9 +31,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod kernel;
 mod policy;
 mod virtualize;
 
+pub use kernel::{present as kernel_present, KernelFacts, KernelLayerError, KernelView, KERNEL_VERSION};
 pub use policy::{
     effective_skip_vsc_check, resolve_slot_and_machine, Effective, MachineFamily, MachineType, MachineTypeError, Slot,
     LATEST_MACHINE,
