@@ -314,6 +314,8 @@ pub const PCI_PM_PPB_EXTENSIONS: usize = 6;
 pub const PCI_PM_DATA_REGISTER: usize = 7;
 /// Size of the PM capability as QEMU adds it.
 pub const PCI_PM_SIZEOF: usize = 8;
+/// PMC: version.
+pub const PCI_PM_CAP_VER_MASK: u16 = 0x0007;
 /// PMC: D1 supported.
 pub const PCI_PM_CAP_D1: u16 = 0x0200;
 /// PMC: D2 supported.
@@ -910,3 +912,27 @@ pub const PCI_L1SS_CAP: usize = 0x04;
 pub const PCI_L1SS_CTL1: usize = 0x08;
 /// L1 PM substates control 2.
 pub const PCI_L1SS_CTL2: usize = 0x0c;
+
+// ---- PCI-X (cap 0x07), PTM, DPC, TPH, VC ---------------------------------------------------
+/// PCI-X command register.
+pub const PCI_X_CMD: usize = 2;
+/// PCI-X status register.
+pub const PCI_X_STATUS: usize = 4;
+/// PTM capability.
+pub const PCI_PTM_CAP: usize = 0x04;
+/// PTM control.
+pub const PCI_PTM_CTRL: usize = 0x08;
+/// DPC capability.
+pub const PCI_EXP_DPC_CAP: usize = 0x04;
+/// DPC control.
+pub const PCI_EXP_DPC_CTL: usize = 0x06;
+/// DPC status.
+pub const PCI_EXP_DPC_STATUS: usize = 0x08;
+/// TPH requester capability.
+pub const PCI_TPH_CAP: usize = 0x04;
+/// TPH requester control.
+pub const PCI_TPH_CTRL: usize = 0x08;
+/// VC: port VC capability register 1.
+pub const PCI_VC_PORT_CAP1: usize = 0x04;
+/// VC: port VC control.
+pub const PCI_VC_PORT_CTRL: usize = 0x0c;

@@ -1,12 +1,7 @@
 //! The registers that matter for migration, decoded per capability. Every read is bounds-checked:
 //! a capability that runs past the bytes available gets the fields that fit and a note.
 
-use pcimig_config::regs::{
-    PCI_EXP_DEVCAP, PCI_EXP_DEVCAP2, PCI_EXP_DEVCTL, PCI_EXP_DEVCTL2, PCI_EXP_DEVSTA, PCI_EXP_FLAGS,
-    PCI_EXP_FLAGS_SLOT, PCI_EXP_LNKCAP, PCI_EXP_LNKCAP2, PCI_EXP_LNKCTL, PCI_EXP_LNKCTL2, PCI_EXP_LNKSTA,
-    PCI_EXP_LNKSTA2, PCI_EXP_RTCAP, PCI_EXP_RTCTL, PCI_EXP_RTSTA, PCI_EXP_SLTCAP, PCI_EXP_SLTCTL, PCI_EXP_SLTSTA,
-    PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_RC_END, PCI_EXP_TYPE_ROOT_PORT,
-};
+use pcimig_config::regs::*;
 use serde::Serialize;
 
 /// One decoded register.
@@ -126,7 +121,7 @@ pub fn pcie_type_name(t: u64) -> &'static str {
 }
 
 pub(crate) fn pm(c: &mut Cx) {
-    c.f(2, 2, "PMC", |v| {
+    c.f(PCI_PM_PMC, 2, "PMC", |v| {
         format!(
             "version {} {} AuxCurrent={} PME(D0{},D1{},D2{},D3hot{},D3cold{})",
             bits(v, 0, 2),
@@ -139,7 +134,7 @@ pub(crate) fn pm(c: &mut Cx) {
             pm_flag(v, 15)
         )
     });
-    c.f(4, 2, "PMCSR", |v| {
+    c.f(PCI_PM_CTRL, 2, "PMCSR", |v| {
         format!(
             "D{} {} DSel={} DScale={} {}",
             bits(v, 0, 1),
@@ -160,7 +155,7 @@ fn pm_flag(v: u64, b: u32) -> char {
 }
 
 pub(crate) fn msi(c: &mut Cx) {
-    let Some(ctl) = c.f(2, 2, "Message Control", |v| {
+    let Some(ctl) = c.f(PCI_MSI_FLAGS, 2, "Message Control", |v| {
         format!(
             "Enable{} Count={}/{} {}",
             pm_flag(v, 0),
@@ -171,22 +166,23 @@ pub(crate) fn msi(c: &mut Cx) {
     }) else {
         return;
     };
-    let is64 = bit(ctl, 7);
-    c.f(4, 4, "Message Address", hex);
-    let mut rel = 8;
-    if is64 {
-        c.f(8, 4, "Message Upper Address", hex);
-        rel = 12;
-    }
-    c.f(rel, 2, "Message Data", hex);
-    if bit(ctl, 8) {
-        c.f(rel + 4, 4, "Mask Bits", hex);
-        c.f(rel + 8, 4, "Pending Bits", hex);
+    let is64 = ctl & u64::from(PCI_MSI_FLAGS_64BIT) != 0;
+    c.f(PCI_MSI_ADDRESS_LO, 4, "Message Address", hex);
+    let (data, mask, pending) = if is64 {
+        c.f(PCI_MSI_ADDRESS_HI, 4, "Message Upper Address", hex);
+        (PCI_MSI_DATA_64, PCI_MSI_MASK_64, PCI_MSI_PENDING_64)
+    } else {
+        (PCI_MSI_DATA_32, PCI_MSI_MASK_32, PCI_MSI_PENDING_32)
+    };
+    c.f(data, 2, "Message Data", hex);
+    if ctl & u64::from(PCI_MSI_FLAGS_MASKBIT) != 0 {
+        c.f(mask, 4, "Mask Bits", hex);
+        c.f(pending, 4, "Pending Bits", hex);
     }
 }
 
 pub(crate) fn msix(c: &mut Cx) {
-    c.f(2, 2, "Message Control", |v| {
+    c.f(PCI_MSIX_FLAGS, 2, "Message Control", |v| {
         format!(
             "Enable{} Count={} {}",
             pm_flag(v, 15),
@@ -194,27 +190,31 @@ pub(crate) fn msix(c: &mut Cx) {
             flags(v, &[(14, "Masked")])
         )
     });
-    c.f(4, 4, "Table", |v| format!("BAR={} offset={:08x}", v & 7, v & !7));
-    c.f(8, 4, "PBA", |v| format!("BAR={} offset={:08x}", v & 7, v & !7));
+    c.f(PCI_MSIX_TABLE, 4, "Table", |v| {
+        format!("BAR={} offset={:08x}", v & 7, v & !7)
+    });
+    c.f(PCI_MSIX_PBA, 4, "PBA", |v| {
+        format!("BAR={} offset={:08x}", v & 7, v & !7)
+    });
 }
 
 pub(crate) fn vndr(c: &mut Cx) {
-    c.f(2, 1, "Length", |v| format!("{v} bytes"));
+    c.f(PCI_VNDR_CAP_LEN, 1, "Length", |v| format!("{v} bytes"));
 }
 
 pub(crate) fn ssvid(c: &mut Cx) {
-    c.f(4, 2, "Subsystem Vendor ID", |v| format!("{v:04x}"));
-    c.f(6, 2, "Subsystem ID", |v| format!("{v:04x}"));
+    c.f(PCI_SSVID_VENDOR_ID, 2, "Subsystem Vendor ID", |v| format!("{v:04x}"));
+    c.f(PCI_SSVID_DEVICE_ID, 2, "Subsystem ID", |v| format!("{v:04x}"));
 }
 
 pub(crate) fn pcix(c: &mut Cx) {
-    c.f(2, 2, "Command", hex);
-    c.f(4, 4, "Status", hex);
+    c.f(PCI_X_CMD, 2, "Command", hex);
+    c.f(PCI_X_STATUS, 4, "Status", hex);
 }
 
 pub(crate) fn vpd(c: &mut Cx) {
-    c.f(2, 2, "VPD Address", hex);
-    c.f(4, 4, "VPD Data", hex);
+    c.f(PCI_VPD_ADDR, 2, "VPD Address", hex);
+    c.f(PCI_VPD_DATA, 4, "VPD Data", hex);
 }
 
 /// The PCI Express capability; returns the port type.
@@ -528,12 +528,12 @@ const CE: &[(u32, &str)] = &[
 ];
 
 pub(crate) fn aer(c: &mut Cx, root: bool) {
-    c.f(4, 4, "UESta", |v| flags(v, UE));
-    c.f(8, 4, "UEMsk", |v| flags(v, UE));
-    c.f(0xc, 4, "UESvrt", |v| flags(v, UE));
-    c.f(0x10, 4, "CESta", |v| flags(v, CE));
-    c.f(0x14, 4, "CEMsk", |v| flags(v, CE));
-    c.f(0x18, 4, "AERCap", |v| {
+    c.f(PCI_ERR_UNCOR_STATUS, 4, "UESta", |v| flags(v, UE));
+    c.f(PCI_ERR_UNCOR_MASK, 4, "UEMsk", |v| flags(v, UE));
+    c.f(PCI_ERR_UNCOR_SEVER, 4, "UESvrt", |v| flags(v, UE));
+    c.f(PCI_ERR_COR_STATUS, 4, "CESta", |v| flags(v, CE));
+    c.f(PCI_ERR_COR_MASK, 4, "CEMsk", |v| flags(v, CE));
+    c.f(PCI_ERR_CAP, 4, "AERCap", |v| {
         format!(
             "First Error Pointer: {:02x}, {}",
             bits(v, 0, 4),
@@ -549,15 +549,15 @@ pub(crate) fn aer(c: &mut Cx, root: bool) {
             )
         )
     });
-    c.f(0x1c, 4, "HeaderLog0", |v| format!("{v:08x}"));
-    c.f(0x20, 4, "HeaderLog1", |v| format!("{v:08x}"));
-    c.f(0x24, 4, "HeaderLog2", |v| format!("{v:08x}"));
-    c.f(0x28, 4, "HeaderLog3", |v| format!("{v:08x}"));
+    const HEADER_LOG: [&str; PCI_ERR_HEADER_LOG_SIZE / 4] = ["HeaderLog0", "HeaderLog1", "HeaderLog2", "HeaderLog3"];
+    for (i, name) in HEADER_LOG.iter().enumerate() {
+        c.f(PCI_ERR_HEADER_LOG + 4 * i, 4, name, |v| format!("{v:08x}"));
+    }
     if root {
-        c.f(0x2c, 4, "RootCmd", |v| {
+        c.f(PCI_ERR_ROOT_COMMAND, 4, "RootCmd", |v| {
             flags(v, &[(0, "CERptEn"), (1, "NFERptEn"), (2, "FERptEn")])
         });
-        c.f(0x30, 4, "RootSta", |v| {
+        c.f(PCI_ERR_ROOT_STATUS, 4, "RootSta", |v| {
             flags(
                 v,
                 &[
@@ -569,21 +569,21 @@ pub(crate) fn aer(c: &mut Cx, root: bool) {
                 ],
             )
         });
-        c.f(0x34, 4, "ErrorSrc", |v| {
+        c.f(PCI_ERR_ROOT_ERR_SRC, 4, "ErrorSrc", |v| {
             format!("ERR_COR: {:04x} ERR_FATAL/NONFATAL: {:04x}", v & 0xffff, v >> 16)
         });
     }
 }
 
 pub(crate) fn sriov(c: &mut Cx) {
-    c.f(4, 4, "IOVCap", |v| {
+    c.f(PCI_SRIOV_CAP, 4, "IOVCap", |v| {
         format!(
             "{} IntMsgNum {}",
             flags(v, &[(0, "Migration"), (1, "ARIHierarchy")]),
             v >> 21
         )
     });
-    c.f(8, 2, "IOVCtl", |v| {
+    c.f(PCI_SRIOV_CTRL, 2, "IOVCtl", |v| {
         flags(
             v,
             &[
@@ -595,34 +595,36 @@ pub(crate) fn sriov(c: &mut Cx) {
             ],
         )
     });
-    c.f(0xa, 2, "IOVSta", |v| flags(v, &[(0, "Migration")]));
-    c.f(0xc, 2, "Initial VFs", |v| v.to_string());
-    c.f(0xe, 2, "Total VFs", |v| v.to_string());
-    c.f(0x10, 2, "Number of VFs", |v| v.to_string());
-    c.f(0x12, 1, "Function Dependency Link", |v| format!("{v:02x}"));
-    c.f(0x14, 2, "VF offset", |v| v.to_string());
-    c.f(0x16, 2, "VF stride", |v| v.to_string());
-    c.f(0x1a, 2, "VF Device ID", |v| format!("{v:04x}"));
-    c.f(0x1c, 4, "Supported Page Size", |v| format!("{v:08x}"));
-    c.f(0x20, 4, "System Page Size", |v| format!("{v:08x}"));
-    const VF_BARS: [&str; 6] = ["VF BAR0", "VF BAR1", "VF BAR2", "VF BAR3", "VF BAR4", "VF BAR5"];
+    c.f(PCI_SRIOV_STATUS, 2, "IOVSta", |v| flags(v, &[(0, "Migration")]));
+    c.f(PCI_SRIOV_INITIAL_VF, 2, "Initial VFs", |v| v.to_string());
+    c.f(PCI_SRIOV_TOTAL_VF, 2, "Total VFs", |v| v.to_string());
+    c.f(PCI_SRIOV_NUM_VF, 2, "Number of VFs", |v| v.to_string());
+    c.f(PCI_SRIOV_FUNC_LINK, 1, "Function Dependency Link", |v| {
+        format!("{v:02x}")
+    });
+    c.f(PCI_SRIOV_VF_OFFSET, 2, "VF offset", |v| v.to_string());
+    c.f(PCI_SRIOV_VF_STRIDE, 2, "VF stride", |v| v.to_string());
+    c.f(PCI_SRIOV_VF_DID, 2, "VF Device ID", |v| format!("{v:04x}"));
+    c.f(PCI_SRIOV_SUP_PGSIZE, 4, "Supported Page Size", |v| format!("{v:08x}"));
+    c.f(PCI_SRIOV_SYS_PGSIZE, 4, "System Page Size", |v| format!("{v:08x}"));
+    const VF_BARS: [&str; PCI_NUM_BARS] = ["VF BAR0", "VF BAR1", "VF BAR2", "VF BAR3", "VF BAR4", "VF BAR5"];
     for (i, name) in VF_BARS.iter().enumerate() {
-        c.f(0x24 + 4 * i, 4, name, |v| format!("{v:08x}"));
+        c.f(PCI_SRIOV_BAR + 4 * i, 4, name, |v| format!("{v:08x}"));
     }
-    c.f(0x3c, 4, "VF Migration", |v| {
+    c.f(PCI_SRIOV_VFM, 4, "VF Migration", |v| {
         format!("offset: {:08x}, BIR: {}", v & !7, v & 7)
     });
 }
 
 pub(crate) fn ats(c: &mut Cx) {
-    c.f(4, 2, "ATSCap", |v| {
+    c.f(PCI_ATS_CAP, 2, "ATSCap", |v| {
         format!(
             "Invalidate Queue Depth: {:02x}, {}",
             bits(v, 0, 4),
             flags(v, &[(5, "PageAligned")])
         )
     });
-    c.f(6, 2, "ATSCtl", |v| {
+    c.f(PCI_ATS_CTRL, 2, "ATSCtl", |v| {
         format!(
             "{} Smallest Translation Unit: {:02x}",
             flags(v, &[(15, "Enable")]),
@@ -632,23 +634,23 @@ pub(crate) fn ats(c: &mut Cx) {
 }
 
 pub(crate) fn pri(c: &mut Cx) {
-    c.f(4, 2, "PRICtl", |v| flags(v, &[(0, "Enable"), (1, "Reset")]));
-    c.f(6, 2, "PRISta", |v| {
+    c.f(PCI_PRI_CTRL, 2, "PRICtl", |v| flags(v, &[(0, "Enable"), (1, "Reset")]));
+    c.f(PCI_PRI_STATUS, 2, "PRISta", |v| {
         flags(v, &[(0, "RF"), (1, "UPRGI"), (8, "Stopped"), (15, "PASID")])
     });
-    c.f(8, 4, "Page Request Capacity", |v| format!("{v:08x}"));
-    c.f(0xc, 4, "Page Request Allocation", |v| format!("{v:08x}"));
+    c.f(PCI_PRI_MAX_REQ, 4, "Page Request Capacity", |v| format!("{v:08x}"));
+    c.f(PCI_PRI_ALLOC_REQ, 4, "Page Request Allocation", |v| format!("{v:08x}"));
 }
 
 pub(crate) fn pasid(c: &mut Cx) {
-    c.f(4, 2, "PASIDCap", |v| {
+    c.f(PCI_PASID_CAP, 2, "PASIDCap", |v| {
         format!(
             "{} Width: {:02x}",
             flags(v, &[(1, "Exec"), (2, "Priv")]),
             bits(v, 8, 12)
         )
     });
-    c.f(6, 2, "PASIDCtl", |v| {
+    c.f(PCI_PASID_CTRL, 2, "PASIDCtl", |v| {
         flags(v, &[(0, "Enable"), (1, "Exec"), (2, "Priv")])
     });
 }
@@ -664,19 +666,19 @@ const ACS: &[(u32, &str)] = &[
 ];
 
 pub(crate) fn acs(c: &mut Cx) {
-    c.f(4, 2, "ACSCap", |v| flags(v, ACS));
-    c.f(6, 2, "ACSCtl", |v| flags(v, ACS));
+    c.f(PCI_ACS_CAP, 2, "ACSCap", |v| flags(v, ACS));
+    c.f(PCI_ACS_CTRL, 2, "ACSCtl", |v| flags(v, ACS));
 }
 
 pub(crate) fn ari(c: &mut Cx) {
-    c.f(4, 2, "ARICap", |v| {
+    c.f(PCI_ARI_CAP, 2, "ARICap", |v| {
         format!(
             "{} NextFunc: {:02x}",
             flags(v, &[(0, "MFVC"), (1, "ACS")]),
             bits(v, 8, 15)
         )
     });
-    c.f(6, 2, "ARICtl", |v| {
+    c.f(PCI_ARI_CTRL, 2, "ARICtl", |v| {
         format!(
             "{} Function Group: {}",
             flags(v, &[(0, "MFVC"), (1, "ACS")]),
@@ -686,7 +688,7 @@ pub(crate) fn ari(c: &mut Cx) {
 }
 
 pub(crate) fn dsn(c: &mut Cx) -> Option<u64> {
-    c.f(4, 8, "Serial Number", |v| {
+    c.f(PCI_DSN_SERIAL, 8, "Serial Number", |v| {
         let b = v.to_be_bytes();
         b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join("-")
     })
@@ -694,7 +696,7 @@ pub(crate) fn dsn(c: &mut Cx) -> Option<u64> {
 
 /// VSEC header; returns (ID, rev, length).
 pub(crate) fn vsec(c: &mut Cx) -> Option<(u64, u64, u64)> {
-    let v = c.f(4, 4, "VSEC Header", |v| {
+    let v = c.f(PCI_VNDR_HEADER, 4, "VSEC Header", |v| {
         format!("ID={:04x} Rev={} Len={:03x}", v & 0xffff, bits(v, 16, 19), v >> 20)
     })?;
     Some((v & 0xffff, bits(v, 16, 19), v >> 20))
@@ -702,10 +704,10 @@ pub(crate) fn vsec(c: &mut Cx) -> Option<(u64, u64, u64)> {
 
 /// DVSEC headers; returns (vendor, rev, length, DVSEC ID).
 pub(crate) fn dvsec(c: &mut Cx) -> Option<(u64, u64, u64, u64)> {
-    let h1 = c.f(4, 4, "DVSEC Header 1", |v| {
+    let h1 = c.f(PCI_DVSEC_HEADER1, 4, "DVSEC Header 1", |v| {
         format!("Vendor={:04x} Rev={} Len={:03x}", v & 0xffff, bits(v, 16, 19), v >> 20)
     })?;
-    let h2 = c.f(8, 2, "DVSEC Header 2", |v| format!("ID={v:04x}"))?;
+    let h2 = c.f(PCI_DVSEC_HEADER2, 2, "DVSEC Header 2", |v| format!("ID={v:04x}"))?;
     Some((h1 & 0xffff, bits(h1, 16, 19), h1 >> 20, h2))
 }
 
@@ -736,20 +738,20 @@ pub(crate) fn rebar(c: &mut Cx) {
         "BAR Ctl 4",
         "BAR Ctl 5",
     ];
-    let Some(ctl0) = c.rd(8, 4) else {
+    let Some(ctl0) = c.rd(PCI_REBAR_CTRL, 4) else {
         c.cut = true;
         return;
     };
     let n = (bits(ctl0, 5, 7) as usize).clamp(1, 6);
     for i in 0..n {
-        c.f(4 + 8 * i, 4, CAPS[i], |v| {
+        c.f(PCI_REBAR_CAP + PCI_REBAR_ENTRY_SIZEOF * i, 4, CAPS[i], |v| {
             let sizes: Vec<String> = (4..32)
                 .filter(|b| bit(v, *b))
                 .map(|b| bar_size_name(u64::from(b - 4)))
                 .collect();
             format!("supported: {}", sizes.join(" "))
         });
-        c.f(8 + 8 * i, 4, CTLS[i], |v| {
+        c.f(PCI_REBAR_CTRL + PCI_REBAR_ENTRY_SIZEOF * i, 4, CTLS[i], |v| {
             format!(
                 "BAR {}: current size {}, {} BARs",
                 bits(v, 0, 2),
@@ -768,7 +770,7 @@ const L1SS: &[(u32, &str)] = &[
 ];
 
 pub(crate) fn l1ss(c: &mut Cx) {
-    c.f(4, 4, "L1SubCap", |v| {
+    c.f(PCI_L1SS_CAP, 4, "L1SubCap", |v| {
         format!(
             "{} {} PortCommonModeRestoreTime={}us PortTPowerOnTime={}x{}",
             flags(v, L1SS),
@@ -778,7 +780,7 @@ pub(crate) fn l1ss(c: &mut Cx) {
             [2, 10, 100, 0][bits(v, 16, 17) as usize]
         )
     });
-    c.f(8, 4, "L1SubCtl1", |v| {
+    c.f(PCI_L1SS_CTL1, 4, "L1SubCtl1", |v| {
         format!(
             "{} LTR1.2_Threshold scale {} value {}",
             flags(v, L1SS),
@@ -786,7 +788,7 @@ pub(crate) fn l1ss(c: &mut Cx) {
             bits(v, 16, 25)
         )
     });
-    c.f(0xc, 4, "L1SubCtl2", |v| {
+    c.f(PCI_L1SS_CTL2, 4, "L1SubCtl2", |v| {
         format!("T_PwrOn scale {} value {}", bits(v, 0, 1), bits(v, 3, 7))
     });
 }
@@ -796,19 +798,23 @@ fn ltr_ns(v: u64) -> u64 {
 }
 
 pub(crate) fn ltr(c: &mut Cx) {
-    c.f(4, 2, "Max snoop latency", |v| format!("{}ns", ltr_ns(v)));
-    c.f(6, 2, "Max no snoop latency", |v| format!("{}ns", ltr_ns(v)));
+    c.f(PCI_LTR_MAX_SNOOP_LAT, 2, "Max snoop latency", |v| {
+        format!("{}ns", ltr_ns(v))
+    });
+    c.f(PCI_LTR_MAX_NOSNOOP_LAT, 2, "Max no snoop latency", |v| {
+        format!("{}ns", ltr_ns(v))
+    });
 }
 
 pub(crate) fn ptm(c: &mut Cx) {
-    c.f(4, 4, "PTMCap", |v| {
+    c.f(PCI_PTM_CAP, 4, "PTMCap", |v| {
         format!(
             "{} Granularity: {}ns",
             flags(v, &[(0, "Requester"), (1, "Responder"), (2, "Root")]),
             bits(v, 8, 15)
         )
     });
-    c.f(8, 4, "PTMControl", |v| {
+    c.f(PCI_PTM_CTRL, 4, "PTMControl", |v| {
         format!(
             "{} Granularity: {}ns",
             flags(v, &[(0, "Enabled"), (1, "RootSelected")]),
@@ -818,37 +824,37 @@ pub(crate) fn ptm(c: &mut Cx) {
 }
 
 pub(crate) fn dpc(c: &mut Cx) {
-    c.f(4, 2, "DpcCap", |v| {
+    c.f(PCI_EXP_DPC_CAP, 2, "DpcCap", |v| {
         format!(
             "IntMsgNum {}, {}",
             bits(v, 0, 4),
             flags(v, &[(5, "RPExt"), (6, "PoisonedTLP")])
         )
     });
-    c.f(6, 2, "DpcCtl", |v| {
+    c.f(PCI_EXP_DPC_CTL, 2, "DpcCtl", |v| {
         format!("Trigger:{} {}", bits(v, 0, 1), flags(v, &[(3, "Int"), (4, "ErrCor")]))
     });
-    c.f(8, 2, "DpcSta", |v| {
+    c.f(PCI_EXP_DPC_STATUS, 2, "DpcSta", |v| {
         format!("Trigger{} Reason:{:02x}", pm_flag(v, 0), bits(v, 1, 2))
     });
 }
 
 pub(crate) fn tph(c: &mut Cx) {
-    c.f(4, 4, "TPHCap", |v| {
+    c.f(PCI_TPH_CAP, 4, "TPHCap", |v| {
         format!(
             "{} Steering table size {}",
             flags(v, &[(0, "NoST"), (1, "IntVec"), (2, "DevSpec")]),
             bits(v, 16, 26) + 1
         )
     });
-    c.f(8, 4, "TPHCtl", |v| {
+    c.f(PCI_TPH_CTRL, 4, "TPHCtl", |v| {
         format!("ST mode {}, requester enable {}", bits(v, 0, 2), bits(v, 8, 9))
     });
 }
 
 pub(crate) fn vc(c: &mut Cx) {
-    c.f(4, 4, "Port VC Capability 1", |v| {
+    c.f(PCI_VC_PORT_CAP1, 4, "Port VC Capability 1", |v| {
         format!("Extended VCs {}, LPEVC {}", bits(v, 0, 2), bits(v, 4, 6))
     });
-    c.f(0xc, 2, "Port VC Control", hex);
+    c.f(PCI_VC_PORT_CTRL, 2, "Port VC Control", hex);
 }
