@@ -456,34 +456,49 @@ fn to_source(spec_path: &str, origin: String, d: DumpDevice) -> ConfigSource {
     let what = format!("{spec_path} line {} ({})", d.line, d.bdf);
     match have {
         0 => {
-            src.truncated = Some(Truncation { have: 0, full: 256 });
+            src.truncated = Some(Truncation {
+                have: 0,
+                full: PCI_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{what}: no hex dump lines; run lspci with -xxx (or -xxxx as root) to get the bytes"
             ));
         }
-        1..=64 => {
-            src.truncated = Some(Truncation { have, full: 256 });
+        1..=PCI_CONFIG_HEADER_SIZE => {
+            src.truncated = Some(Truncation {
+                have,
+                full: PCI_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{what}: {have} bytes (lspci -x): the header only, a truncated view; capabilities are not visible (use lspci -xxxx as root)"
             ));
         }
-        65..=255 => {
-            src.truncated = Some(Truncation { have, full: 256 });
+        _ if have < PCI_CONFIG_SPACE_SIZE => {
+            src.truncated = Some(Truncation {
+                have,
+                full: PCI_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{what}: only {have} bytes; the dump ends early, a truncated view"
             ));
         }
-        256 => {
+        PCI_CONFIG_SPACE_SIZE => {
             if has_express_cap(&d.bytes) {
-                src.truncated = Some(Truncation { have, full: 4096 });
+                src.truncated = Some(Truncation {
+                    have,
+                    full: PCIE_CONFIG_SPACE_SIZE,
+                });
                 src.warnings.push(format!(
                     "{what}: 256 bytes (lspci -xxx) of a PCI Express device, a truncated view: the extended config space (0x100-0xfff) is not visible (use lspci -xxxx as root)"
                 ));
             }
         }
-        4096 => {}
+        PCIE_CONFIG_SPACE_SIZE => {}
         _ => {
-            src.truncated = Some(Truncation { have, full: 4096 });
+            src.truncated = Some(Truncation {
+                have,
+                full: PCIE_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{what}: only {have} of 4096 bytes; the dump ends early, a truncated view"
             ));
