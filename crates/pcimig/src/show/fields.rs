@@ -84,6 +84,39 @@ fn flags(v: u64, list: &[(u32, &str)]) -> String {
     s
 }
 
+/// The value of the field `mask` selects (pci_regs.h's FIELD_GET).
+fn field(v: u64, mask: impl Into<u64>) -> u64 {
+    let m = mask.into();
+    (v & m) >> m.trailing_zeros()
+}
+
+/// Whether any bit of `mask` is set.
+fn set(v: u64, mask: impl Into<u64>) -> bool {
+    v & mask.into() != 0
+}
+
+/// `+` / `-` for one flag named by its mask.
+fn sign(v: u64, mask: impl Into<u64>) -> char {
+    if set(v, mask) {
+        '+'
+    } else {
+        '-'
+    }
+}
+
+/// Flags as pciutils writes them (`Name+` / `Name-`), each named by its pci_regs.h mask.
+fn named_flags<T: Copy + Into<u64>>(v: u64, list: &[(T, &str)]) -> String {
+    let mut s = String::new();
+    for (i, &(m, n)) in list.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(n);
+        s.push(sign(v, m));
+    }
+    s
+}
+
 fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
@@ -124,44 +157,53 @@ pub(crate) fn pm(c: &mut Cx) {
     c.f(PCI_PM_PMC, 2, "PMC", |v| {
         format!(
             "version {} {} AuxCurrent={} PME(D0{},D1{},D2{},D3hot{},D3cold{})",
-            bits(v, 0, 2),
-            flags(v, &[(3, "PMEClk"), (5, "DSI"), (9, "D1"), (10, "D2")]),
-            bits(v, 6, 8),
-            pm_flag(v, 11),
-            pm_flag(v, 12),
-            pm_flag(v, 13),
-            pm_flag(v, 14),
-            pm_flag(v, 15)
+            field(v, PCI_PM_CAP_VER_MASK),
+            named_flags(
+                v,
+                &[
+                    (PCI_PM_CAP_PME_CLOCK, "PMEClk"),
+                    (PCI_PM_CAP_DSI, "DSI"),
+                    (PCI_PM_CAP_D1, "D1"),
+                    (PCI_PM_CAP_D2, "D2")
+                ]
+            ),
+            field(v, PCI_PM_CAP_AUX_POWER),
+            sign(v, PCI_PM_CAP_PME_D0),
+            sign(v, PCI_PM_CAP_PME_D1),
+            sign(v, PCI_PM_CAP_PME_D2),
+            sign(v, PCI_PM_CAP_PME_D3HOT),
+            sign(v, PCI_PM_CAP_PME_D3COLD)
         )
     });
     c.f(PCI_PM_CTRL, 2, "PMCSR", |v| {
         format!(
             "D{} {} DSel={} DScale={} {}",
-            bits(v, 0, 1),
-            flags(v, &[(3, "NoSoftRst"), (8, "PME-Enable")]),
-            bits(v, 9, 12),
-            bits(v, 13, 14),
-            flags(v, &[(15, "PME")])
+            field(v, PCI_PM_CTRL_STATE_MASK),
+            named_flags(
+                v,
+                &[
+                    (PCI_PM_CTRL_NO_SOFT_RESET, "NoSoftRst"),
+                    (PCI_PM_CTRL_PME_ENABLE, "PME-Enable")
+                ]
+            ),
+            field(v, PCI_PM_CTRL_DATA_SEL_MASK),
+            field(v, PCI_PM_CTRL_DATA_SCALE_MASK),
+            named_flags(v, &[(PCI_PM_CTRL_PME_STATUS, "PME")])
         )
     });
-}
-
-fn pm_flag(v: u64, b: u32) -> char {
-    if bit(v, b) {
-        '+'
-    } else {
-        '-'
-    }
 }
 
 pub(crate) fn msi(c: &mut Cx) {
     let Some(ctl) = c.f(PCI_MSI_FLAGS, 2, "Message Control", |v| {
         format!(
             "Enable{} Count={}/{} {}",
-            pm_flag(v, 0),
-            1u32 << bits(v, 4, 6),
-            1u32 << bits(v, 1, 3),
-            flags(v, &[(8, "Maskable"), (7, "64bit")])
+            sign(v, PCI_MSI_FLAGS_ENABLE),
+            1u32 << field(v, PCI_MSI_FLAGS_QSIZE),
+            1u32 << field(v, PCI_MSI_FLAGS_QMASK),
+            named_flags(
+                v,
+                &[(PCI_MSI_FLAGS_MASKBIT, "Maskable"), (PCI_MSI_FLAGS_64BIT, "64bit")]
+            )
         )
     }) else {
         return;
@@ -185,17 +227,22 @@ pub(crate) fn msix(c: &mut Cx) {
     c.f(PCI_MSIX_FLAGS, 2, "Message Control", |v| {
         format!(
             "Enable{} Count={} {}",
-            pm_flag(v, 15),
+            sign(v, PCI_MSIX_FLAGS_ENABLE),
             pcimig_config::presets::msix_table_size(v as u16),
-            flags(v, &[(14, "Masked")])
+            named_flags(v, &[(PCI_MSIX_FLAGS_MASKALL, "Masked")])
         )
     });
-    c.f(PCI_MSIX_TABLE, 4, "Table", |v| {
-        format!("BAR={} offset={:08x}", v & 7, v & !7)
-    });
-    c.f(PCI_MSIX_PBA, 4, "PBA", |v| {
-        format!("BAR={} offset={:08x}", v & 7, v & !7)
-    });
+    c.f(PCI_MSIX_TABLE, 4, "Table", bir_offset);
+    c.f(PCI_MSIX_PBA, 4, "PBA", bir_offset);
+}
+
+/// An MSI-X Table or PBA register: BAR indicator and offset.
+fn bir_offset(v: u64) -> String {
+    format!(
+        "BAR={} offset={:08x}",
+        field(v, PCI_MSIX_TABLE_BIR),
+        v & u64::from(PCI_MSIX_TABLE_OFFSET)
+    )
 }
 
 pub(crate) fn vndr(c: &mut Cx) {
@@ -505,46 +552,46 @@ fn cap_express_link2(c: &mut Cx) {
 }
 
 const UE: &[(u32, &str)] = &[
-    (4, "DLP"),
-    (5, "SDES"),
-    (12, "TLP"),
-    (13, "FCP"),
-    (14, "CmpltTO"),
-    (15, "CmpltAbrt"),
-    (16, "UnxCmplt"),
-    (17, "RxOF"),
-    (18, "MalfTLP"),
-    (19, "ECRC"),
-    (20, "UnsupReq"),
-    (21, "ACSViol"),
+    (PCI_ERR_UNC_DLP, "DLP"),
+    (PCI_ERR_UNC_SURPDN, "SDES"),
+    (PCI_ERR_UNC_POISON_TLP, "TLP"),
+    (PCI_ERR_UNC_FCP, "FCP"),
+    (PCI_ERR_UNC_COMP_TIME, "CmpltTO"),
+    (PCI_ERR_UNC_COMP_ABORT, "CmpltAbrt"),
+    (PCI_ERR_UNC_UNX_COMP, "UnxCmplt"),
+    (PCI_ERR_UNC_RX_OVER, "RxOF"),
+    (PCI_ERR_UNC_MALF_TLP, "MalfTLP"),
+    (PCI_ERR_UNC_ECRC, "ECRC"),
+    (PCI_ERR_UNC_UNSUP, "UnsupReq"),
+    (PCI_ERR_UNC_ACSV, "ACSViol"),
 ];
 const CE: &[(u32, &str)] = &[
-    (0, "RxErr"),
-    (6, "BadTLP"),
-    (7, "BadDLLP"),
-    (8, "Rollover"),
-    (12, "Timeout"),
-    (13, "AdvNonFatalErr"),
+    (PCI_ERR_COR_RCVR, "RxErr"),
+    (PCI_ERR_COR_BAD_TLP, "BadTLP"),
+    (PCI_ERR_COR_BAD_DLLP, "BadDLLP"),
+    (PCI_ERR_COR_REP_ROLL, "Rollover"),
+    (PCI_ERR_COR_REP_TIMER, "Timeout"),
+    (PCI_ERR_COR_ADV_NFAT, "AdvNonFatalErr"),
 ];
 
 pub(crate) fn aer(c: &mut Cx, root: bool) {
-    c.f(PCI_ERR_UNCOR_STATUS, 4, "UESta", |v| flags(v, UE));
-    c.f(PCI_ERR_UNCOR_MASK, 4, "UEMsk", |v| flags(v, UE));
-    c.f(PCI_ERR_UNCOR_SEVER, 4, "UESvrt", |v| flags(v, UE));
-    c.f(PCI_ERR_COR_STATUS, 4, "CESta", |v| flags(v, CE));
-    c.f(PCI_ERR_COR_MASK, 4, "CEMsk", |v| flags(v, CE));
+    c.f(PCI_ERR_UNCOR_STATUS, 4, "UESta", |v| named_flags(v, UE));
+    c.f(PCI_ERR_UNCOR_MASK, 4, "UEMsk", |v| named_flags(v, UE));
+    c.f(PCI_ERR_UNCOR_SEVER, 4, "UESvrt", |v| named_flags(v, UE));
+    c.f(PCI_ERR_COR_STATUS, 4, "CESta", |v| named_flags(v, CE));
+    c.f(PCI_ERR_COR_MASK, 4, "CEMsk", |v| named_flags(v, CE));
     c.f(PCI_ERR_CAP, 4, "AERCap", |v| {
         format!(
             "First Error Pointer: {:02x}, {}",
-            bits(v, 0, 4),
-            flags(
+            field(v, PCI_ERR_CAP_FEP),
+            named_flags(
                 v,
                 &[
-                    (5, "GenCap"),
-                    (6, "CGenEn"),
-                    (7, "ChkCap"),
-                    (8, "ChkEn"),
-                    (9, "MultHdrRecCap")
+                    (PCI_ERR_CAP_ECRC_GENC, "GenCap"),
+                    (PCI_ERR_CAP_ECRC_GENE, "CGenEn"),
+                    (PCI_ERR_CAP_ECRC_CHKC, "ChkCap"),
+                    (PCI_ERR_CAP_ECRC_CHKE, "ChkEn"),
+                    (PCI_ERR_CAP_MHRC, "MultHdrRecCap")
                 ]
             )
         )
@@ -554,48 +601,70 @@ pub(crate) fn aer(c: &mut Cx, root: bool) {
         c.f(PCI_ERR_HEADER_LOG + 4 * i, 4, name, |v| format!("{v:08x}"));
     }
     if root {
-        c.f(PCI_ERR_ROOT_COMMAND, 4, "RootCmd", |v| {
-            flags(v, &[(0, "CERptEn"), (1, "NFERptEn"), (2, "FERptEn")])
-        });
-        c.f(PCI_ERR_ROOT_STATUS, 4, "RootSta", |v| {
-            flags(
-                v,
-                &[
-                    (0, "CERcvd"),
-                    (1, "MultCERcvd"),
-                    (2, "UERcvd"),
-                    (3, "MultUERcvd"),
-                    (4, "FirstFatal"),
-                ],
-            )
-        });
-        c.f(PCI_ERR_ROOT_ERR_SRC, 4, "ErrorSrc", |v| {
-            format!("ERR_COR: {:04x} ERR_FATAL/NONFATAL: {:04x}", v & 0xffff, v >> 16)
-        });
+        aer_root(c);
     }
 }
 
-pub(crate) fn sriov(c: &mut Cx) {
-    c.f(PCI_SRIOV_CAP, 4, "IOVCap", |v| {
-        format!(
-            "{} IntMsgNum {}",
-            flags(v, &[(0, "Migration"), (1, "ARIHierarchy")]),
-            v >> 21
-        )
-    });
-    c.f(PCI_SRIOV_CTRL, 2, "IOVCtl", |v| {
-        flags(
+/// The AER registers of a Root Port or Root Complex Event Collector.
+fn aer_root(c: &mut Cx) {
+    c.f(PCI_ERR_ROOT_COMMAND, 4, "RootCmd", |v| {
+        named_flags(
             v,
             &[
-                (0, "Enable"),
-                (1, "Migration"),
-                (2, "Interrupt"),
-                (3, "MSE"),
-                (4, "ARIHierarchy"),
+                (PCI_ERR_ROOT_CMD_COR_EN, "CERptEn"),
+                (PCI_ERR_ROOT_CMD_NONFATAL_EN, "NFERptEn"),
+                (PCI_ERR_ROOT_CMD_FATAL_EN, "FERptEn"),
             ],
         )
     });
-    c.f(PCI_SRIOV_STATUS, 2, "IOVSta", |v| flags(v, &[(0, "Migration")]));
+    c.f(PCI_ERR_ROOT_STATUS, 4, "RootSta", |v| {
+        named_flags(
+            v,
+            &[
+                (PCI_ERR_ROOT_COR_RCV, "CERcvd"),
+                (PCI_ERR_ROOT_MULTI_COR_RCV, "MultCERcvd"),
+                (PCI_ERR_ROOT_UNCOR_RCV, "UERcvd"),
+                (PCI_ERR_ROOT_MULTI_UNCOR_RCV, "MultUERcvd"),
+                (PCI_ERR_ROOT_FIRST_FATAL, "FirstFatal"),
+            ],
+        )
+    });
+    c.f(PCI_ERR_ROOT_ERR_SRC, 4, "ErrorSrc", |v| {
+        format!("ERR_COR: {:04x} ERR_FATAL/NONFATAL: {:04x}", v & 0xffff, v >> 16)
+    });
+}
+
+pub(crate) fn sriov(c: &mut Cx) {
+    /// IOVCap bit 1, ARI Capable Hierarchy Preserved (no pci_regs.h name).
+    const PCI_SRIOV_CAP_ARI_PRESERVED: u32 = 0x0000_0002;
+    c.f(PCI_SRIOV_CAP, 4, "IOVCap", |v| {
+        format!(
+            "{} IntMsgNum {}",
+            named_flags(
+                v,
+                &[
+                    (PCI_SRIOV_CAP_VFM, "Migration"),
+                    (PCI_SRIOV_CAP_ARI_PRESERVED, "ARIHierarchy")
+                ]
+            ),
+            v >> PCI_SRIOV_CAP_INTR_SHIFT
+        )
+    });
+    c.f(PCI_SRIOV_CTRL, 2, "IOVCtl", |v| {
+        named_flags(
+            v,
+            &[
+                (PCI_SRIOV_CTRL_VFE, "Enable"),
+                (PCI_SRIOV_CTRL_VFM, "Migration"),
+                (PCI_SRIOV_CTRL_INTR, "Interrupt"),
+                (PCI_SRIOV_CTRL_MSE, "MSE"),
+                (PCI_SRIOV_CTRL_ARI, "ARIHierarchy"),
+            ],
+        )
+    });
+    c.f(PCI_SRIOV_STATUS, 2, "IOVSta", |v| {
+        named_flags(v, &[(PCI_SRIOV_STATUS_VFM, "Migration")])
+    });
     c.f(PCI_SRIOV_INITIAL_VF, 2, "Initial VFs", |v| v.to_string());
     c.f(PCI_SRIOV_TOTAL_VF, 2, "Total VFs", |v| v.to_string());
     c.f(PCI_SRIOV_NUM_VF, 2, "Number of VFs", |v| v.to_string());
@@ -612,7 +681,11 @@ pub(crate) fn sriov(c: &mut Cx) {
         c.f(PCI_SRIOV_BAR + 4 * i, 4, name, |v| format!("{v:08x}"));
     }
     c.f(PCI_SRIOV_VFM, 4, "VF Migration", |v| {
-        format!("offset: {:08x}, BIR: {}", v & !7, v & 7)
+        format!(
+            "offset: {:08x}, BIR: {}",
+            v & u64::from(PCI_SRIOV_VFM_OFFSET),
+            field(v, PCI_SRIOV_VFM_BIR)
+        )
     });
 }
 
@@ -620,23 +693,33 @@ pub(crate) fn ats(c: &mut Cx) {
     c.f(PCI_ATS_CAP, 2, "ATSCap", |v| {
         format!(
             "Invalidate Queue Depth: {:02x}, {}",
-            bits(v, 0, 4),
-            flags(v, &[(5, "PageAligned")])
+            field(v, PCI_ATS_CAP_QDEP),
+            named_flags(v, &[(PCI_ATS_CAP_PAGE_ALIGNED, "PageAligned")])
         )
     });
     c.f(PCI_ATS_CTRL, 2, "ATSCtl", |v| {
         format!(
             "{} Smallest Translation Unit: {:02x}",
-            flags(v, &[(15, "Enable")]),
-            bits(v, 0, 4)
+            named_flags(v, &[(PCI_ATS_CTRL_ENABLE, "Enable")]),
+            field(v, PCI_ATS_CTRL_STU)
         )
     });
 }
 
 pub(crate) fn pri(c: &mut Cx) {
-    c.f(PCI_PRI_CTRL, 2, "PRICtl", |v| flags(v, &[(0, "Enable"), (1, "Reset")]));
+    c.f(PCI_PRI_CTRL, 2, "PRICtl", |v| {
+        named_flags(v, &[(PCI_PRI_CTRL_ENABLE, "Enable"), (PCI_PRI_CTRL_RESET, "Reset")])
+    });
     c.f(PCI_PRI_STATUS, 2, "PRISta", |v| {
-        flags(v, &[(0, "RF"), (1, "UPRGI"), (8, "Stopped"), (15, "PASID")])
+        named_flags(
+            v,
+            &[
+                (PCI_PRI_STATUS_RF, "RF"),
+                (PCI_PRI_STATUS_UPRGI, "UPRGI"),
+                (PCI_PRI_STATUS_STOPPED, "Stopped"),
+                (PCI_PRI_STATUS_PASID, "PASID"),
+            ],
+        )
     });
     c.f(PCI_PRI_MAX_REQ, 4, "Page Request Capacity", |v| format!("{v:08x}"));
     c.f(PCI_PRI_ALLOC_REQ, 4, "Page Request Allocation", |v| format!("{v:08x}"));
@@ -646,43 +729,50 @@ pub(crate) fn pasid(c: &mut Cx) {
     c.f(PCI_PASID_CAP, 2, "PASIDCap", |v| {
         format!(
             "{} Width: {:02x}",
-            flags(v, &[(1, "Exec"), (2, "Priv")]),
-            bits(v, 8, 12)
+            named_flags(v, &[(PCI_PASID_CAP_EXEC, "Exec"), (PCI_PASID_CAP_PRIV, "Priv")]),
+            field(v, PCI_PASID_CAP_WIDTH)
         )
     });
     c.f(PCI_PASID_CTRL, 2, "PASIDCtl", |v| {
-        flags(v, &[(0, "Enable"), (1, "Exec"), (2, "Priv")])
+        named_flags(
+            v,
+            &[
+                (PCI_PASID_CTRL_ENABLE, "Enable"),
+                (PCI_PASID_CTRL_EXEC, "Exec"),
+                (PCI_PASID_CTRL_PRIV, "Priv"),
+            ],
+        )
     });
 }
 
-const ACS: &[(u32, &str)] = &[
-    (0, "SrcValid"),
-    (1, "TransBlk"),
-    (2, "ReqRedir"),
-    (3, "CmpltRedir"),
-    (4, "UpstreamFwd"),
-    (5, "EgressCtrl"),
-    (6, "DirectTrans"),
+const ACS: &[(u16, &str)] = &[
+    (PCI_ACS_SV, "SrcValid"),
+    (PCI_ACS_TB, "TransBlk"),
+    (PCI_ACS_RR, "ReqRedir"),
+    (PCI_ACS_CR, "CmpltRedir"),
+    (PCI_ACS_UF, "UpstreamFwd"),
+    (PCI_ACS_EC, "EgressCtrl"),
+    (PCI_ACS_DT, "DirectTrans"),
 ];
 
 pub(crate) fn acs(c: &mut Cx) {
-    c.f(PCI_ACS_CAP, 2, "ACSCap", |v| flags(v, ACS));
-    c.f(PCI_ACS_CTRL, 2, "ACSCtl", |v| flags(v, ACS));
+    c.f(PCI_ACS_CAP, 2, "ACSCap", |v| named_flags(v, ACS));
+    c.f(PCI_ACS_CTRL, 2, "ACSCtl", |v| named_flags(v, ACS));
 }
 
 pub(crate) fn ari(c: &mut Cx) {
     c.f(PCI_ARI_CAP, 2, "ARICap", |v| {
         format!(
             "{} NextFunc: {:02x}",
-            flags(v, &[(0, "MFVC"), (1, "ACS")]),
-            bits(v, 8, 15)
+            named_flags(v, &[(PCI_ARI_CAP_MFVC, "MFVC"), (PCI_ARI_CAP_ACS, "ACS")]),
+            field(v, PCI_ARI_CAP_NFN)
         )
     });
     c.f(PCI_ARI_CTRL, 2, "ARICtl", |v| {
         format!(
             "{} Function Group: {}",
-            flags(v, &[(0, "MFVC"), (1, "ACS")]),
-            bits(v, 4, 6)
+            named_flags(v, &[(PCI_ARI_CTRL_MFVC, "MFVC"), (PCI_ARI_CTRL_ACS, "ACS")]),
+            field(v, PCI_ARI_CTRL_FG)
         )
     });
 }
@@ -697,18 +787,30 @@ pub(crate) fn dsn(c: &mut Cx) -> Option<u64> {
 /// VSEC header; returns (ID, rev, length).
 pub(crate) fn vsec(c: &mut Cx) -> Option<(u64, u64, u64)> {
     let v = c.f(PCI_VNDR_HEADER, 4, "VSEC Header", |v| {
-        format!("ID={:04x} Rev={} Len={:03x}", v & 0xffff, bits(v, 16, 19), v >> 20)
+        let (id, rev, len) = vndr_header(v);
+        format!("ID={id:04x} Rev={rev} Len={len:03x}")
     })?;
-    Some((v & 0xffff, bits(v, 16, 19), v >> 20))
+    Some(vndr_header(v))
+}
+
+/// A VSEC header or DVSEC header 1: (ID or vendor, revision, length).
+fn vndr_header(v: u64) -> (u64, u64, u64) {
+    (
+        field(v, PCI_VNDR_HEADER_ID_MASK),
+        field(v, PCI_VNDR_HEADER_REV_MASK),
+        v >> PCI_VNDR_HEADER_LEN_SHIFT,
+    )
 }
 
 /// DVSEC headers; returns (vendor, rev, length, DVSEC ID).
 pub(crate) fn dvsec(c: &mut Cx) -> Option<(u64, u64, u64, u64)> {
     let h1 = c.f(PCI_DVSEC_HEADER1, 4, "DVSEC Header 1", |v| {
-        format!("Vendor={:04x} Rev={} Len={:03x}", v & 0xffff, bits(v, 16, 19), v >> 20)
+        let (vendor, rev, len) = vndr_header(v);
+        format!("Vendor={vendor:04x} Rev={rev} Len={len:03x}")
     })?;
     let h2 = c.f(PCI_DVSEC_HEADER2, 2, "DVSEC Header 2", |v| format!("ID={v:04x}"))?;
-    Some((h1 & 0xffff, bits(h1, 16, 19), h1 >> 20, h2))
+    let (vendor, rev, len) = vndr_header(h1);
+    Some((vendor, rev, len, h2))
 }
 
 fn bar_size_name(n: u64) -> String {
@@ -722,7 +824,7 @@ fn bar_size_name(n: u64) -> String {
 }
 
 pub(crate) fn rebar(c: &mut Cx) {
-    const CAPS: [&str; 6] = [
+    const CAPS: [&str; PCI_NUM_BARS] = [
         "BAR Cap 0",
         "BAR Cap 1",
         "BAR Cap 2",
@@ -730,7 +832,7 @@ pub(crate) fn rebar(c: &mut Cx) {
         "BAR Cap 4",
         "BAR Cap 5",
     ];
-    const CTLS: [&str; 6] = [
+    const CTLS: [&str; PCI_NUM_BARS] = [
         "BAR Ctl 0",
         "BAR Ctl 1",
         "BAR Ctl 2",
@@ -738,58 +840,67 @@ pub(crate) fn rebar(c: &mut Cx) {
         "BAR Ctl 4",
         "BAR Ctl 5",
     ];
+    /// Resizable BAR control: current BAR size, as lspci reads it (6 bits; pci_regs.h's
+    /// PCI_REBAR_CTRL_BAR_SIZE has 5).
+    const REBAR_CTRL_BAR_SIZE_LSPCI: u32 = 0x0000_3f00;
     let Some(ctl0) = c.rd(PCI_REBAR_CTRL, 4) else {
         c.cut = true;
         return;
     };
-    let n = (bits(ctl0, 5, 7) as usize).clamp(1, 6);
+    let n = (field(ctl0, PCI_REBAR_CTRL_NBAR_MASK) as usize).clamp(1, PCI_NUM_BARS);
     for i in 0..n {
         c.f(PCI_REBAR_CAP + PCI_REBAR_ENTRY_SIZEOF * i, 4, CAPS[i], |v| {
-            let sizes: Vec<String> = (4..32)
+            let sizes: Vec<String> = (PCI_REBAR_CAP_SIZES.trailing_zeros()..32)
                 .filter(|b| bit(v, *b))
-                .map(|b| bar_size_name(u64::from(b - 4)))
+                .map(|b| bar_size_name(u64::from(b - PCI_REBAR_CAP_SIZES.trailing_zeros())))
                 .collect();
             format!("supported: {}", sizes.join(" "))
         });
         c.f(PCI_REBAR_CTRL + PCI_REBAR_ENTRY_SIZEOF * i, 4, CTLS[i], |v| {
             format!(
                 "BAR {}: current size {}, {} BARs",
-                bits(v, 0, 2),
-                bar_size_name(bits(v, 8, 13)),
-                bits(v, 5, 7)
+                field(v, PCI_REBAR_CTRL_BAR_IDX),
+                bar_size_name(field(v, REBAR_CTRL_BAR_SIZE_LSPCI)),
+                field(v, PCI_REBAR_CTRL_NBAR_MASK)
             )
         });
     }
 }
 
 const L1SS: &[(u32, &str)] = &[
-    (0, "PCI-PM_L1.2"),
-    (1, "PCI-PM_L1.1"),
-    (2, "ASPM_L1.2"),
-    (3, "ASPM_L1.1"),
+    (PCI_L1SS_CAP_PCIPM_L1_2, "PCI-PM_L1.2"),
+    (PCI_L1SS_CAP_PCIPM_L1_1, "PCI-PM_L1.1"),
+    (PCI_L1SS_CAP_ASPM_L1_2, "ASPM_L1.2"),
+    (PCI_L1SS_CAP_ASPM_L1_1, "ASPM_L1.1"),
 ];
 
 pub(crate) fn l1ss(c: &mut Cx) {
+    /// T_POWER_ON scale units in microseconds (2, 10, 100; 3 is reserved).
+    const PWR_ON_SCALE_US: [u64; 4] = [2, 10, 100, 0];
     c.f(PCI_L1SS_CAP, 4, "L1SubCap", |v| {
         format!(
             "{} {} PortCommonModeRestoreTime={}us PortTPowerOnTime={}x{}",
-            flags(v, L1SS),
-            flags(v, &[(4, "L1_PM_Substates")]),
-            bits(v, 8, 15),
-            bits(v, 19, 23),
-            [2, 10, 100, 0][bits(v, 16, 17) as usize]
+            named_flags(v, L1SS),
+            named_flags(v, &[(PCI_L1SS_CAP_L1_PM_SS, "L1_PM_Substates")]),
+            field(v, PCI_L1SS_CAP_CM_RESTORE_TIME),
+            field(v, PCI_L1SS_CAP_P_PWR_ON_VALUE),
+            PWR_ON_SCALE_US[field(v, PCI_L1SS_CAP_P_PWR_ON_SCALE) as usize]
         )
     });
     c.f(PCI_L1SS_CTL1, 4, "L1SubCtl1", |v| {
         format!(
             "{} LTR1.2_Threshold scale {} value {}",
-            flags(v, L1SS),
-            v >> 29,
-            bits(v, 16, 25)
+            named_flags(v, L1SS),
+            v >> PCI_L1SS_CTL1_LTR_L12_TH_SCALE_SHIFT,
+            field(v, PCI_L1SS_CTL1_LTR_L12_TH_VALUE)
         )
     });
     c.f(PCI_L1SS_CTL2, 4, "L1SubCtl2", |v| {
-        format!("T_PwrOn scale {} value {}", bits(v, 0, 1), bits(v, 3, 7))
+        format!(
+            "T_PwrOn scale {} value {}",
+            field(v, PCI_L1SS_CTL2_T_PWR_ON_SCALE),
+            field(v, PCI_L1SS_CTL2_T_PWR_ON_VALUE)
+        )
     });
 }
 
@@ -810,15 +921,25 @@ pub(crate) fn ptm(c: &mut Cx) {
     c.f(PCI_PTM_CAP, 4, "PTMCap", |v| {
         format!(
             "{} Granularity: {}ns",
-            flags(v, &[(0, "Requester"), (1, "Responder"), (2, "Root")]),
-            bits(v, 8, 15)
+            named_flags(
+                v,
+                &[
+                    (PCI_PTM_CAP_REQ, "Requester"),
+                    (PCI_PTM_CAP_RES, "Responder"),
+                    (PCI_PTM_CAP_ROOT, "Root")
+                ]
+            ),
+            field(v, PCI_PTM_GRANULARITY_MASK)
         )
     });
     c.f(PCI_PTM_CTRL, 4, "PTMControl", |v| {
         format!(
             "{} Granularity: {}ns",
-            flags(v, &[(0, "Enabled"), (1, "RootSelected")]),
-            bits(v, 8, 15)
+            named_flags(
+                v,
+                &[(PCI_PTM_CTRL_ENABLE, "Enabled"), (PCI_PTM_CTRL_ROOT, "RootSelected")]
+            ),
+            field(v, PCI_PTM_GRANULARITY_MASK)
         )
     });
 }
@@ -827,15 +948,32 @@ pub(crate) fn dpc(c: &mut Cx) {
     c.f(PCI_EXP_DPC_CAP, 2, "DpcCap", |v| {
         format!(
             "IntMsgNum {}, {}",
-            bits(v, 0, 4),
-            flags(v, &[(5, "RPExt"), (6, "PoisonedTLP")])
+            field(v, PCI_EXP_DPC_IRQ),
+            named_flags(
+                v,
+                &[
+                    (PCI_EXP_DPC_CAP_RP_EXT, "RPExt"),
+                    (PCI_EXP_DPC_CAP_POISONED_TLP, "PoisonedTLP")
+                ]
+            )
         )
     });
     c.f(PCI_EXP_DPC_CTL, 2, "DpcCtl", |v| {
-        format!("Trigger:{} {}", bits(v, 0, 1), flags(v, &[(3, "Int"), (4, "ErrCor")]))
+        format!(
+            "Trigger:{} {}",
+            field(v, PCI_EXP_DPC_CTL_EN_MASK),
+            named_flags(
+                v,
+                &[(PCI_EXP_DPC_CTL_INT_EN, "Int"), (PCI_EXP_DPC_CTL_ERR_COR, "ErrCor")]
+            )
+        )
     });
     c.f(PCI_EXP_DPC_STATUS, 2, "DpcSta", |v| {
-        format!("Trigger{} Reason:{:02x}", pm_flag(v, 0), bits(v, 1, 2))
+        format!(
+            "Trigger{} Reason:{:02x}",
+            sign(v, PCI_EXP_DPC_STATUS_TRIGGER),
+            field(v, PCI_EXP_DPC_STATUS_TRIGGER_RSN)
+        )
     });
 }
 
@@ -843,18 +981,33 @@ pub(crate) fn tph(c: &mut Cx) {
     c.f(PCI_TPH_CAP, 4, "TPHCap", |v| {
         format!(
             "{} Steering table size {}",
-            flags(v, &[(0, "NoST"), (1, "IntVec"), (2, "DevSpec")]),
-            bits(v, 16, 26) + 1
+            named_flags(
+                v,
+                &[
+                    (PCI_TPH_CAP_ST_NS, "NoST"),
+                    (PCI_TPH_CAP_ST_IV, "IntVec"),
+                    (PCI_TPH_CAP_ST_DS, "DevSpec")
+                ]
+            ),
+            field(v, PCI_TPH_CAP_ST_MASK) + 1
         )
     });
     c.f(PCI_TPH_CTRL, 4, "TPHCtl", |v| {
-        format!("ST mode {}, requester enable {}", bits(v, 0, 2), bits(v, 8, 9))
+        format!(
+            "ST mode {}, requester enable {}",
+            field(v, PCI_TPH_CTRL_MODE_SEL_MASK),
+            field(v, PCI_TPH_CTRL_REQ_EN_MASK)
+        )
     });
 }
 
 pub(crate) fn vc(c: &mut Cx) {
     c.f(PCI_VC_PORT_CAP1, 4, "Port VC Capability 1", |v| {
-        format!("Extended VCs {}, LPEVC {}", bits(v, 0, 2), bits(v, 4, 6))
+        format!(
+            "Extended VCs {}, LPEVC {}",
+            field(v, PCI_VC_CAP1_EVCC),
+            field(v, PCI_VC_CAP1_LPEVCC)
+        )
     });
     c.f(PCI_VC_PORT_CTRL, 2, "Port VC Control", hex);
 }
