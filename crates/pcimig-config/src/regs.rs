@@ -1160,3 +1160,47 @@ pub const PCI_VNDR_HEADER_ID_MASK: u32 = 0x0000_ffff;
 pub const PCI_VNDR_HEADER_REV_MASK: u32 = 0x000f_0000;
 /// VSEC / DVSEC header: length (shift).
 pub const PCI_VNDR_HEADER_LEN_SHIFT: u32 = 20;
+/// PCIe device status: correctable error detected.
+pub const PCI_EXP_DEVSTA_CED: u16 = 0x0001;
+/// PCIe device status: non-fatal error detected.
+pub const PCI_EXP_DEVSTA_NFED: u16 = 0x0002;
+/// PCIe device status: fatal error detected.
+pub const PCI_EXP_DEVSTA_FED: u16 = 0x0004;
+/// PCIe device status: unsupported request detected.
+pub const PCI_EXP_DEVSTA_URD: u16 = 0x0008;
+/// PCIe link capabilities: clock power management.
+pub const PCI_EXP_LNKCAP_CLKPM: u32 = 0x0004_0000;
+/// PCIe link capabilities: surprise down error reporting capable.
+pub const PCI_EXP_LNKCAP_SDERC: u32 = 0x0008_0000;
+/// PCIe link control: clock PM enable.
+pub const PCI_EXP_LNKCTL_CLKREQ_EN: u16 = 0x0100;
+/// PCIe link control: hardware autonomous width disable.
+pub const PCI_EXP_LNKCTL_HAWD: u16 = 0x0200;
+/// PCIe link control: link bandwidth management interrupt enable.
+pub const PCI_EXP_LNKCTL_LBMIE: u16 = 0x0400;
+/// PCIe link control: link autonomous bandwidth interrupt enable.
+pub const PCI_EXP_LNKCTL_LABIE: u16 = 0x0800;
+/// PCIe link status: link bandwidth management status.
+pub const PCI_EXP_LNKSTA_LBMS: u16 = 0x4000;
+/// PCIe link status: link autonomous bandwidth status.
+pub const PCI_EXP_LNKSTA_LABS: u16 = 0x8000;
+/// PCIe root control: system error on correctable error.
+pub const PCI_EXP_RTCTL_SECEE: u16 = 0x0001;
+/// PCIe root control: system error on non-fatal error.
+pub const PCI_EXP_RTCTL_SENFEE: u16 = 0x0002;
+/// PCIe root control: system error on fatal error.
+pub const PCI_EXP_RTCTL_SEFEE: u16 = 0x0004;
+/// PCIe root control: PME interrupt enable.
+pub const PCI_EXP_RTCTL_PMEIE: u16 = 0x0008;
+/// PCIe root control: CRS software visibility enable.
+pub const PCI_EXP_RTCTL_CRSSVE: u16 = 0x0010;
+/// PCIe root capabilities: CRS software visibility.
+pub const PCI_EXP_RTCAP_CRSVIS: u16 = 0x0001;
+/// PCIe root status: PME status.
+pub const PCI_EXP_RTSTA_PME: u32 = 0x0001_0000;
+/// PCIe root status: PME pending.
+pub const PCI_EXP_RTSTA_PENDING: u32 = 0x0002_0000;
+/// LTR latency value.
+pub const PCI_LTR_VALUE_MASK: u16 = 0x03ff;
+/// LTR latency scale.
+pub const PCI_LTR_SCALE_MASK: u16 = 0x1c00;

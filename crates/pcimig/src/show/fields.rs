@@ -139,16 +139,16 @@ fn payload(code: u64) -> u64 {
 
 /// PCI Express port types (PCIe Capabilities register bits 7:4).
 pub fn pcie_type_name(t: u64) -> &'static str {
-    match t {
-        0 => "Endpoint",
-        1 => "Legacy Endpoint",
-        4 => "Root Port",
-        5 => "Upstream Port",
-        6 => "Downstream Port",
-        7 => "PCI-Express to PCI/PCI-X Bridge",
-        8 => "PCI/PCI-X to PCI-Express Bridge",
-        9 => "Root Complex Integrated Endpoint",
-        10 => "Root Complex Event Collector",
+    match u8::try_from(t) {
+        Ok(PCI_EXP_TYPE_ENDPOINT) => "Endpoint",
+        Ok(PCI_EXP_TYPE_LEG_END) => "Legacy Endpoint",
+        Ok(PCI_EXP_TYPE_ROOT_PORT) => "Root Port",
+        Ok(PCI_EXP_TYPE_UPSTREAM) => "Upstream Port",
+        Ok(PCI_EXP_TYPE_DOWNSTREAM) => "Downstream Port",
+        Ok(PCI_EXP_TYPE_PCI_BRIDGE) => "PCI-Express to PCI/PCI-X Bridge",
+        Ok(PCI_EXP_TYPE_PCIE_BRIDGE) => "PCI/PCI-X to PCI-Express Bridge",
+        Ok(PCI_EXP_TYPE_RC_END) => "Root Complex Integrated Endpoint",
+        Ok(PCI_EXP_TYPE_RC_EC) => "Root Complex Event Collector",
         _ => "Unknown type",
     }
 }
@@ -269,14 +269,14 @@ pub(crate) fn express(c: &mut Cx) -> Option<u64> {
     let cap = c.f(PCI_EXP_FLAGS, 2, "PCIe Capabilities", |v| {
         format!(
             "v{} {}{}, IntMsgNum {}",
-            bits(v, 0, 3),
-            pcie_type_name(bits(v, 4, 7)),
-            if bit(v, 8) { " (Slot+)" } else { "" },
-            bits(v, 9, 13)
+            field(v, PCI_EXP_FLAGS_VERS),
+            pcie_type_name(field(v, PCI_EXP_FLAGS_TYPE)),
+            if set(v, PCI_EXP_FLAGS_SLOT) { " (Slot+)" } else { "" },
+            field(v, PCI_EXP_FLAGS_IRQ)
         )
     })?;
-    let version = bits(cap, 0, 3);
-    let ty = bits(cap, 4, 7);
+    let version = field(cap, PCI_EXP_FLAGS_VERS);
+    let ty = field(cap, PCI_EXP_FLAGS_TYPE);
     // Root Complex Integrated Endpoints and Event Collectors have no link.
     let has_link = !matches!(u8::try_from(ty), Ok(PCI_EXP_TYPE_RC_END | PCI_EXP_TYPE_RC_EC));
     cap_express_dev(c);
@@ -289,7 +289,7 @@ pub(crate) fn express(c: &mut Cx) -> Option<u64> {
     if matches!(u8::try_from(ty), Ok(PCI_EXP_TYPE_ROOT_PORT | PCI_EXP_TYPE_RC_EC)) {
         cap_express_root(c);
     }
-    if version >= 2 {
+    if version >= u64::from(PCI_EXP_FLAGS_VER2) {
         cap_express_dev2(c);
         if has_link {
             cap_express_link2(c);
@@ -303,44 +303,51 @@ fn cap_express_dev(c: &mut Cx) {
     c.f(PCI_EXP_DEVCAP, 4, "DevCap", |v| {
         format!(
             "MaxPayload {} bytes, PhantFunc {}, {} SlotPowerLimit {}*10^-{}W",
-            payload(bits(v, 0, 2)),
-            bits(v, 3, 4),
-            flags(v, &[(5, "ExtTag"), (15, "RBE"), (28, "FLReset")]),
-            bits(v, 18, 25),
-            bits(v, 26, 27)
+            payload(field(v, PCI_EXP_DEVCAP_PAYLOAD)),
+            field(v, PCI_EXP_DEVCAP_PHANTOM),
+            named_flags(
+                v,
+                &[
+                    (PCI_EXP_DEVCAP_EXT_TAG, "ExtTag"),
+                    (PCI_EXP_DEVCAP_RBER, "RBE"),
+                    (PCI_EXP_DEVCAP_FLR, "FLReset")
+                ]
+            ),
+            field(v, PCI_EXP_DEVCAP_PWR_VAL),
+            field(v, PCI_EXP_DEVCAP_PWR_SCL)
         )
     });
     c.f(PCI_EXP_DEVCTL, 2, "DevCtl", |v| {
         format!(
             "{} MaxPayload {} bytes, MaxReadReq {} bytes",
-            flags(
+            named_flags(
                 v,
                 &[
-                    (0, "CorrErr"),
-                    (1, "NonFatalErr"),
-                    (2, "FatalErr"),
-                    (3, "UnsupReq"),
-                    (4, "RlxdOrd"),
-                    (8, "ExtTag"),
-                    (9, "PhantFunc"),
-                    (10, "AuxPwr"),
-                    (11, "NoSnoop")
+                    (PCI_EXP_DEVCTL_CERE, "CorrErr"),
+                    (PCI_EXP_DEVCTL_NFERE, "NonFatalErr"),
+                    (PCI_EXP_DEVCTL_FERE, "FatalErr"),
+                    (PCI_EXP_DEVCTL_URRE, "UnsupReq"),
+                    (PCI_EXP_DEVCTL_RELAX_EN, "RlxdOrd"),
+                    (PCI_EXP_DEVCTL_EXT_TAG, "ExtTag"),
+                    (PCI_EXP_DEVCTL_PHANTOM, "PhantFunc"),
+                    (PCI_EXP_DEVCTL_AUX_PME, "AuxPwr"),
+                    (PCI_EXP_DEVCTL_NOSNOOP_EN, "NoSnoop")
                 ]
             ),
-            payload(bits(v, 5, 7)),
-            payload(bits(v, 12, 14))
+            payload(field(v, PCI_EXP_DEVCTL_PAYLOAD)),
+            payload(field(v, PCI_EXP_DEVCTL_READRQ))
         )
     });
     c.f(PCI_EXP_DEVSTA, 2, "DevSta", |v| {
-        flags(
+        named_flags(
             v,
             &[
-                (0, "CorrErr"),
-                (1, "NonFatalErr"),
-                (2, "FatalErr"),
-                (3, "UnsupReq"),
-                (4, "AuxPwr"),
-                (5, "TransPend"),
+                (PCI_EXP_DEVSTA_CED, "CorrErr"),
+                (PCI_EXP_DEVSTA_NFED, "NonFatalErr"),
+                (PCI_EXP_DEVSTA_FED, "FatalErr"),
+                (PCI_EXP_DEVSTA_URD, "UnsupReq"),
+                (PCI_EXP_DEVSTA_AUXPD, "AuxPwr"),
+                (PCI_EXP_DEVSTA_TRPND, "TransPend"),
             ],
         )
     });
@@ -348,21 +355,23 @@ fn cap_express_dev(c: &mut Cx) {
 
 /// Link Capabilities, Control and Status (pciutils' cap_express_link).
 fn cap_express_link(c: &mut Cx) {
+    /// LnkCap bit 22, ASPM Optionality Compliance (pciutils' PCI_EXP_LNKCAP_AOC; no pci_regs.h name).
+    const PCI_EXP_LNKCAP_AOC: u32 = 0x0040_0000;
     c.f(PCI_EXP_LNKCAP, 4, "LnkCap", |v| {
         format!(
             "Port #{}, Speed {}, Width x{}, ASPM {}, {}",
-            bits(v, 24, 31),
-            link_speed(bits(v, 0, 3)),
-            bits(v, 4, 9),
-            ["not supported", "L0s", "L1", "L0s L1"][bits(v, 10, 11) as usize],
-            flags(
+            field(v, PCI_EXP_LNKCAP_PN),
+            link_speed(field(v, PCI_EXP_LNKCAP_SLS)),
+            field(v, PCI_EXP_LNKCAP_MLW),
+            ["not supported", "L0s", "L1", "L0s L1"][field(v, PCI_EXP_LNKCAP_ASPMS) as usize],
+            named_flags(
                 v,
                 &[
-                    (18, "ClockPM"),
-                    (19, "Surprise"),
-                    (20, "LLActRep"),
-                    (21, "BwNot"),
-                    (22, "ASPMOptComp")
+                    (PCI_EXP_LNKCAP_CLKPM, "ClockPM"),
+                    (PCI_EXP_LNKCAP_SDERC, "Surprise"),
+                    (PCI_EXP_LNKCAP_DLLLARC, "LLActRep"),
+                    (PCI_EXP_LNKCAP_LBNC, "BwNot"),
+                    (PCI_EXP_LNKCAP_AOC, "ASPMOptComp")
                 ]
             )
         )
@@ -370,19 +379,19 @@ fn cap_express_link(c: &mut Cx) {
     c.f(PCI_EXP_LNKCTL, 2, "LnkCtl", |v| {
         format!(
             "ASPM {}; RCB {} bytes, {}",
-            ["Disabled", "L0s Enabled", "L1 Enabled", "L0s L1 Enabled"][bits(v, 0, 1) as usize],
-            if bit(v, 3) { 128 } else { 64 },
-            flags(
+            ["Disabled", "L0s Enabled", "L1 Enabled", "L0s L1 Enabled"][field(v, PCI_EXP_LNKCTL_ASPMC) as usize],
+            if set(v, PCI_EXP_LNKCTL_RCB) { 128 } else { 64 },
+            named_flags(
                 v,
                 &[
-                    (4, "Disabled"),
-                    (5, "Retrain"),
-                    (6, "CommClk"),
-                    (7, "ExtSynch"),
-                    (8, "ClockPM"),
-                    (9, "AutWidDis"),
-                    (10, "BWInt"),
-                    (11, "AutBWInt")
+                    (PCI_EXP_LNKCTL_LD, "Disabled"),
+                    (PCI_EXP_LNKCTL_RL, "Retrain"),
+                    (PCI_EXP_LNKCTL_CCC, "CommClk"),
+                    (PCI_EXP_LNKCTL_ES, "ExtSynch"),
+                    (PCI_EXP_LNKCTL_CLKREQ_EN, "ClockPM"),
+                    (PCI_EXP_LNKCTL_HAWD, "AutWidDis"),
+                    (PCI_EXP_LNKCTL_LBMIE, "BWInt"),
+                    (PCI_EXP_LNKCTL_LABIE, "AutBWInt")
                 ]
             )
         )
@@ -390,16 +399,16 @@ fn cap_express_link(c: &mut Cx) {
     c.f(PCI_EXP_LNKSTA, 2, "LnkSta", |v| {
         format!(
             "Speed {}, Width x{}, {}",
-            link_speed(bits(v, 0, 3)),
-            bits(v, 4, 9),
-            flags(
+            link_speed(field(v, PCI_EXP_LNKSTA_CLS)),
+            field(v, PCI_EXP_LNKSTA_NLW),
+            named_flags(
                 v,
                 &[
-                    (11, "Train"),
-                    (12, "SlotClk"),
-                    (13, "DLActive"),
-                    (14, "BWMgmt"),
-                    (15, "ABWMgmt")
+                    (PCI_EXP_LNKSTA_LT, "Train"),
+                    (PCI_EXP_LNKSTA_SLC, "SlotClk"),
+                    (PCI_EXP_LNKSTA_DLLLA, "DLActive"),
+                    (PCI_EXP_LNKSTA_LBMS, "BWMgmt"),
+                    (PCI_EXP_LNKSTA_LABS, "ABWMgmt")
                 ]
             )
         )
@@ -462,24 +471,31 @@ fn cap_express_slot(c: &mut Cx) {
 
 /// Root Control, Capabilities and Status (pciutils' cap_express_root).
 fn cap_express_root(c: &mut Cx) {
+    /// RootSta: PME requester ID (no pci_regs.h name).
+    const PCI_EXP_RTSTA_PME_RQ_ID: u32 = 0x0000_ffff;
     c.f(PCI_EXP_RTCTL, 2, "RootCtl", |v| {
-        flags(
+        named_flags(
             v,
             &[
-                (0, "ErrCorrectable"),
-                (1, "ErrNon-Fatal"),
-                (2, "ErrFatal"),
-                (3, "PMEIntEna"),
-                (4, "CRSVisible"),
+                (PCI_EXP_RTCTL_SECEE, "ErrCorrectable"),
+                (PCI_EXP_RTCTL_SENFEE, "ErrNon-Fatal"),
+                (PCI_EXP_RTCTL_SEFEE, "ErrFatal"),
+                (PCI_EXP_RTCTL_PMEIE, "PMEIntEna"),
+                (PCI_EXP_RTCTL_CRSSVE, "CRSVisible"),
             ],
         )
     });
-    c.f(PCI_EXP_RTCAP, 2, "RootCap", |v| flags(v, &[(0, "CRSVisible")]));
+    c.f(PCI_EXP_RTCAP, 2, "RootCap", |v| {
+        named_flags(v, &[(PCI_EXP_RTCAP_CRSVIS, "CRSVisible")])
+    });
     c.f(PCI_EXP_RTSTA, 4, "RootSta", |v| {
         format!(
             "PME ReqID {:04x}, {}",
-            bits(v, 0, 15),
-            flags(v, &[(16, "PMEStatus"), (17, "PMEPending")])
+            field(v, PCI_EXP_RTSTA_PME_RQ_ID),
+            named_flags(
+                v,
+                &[(PCI_EXP_RTSTA_PME, "PMEStatus"), (PCI_EXP_RTSTA_PENDING, "PMEPending")]
+            )
         )
     });
 }
@@ -904,8 +920,9 @@ pub(crate) fn l1ss(c: &mut Cx) {
     });
 }
 
+/// An LTR latency in ns: value times 32^scale (scales above 5 are reserved; read as 5).
 fn ltr_ns(v: u64) -> u64 {
-    bits(v, 0, 9) << (5 * bits(v, 10, 12).min(5))
+    field(v, PCI_LTR_VALUE_MASK) << (5 * field(v, PCI_LTR_SCALE_MASK).min(5))
 }
 
 pub(crate) fn ltr(c: &mut Cx) {
