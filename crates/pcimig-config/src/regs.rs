@@ -1204,3 +1204,27 @@ pub const PCI_EXP_RTSTA_PENDING: u32 = 0x0002_0000;
 pub const PCI_LTR_VALUE_MASK: u16 = 0x03ff;
 /// LTR latency scale.
 pub const PCI_LTR_SCALE_MASK: u16 = 0x1c00;
+/// PCIe device capabilities 2: completion timeout disable supported.
+pub const PCI_EXP_DEVCAP2_COMP_TMOUT_DIS: u32 = 0x0000_0010;
+/// PCIe device capabilities 2: atomic operation routing supported.
+pub const PCI_EXP_DEVCAP2_ATOMIC_ROUTE: u32 = 0x0000_0040;
+/// PCIe device capabilities 2: latency tolerance reporting.
+pub const PCI_EXP_DEVCAP2_LTR: u32 = 0x0000_0800;
+/// PCIe device capabilities 2: OBFF support.
+pub const PCI_EXP_DEVCAP2_OBFF_MASK: u32 = 0x000c_0000;
+/// PCIe device control 2: completion timeout value.
+pub const PCI_EXP_DEVCTL2_COMP_TIMEOUT: u16 = 0x000f;
+/// PCIe device control 2: completion timeout disable.
+pub const PCI_EXP_DEVCTL2_COMP_TMOUT_DIS: u16 = 0x0010;
+/// PCIe device control 2: atomic operation requester enable.
+pub const PCI_EXP_DEVCTL2_ATOMIC_REQ: u16 = 0x0040;
+/// PCIe device control 2: LTR mechanism enable.
+pub const PCI_EXP_DEVCTL2_LTR_EN: u16 = 0x0400;
+/// PCIe device control 2: OBFF enable (both bits).
+pub const PCI_EXP_DEVCTL2_OBFF_WAKE_EN: u16 = 0x6000;
+/// PCIe link capabilities 2: crosslink supported.
+pub const PCI_EXP_LNKCAP2_CROSSLINK: u32 = 0x0000_0100;
+/// PCIe link control 2: enter compliance.
+pub const PCI_EXP_LNKCTL2_ENTER_COMP: u16 = 0x0010;
+/// PCIe link control 2: hardware autonomous speed disable.
+pub const PCI_EXP_LNKCTL2_HASD: u16 = 0x0020;

@@ -67,11 +67,8 @@ fn bit(v: u64, b: u32) -> bool {
     v >> b & 1 == 1
 }
 
-fn bits(v: u64, lo: u32, hi: u32) -> u64 {
-    (v >> lo) & ((1u64 << (hi - lo + 1)) - 1)
-}
-
-/// Flags as pciutils writes them: `Name+` / `Name-`.
+/// Flags as pciutils writes them (`Name+` / `Name-`), by bit position: only for the slot
+/// registers, whose labels do not all match their pci_regs.h bits (see [`cap_express_slot`]).
 fn flags(v: u64, list: &[(u32, &str)]) -> String {
     let mut s = String::new();
     for (i, (b, n)) in list.iter().enumerate() {
@@ -416,6 +413,12 @@ fn cap_express_link(c: &mut Cx) {
 }
 
 /// Slot Capabilities, Control and Status (pciutils' cap_express_slot).
+///
+/// The flag lists stay as bit positions: several labels do not sit on the bit pci_regs.h gives
+/// them (SltCap bits 5/6 HotPlug/Surprise swapped against PCI_EXP_SLTCAP_HPS/HPC, Interlock and
+/// NoCompl read bits 18/19 where PCI_EXP_SLTCAP_EIP/NCCS are 17/18; SltSta CmdCplt/PresDet
+/// read bits 3/4, PCI_EXP_SLTSTA_PDC/CC, and Interlock bit 5), and naming them by mask would
+/// change the output. Fixing them is a behaviour change for its own issue.
 fn cap_express_slot(c: &mut Cx) {
     c.f(PCI_EXP_SLTCAP, 4, "SltCap", |v| {
         format!(
@@ -434,7 +437,7 @@ fn cap_express_slot(c: &mut Cx) {
                     (19, "NoCompl")
                 ]
             ),
-            bits(v, 19, 31)
+            field(v, PCI_EXP_SLTCAP_PSN)
         )
     });
     c.f(PCI_EXP_SLTCTL, 2, "SltCtl", |v| {
@@ -502,45 +505,58 @@ fn cap_express_root(c: &mut Cx) {
 
 /// Device Capabilities 2 and Control 2 (pciutils' cap_express_dev2).
 fn cap_express_dev2(c: &mut Cx) {
+    /// DevCap2: completion timeout ranges supported (pciutils' PCI_EXP_DEVCAP2_TIMEOUT_RANGE).
+    const PCI_EXP_DEVCAP2_TIMEOUT_RANGE: u32 = 0x0000_000f;
+    /// DevCap2: 10-bit tag completer supported (pciutils' PCI_EXP_DEVCAP2_10BIT_TAG_COMP).
+    const PCI_EXP_DEVCAP2_10BIT_TAG_COMP: u32 = 0x0001_0000;
+    /// DevCtl2: 10-bit tag requester enable (pciutils' PCI_EXP_DEVCTL2_10BIT_TAG_REQ).
+    const PCI_EXP_DEVCTL2_10BIT_TAG_REQ: u16 = 0x1000;
     c.f(PCI_EXP_DEVCAP2, 4, "DevCap2", |v| {
         format!(
             "Completion Timeout ranges {:x}, {} OBFF {}",
-            bits(v, 0, 3),
-            flags(
+            field(v, PCI_EXP_DEVCAP2_TIMEOUT_RANGE),
+            named_flags(
                 v,
                 &[
-                    (4, "TimeoutDis"),
-                    (5, "ARIFwd"),
-                    (6, "AtomicOpsRouting"),
-                    (11, "LTR"),
-                    (16, "10BitTagComp")
+                    (PCI_EXP_DEVCAP2_COMP_TMOUT_DIS, "TimeoutDis"),
+                    (PCI_EXP_DEVCAP2_ARI, "ARIFwd"),
+                    (PCI_EXP_DEVCAP2_ATOMIC_ROUTE, "AtomicOpsRouting"),
+                    (PCI_EXP_DEVCAP2_LTR, "LTR"),
+                    (PCI_EXP_DEVCAP2_10BIT_TAG_COMP, "10BitTagComp")
                 ]
             ),
-            bits(v, 18, 19)
+            field(v, PCI_EXP_DEVCAP2_OBFF_MASK)
         )
     });
     c.f(PCI_EXP_DEVCTL2, 2, "DevCtl2", |v| {
         format!(
             "Completion Timeout {:x}, {} OBFF {}",
-            bits(v, 0, 3),
-            flags(
+            field(v, PCI_EXP_DEVCTL2_COMP_TIMEOUT),
+            named_flags(
                 v,
                 &[
-                    (4, "TimeoutDis"),
-                    (5, "ARIFwd"),
-                    (6, "AtomicOpsReqEn"),
-                    (10, "LTR"),
-                    (12, "10BitTagReq")
+                    (PCI_EXP_DEVCTL2_COMP_TMOUT_DIS, "TimeoutDis"),
+                    (PCI_EXP_DEVCTL2_ARI, "ARIFwd"),
+                    (PCI_EXP_DEVCTL2_ATOMIC_REQ, "AtomicOpsReqEn"),
+                    (PCI_EXP_DEVCTL2_LTR_EN, "LTR"),
+                    (PCI_EXP_DEVCTL2_10BIT_TAG_REQ, "10BitTagReq")
                 ]
             ),
-            bits(v, 13, 14)
+            field(v, PCI_EXP_DEVCTL2_OBFF_WAKE_EN)
         )
     });
 }
 
 /// Link Capabilities 2, Control 2 and Status 2 (pciutils' cap_express_link2).
 fn cap_express_link2(c: &mut Cx) {
+    /// LnkSta2: current de-emphasis level (pciutils' PCI_EXP_LINKSTA2_DEEMPHASIS).
+    const PCI_EXP_LNKSTA2_DEEMPHASIS: u16 = 0x0001;
+    /// LnkSta2: equalization complete (pciutils' PCI_EXP_LINKSTA2_EQU_COMP).
+    const PCI_EXP_LNKSTA2_EQU_COMP: u16 = 0x0002;
+    /// LnkSta2: link equalization request (pciutils' PCI_EXP_LINKSTA2_EQU_REQ).
+    const PCI_EXP_LNKSTA2_EQU_REQ: u16 = 0x0020;
     c.f(PCI_EXP_LNKCAP2, 4, "LnkCap2", |v| {
+        // Supported Link Speeds vector: bit i set for speed i (1 = 2.5GT/s … 6 = 64GT/s).
         let speeds: Vec<&str> = (1..=6)
             .filter(|i| bit(v, *i))
             .map(|i| link_speed(u64::from(i)))
@@ -548,21 +564,37 @@ fn cap_express_link2(c: &mut Cx) {
         format!(
             "Supported Link Speeds: {}, {}",
             speeds.join(" "),
-            flags(v, &[(8, "Crosslink")])
+            named_flags(v, &[(PCI_EXP_LNKCAP2_CROSSLINK, "Crosslink")])
         )
     });
     c.f(PCI_EXP_LNKCTL2, 2, "LnkCtl2", |v| {
         format!(
             "Target Link Speed: {}, {}",
-            link_speed(bits(v, 0, 3)),
-            flags(v, &[(4, "EnterCompliance"), (5, "SpeedDis")])
+            link_speed(field(v, PCI_EXP_LNKCTL2_TLS)),
+            named_flags(
+                v,
+                &[
+                    (PCI_EXP_LNKCTL2_ENTER_COMP, "EnterCompliance"),
+                    (PCI_EXP_LNKCTL2_HASD, "SpeedDis")
+                ]
+            )
         )
     });
     c.f(PCI_EXP_LNKSTA2, 2, "LnkSta2", |v| {
         format!(
             "De-emphasis {}, {}",
-            if bit(v, 0) { "-3.5dB" } else { "-6dB" },
-            flags(v, &[(1, "EqualizationComplete"), (5, "LinkEqualizationRequest")])
+            if set(v, PCI_EXP_LNKSTA2_DEEMPHASIS) {
+                "-3.5dB"
+            } else {
+                "-6dB"
+            },
+            named_flags(
+                v,
+                &[
+                    (PCI_EXP_LNKSTA2_EQU_COMP, "EqualizationComplete"),
+                    (PCI_EXP_LNKSTA2_EQU_REQ, "LinkEqualizationRequest")
+                ]
+            )
         )
     });
 }
