@@ -329,7 +329,7 @@ fn issue_entry(issue: ChainIssue, extended: bool, have: usize) -> CapReport {
         ChainIssue::Looped { at } => ("looped", at, None, "<chain looped>"),
         ChainIssue::Broken { at } => ("broken", at, None, "<chain broken>"),
         ChainIssue::IntoHeader { from, to } => ("into_header", to, Some(from), "<pointer into the header>"),
-        ChainIssue::PastEnd { from, to } if to + if extended { 4 } else { 2 } > have => {
+        ChainIssue::PastEnd { from, to } if to + cap_header_len(extended) > have => {
             ("not_in_dump", to, Some(from), "<not in the dump>")
         }
         ChainIssue::PastEnd { from, to } => ("past_end", to, Some(from), "<pointer past the end>"),
@@ -349,6 +349,16 @@ fn issue_entry(issue: ChainIssue, extended: bool, have: usize) -> CapReport {
         fields: Vec::new(),
         issue: Some(IssueReport { kind, from, message }),
         notes: Vec::new(),
+    }
+}
+
+/// The bytes of a capability header: ID and next pointer (standard), or the 32-bit extended
+/// header.
+fn cap_header_len(extended: bool) -> usize {
+    if extended {
+        PCI_EXT_CAP_HEADER_SIZEOF
+    } else {
+        PCI_CAP_LIST_NEXT + 1
     }
 }
 
