@@ -314,6 +314,8 @@ pub const PCI_PM_PPB_EXTENSIONS: usize = 6;
 pub const PCI_PM_DATA_REGISTER: usize = 7;
 /// Size of the PM capability as QEMU adds it.
 pub const PCI_PM_SIZEOF: usize = 8;
+/// PMC: version.
+pub const PCI_PM_CAP_VER_MASK: u16 = 0x0007;
 /// PMC: D1 supported.
 pub const PCI_PM_CAP_D1: u16 = 0x0200;
 /// PMC: D2 supported.
@@ -910,3 +912,319 @@ pub const PCI_L1SS_CAP: usize = 0x04;
 pub const PCI_L1SS_CTL1: usize = 0x08;
 /// L1 PM substates control 2.
 pub const PCI_L1SS_CTL2: usize = 0x0c;
+
+// ---- PCI-X (cap 0x07), PTM, DPC, TPH, VC ---------------------------------------------------
+/// PCI-X command register.
+pub const PCI_X_CMD: usize = 2;
+/// PCI-X status register.
+pub const PCI_X_STATUS: usize = 4;
+/// PTM capability.
+pub const PCI_PTM_CAP: usize = 0x04;
+/// PTM control.
+pub const PCI_PTM_CTRL: usize = 0x08;
+/// DPC capability.
+pub const PCI_EXP_DPC_CAP: usize = 0x04;
+/// DPC control.
+pub const PCI_EXP_DPC_CTL: usize = 0x06;
+/// DPC status.
+pub const PCI_EXP_DPC_STATUS: usize = 0x08;
+/// TPH requester capability.
+pub const PCI_TPH_CAP: usize = 0x04;
+/// TPH requester control.
+pub const PCI_TPH_CTRL: usize = 0x08;
+/// VC: port VC capability register 1.
+pub const PCI_VC_PORT_CAP1: usize = 0x04;
+/// VC: port VC control.
+pub const PCI_VC_PORT_CTRL: usize = 0x0c;
+
+// ---- Bits the `show` decoders print (pci_regs.h names) -------------------------------------
+/// PMC: PME clock.
+pub const PCI_PM_CAP_PME_CLOCK: u16 = 0x0008;
+/// PMC: device-specific initialization.
+pub const PCI_PM_CAP_DSI: u16 = 0x0020;
+/// PMC: auxiliary power support mask.
+pub const PCI_PM_CAP_AUX_POWER: u16 = 0x01c0;
+/// PMC: PME# from D0.
+pub const PCI_PM_CAP_PME_D0: u16 = 0x0800;
+/// PMC: PME# from D1.
+pub const PCI_PM_CAP_PME_D1: u16 = 0x1000;
+/// PMC: PME# from D2.
+pub const PCI_PM_CAP_PME_D2: u16 = 0x2000;
+/// PMC: PME# from D3 (hot).
+pub const PCI_PM_CAP_PME_D3HOT: u16 = 0x4000;
+/// PMC: PME# from D3 (cold).
+pub const PCI_PM_CAP_PME_D3COLD: u16 = 0x8000;
+/// MSI-X Table / PBA: BAR indicator.
+pub const PCI_MSIX_TABLE_BIR: u32 = 0x0000_0007;
+/// MSI-X Table / PBA: offset in the BAR.
+pub const PCI_MSIX_TABLE_OFFSET: u32 = 0xffff_fff8;
+/// AER uncorrectable: data link protocol.
+pub const PCI_ERR_UNC_DLP: u32 = 0x0000_0010;
+/// AER uncorrectable: surprise down.
+pub const PCI_ERR_UNC_SURPDN: u32 = 0x0000_0020;
+/// AER uncorrectable: poisoned TLP.
+pub const PCI_ERR_UNC_POISON_TLP: u32 = 0x0000_1000;
+/// AER uncorrectable: flow control protocol.
+pub const PCI_ERR_UNC_FCP: u32 = 0x0000_2000;
+/// AER uncorrectable: completion timeout.
+pub const PCI_ERR_UNC_COMP_TIME: u32 = 0x0000_4000;
+/// AER uncorrectable: completer abort.
+pub const PCI_ERR_UNC_COMP_ABORT: u32 = 0x0000_8000;
+/// AER uncorrectable: unexpected completion.
+pub const PCI_ERR_UNC_UNX_COMP: u32 = 0x0001_0000;
+/// AER uncorrectable: receiver overflow.
+pub const PCI_ERR_UNC_RX_OVER: u32 = 0x0002_0000;
+/// AER uncorrectable: malformed TLP.
+pub const PCI_ERR_UNC_MALF_TLP: u32 = 0x0004_0000;
+/// AER uncorrectable: ECRC error.
+pub const PCI_ERR_UNC_ECRC: u32 = 0x0008_0000;
+/// AER uncorrectable: unsupported request.
+pub const PCI_ERR_UNC_UNSUP: u32 = 0x0010_0000;
+/// AER uncorrectable: ACS violation.
+pub const PCI_ERR_UNC_ACSV: u32 = 0x0020_0000;
+/// AER correctable: receiver error.
+pub const PCI_ERR_COR_RCVR: u32 = 0x0000_0001;
+/// AER correctable: bad TLP.
+pub const PCI_ERR_COR_BAD_TLP: u32 = 0x0000_0040;
+/// AER correctable: bad DLLP.
+pub const PCI_ERR_COR_BAD_DLLP: u32 = 0x0000_0080;
+/// AER correctable: REPLAY_NUM rollover.
+pub const PCI_ERR_COR_REP_ROLL: u32 = 0x0000_0100;
+/// AER correctable: replay timer timeout.
+pub const PCI_ERR_COR_REP_TIMER: u32 = 0x0000_1000;
+/// AER correctable: advisory non-fatal.
+pub const PCI_ERR_COR_ADV_NFAT: u32 = 0x0000_2000;
+/// AER capabilities: first error pointer.
+pub const PCI_ERR_CAP_FEP: u32 = 0x0000_001f;
+/// AER root command: correctable error reporting enable.
+pub const PCI_ERR_ROOT_CMD_COR_EN: u32 = 0x0000_0001;
+/// AER root command: non-fatal error reporting enable.
+pub const PCI_ERR_ROOT_CMD_NONFATAL_EN: u32 = 0x0000_0002;
+/// AER root command: fatal error reporting enable.
+pub const PCI_ERR_ROOT_CMD_FATAL_EN: u32 = 0x0000_0004;
+/// AER root status: ERR_COR received.
+pub const PCI_ERR_ROOT_COR_RCV: u32 = 0x0000_0001;
+/// AER root status: multiple ERR_COR.
+pub const PCI_ERR_ROOT_MULTI_COR_RCV: u32 = 0x0000_0002;
+/// AER root status: ERR_FATAL/NONFATAL received.
+pub const PCI_ERR_ROOT_UNCOR_RCV: u32 = 0x0000_0004;
+/// AER root status: multiple ERR_FATAL/NONFATAL.
+pub const PCI_ERR_ROOT_MULTI_UNCOR_RCV: u32 = 0x0000_0008;
+/// AER root status: first uncorrectable was fatal.
+pub const PCI_ERR_ROOT_FIRST_FATAL: u32 = 0x0000_0010;
+/// SR-IOV capabilities: VF migration capable.
+pub const PCI_SRIOV_CAP_VFM: u32 = 0x0000_0001;
+/// SR-IOV capabilities: interrupt message number shift (PCI_SRIOV_CAP_INTR).
+pub const PCI_SRIOV_CAP_INTR_SHIFT: u32 = 21;
+/// SR-IOV control: VF enable.
+pub const PCI_SRIOV_CTRL_VFE: u16 = 0x0001;
+/// SR-IOV control: VF migration enable.
+pub const PCI_SRIOV_CTRL_VFM: u16 = 0x0002;
+/// SR-IOV control: VF migration interrupt enable.
+pub const PCI_SRIOV_CTRL_INTR: u16 = 0x0004;
+/// SR-IOV control: VF memory space enable.
+pub const PCI_SRIOV_CTRL_MSE: u16 = 0x0008;
+/// SR-IOV control: ARI capable hierarchy.
+pub const PCI_SRIOV_CTRL_ARI: u16 = 0x0010;
+/// SR-IOV status: VF migration status.
+pub const PCI_SRIOV_STATUS_VFM: u16 = 0x0001;
+/// SR-IOV VF migration state: BAR indicator.
+pub const PCI_SRIOV_VFM_BIR: u32 = 0x0000_0007;
+/// SR-IOV VF migration state: offset.
+pub const PCI_SRIOV_VFM_OFFSET: u32 = 0xffff_fff8;
+/// ATS capability: invalidate queue depth.
+pub const PCI_ATS_CAP_QDEP: u16 = 0x001f;
+/// ATS control: smallest translation unit.
+pub const PCI_ATS_CTRL_STU: u16 = 0x001f;
+/// PRI control: enable.
+pub const PCI_PRI_CTRL_ENABLE: u16 = 0x0001;
+/// PRI control: reset.
+pub const PCI_PRI_CTRL_RESET: u16 = 0x0002;
+/// PRI status: response failure.
+pub const PCI_PRI_STATUS_RF: u16 = 0x0001;
+/// PRI status: unexpected PRG index.
+pub const PCI_PRI_STATUS_UPRGI: u16 = 0x0002;
+/// PRI status: stopped.
+pub const PCI_PRI_STATUS_STOPPED: u16 = 0x0100;
+/// PRI status: PRG response PASID required.
+pub const PCI_PRI_STATUS_PASID: u16 = 0x8000;
+/// PASID capability: execute permission supported.
+pub const PCI_PASID_CAP_EXEC: u16 = 0x0002;
+/// PASID capability: privilege mode supported.
+pub const PCI_PASID_CAP_PRIV: u16 = 0x0004;
+/// PASID capability: max PASID width (pciutils' PCI_PASID_CAP_WIDTH).
+pub const PCI_PASID_CAP_WIDTH: u16 = 0x1f00;
+/// PASID control: enable.
+pub const PCI_PASID_CTRL_ENABLE: u16 = 0x0001;
+/// PASID control: execute permission enable.
+pub const PCI_PASID_CTRL_EXEC: u16 = 0x0002;
+/// PASID control: privilege mode enable.
+pub const PCI_PASID_CTRL_PRIV: u16 = 0x0004;
+/// ACS: source validation.
+pub const PCI_ACS_SV: u16 = 0x0001;
+/// ACS: translation blocking.
+pub const PCI_ACS_TB: u16 = 0x0002;
+/// ACS: P2P request redirect.
+pub const PCI_ACS_RR: u16 = 0x0004;
+/// ACS: P2P completion redirect.
+pub const PCI_ACS_CR: u16 = 0x0008;
+/// ACS: upstream forwarding.
+pub const PCI_ACS_UF: u16 = 0x0010;
+/// ACS: P2P egress control.
+pub const PCI_ACS_EC: u16 = 0x0020;
+/// ACS: direct translated P2P.
+pub const PCI_ACS_DT: u16 = 0x0040;
+/// ARI capability: MFVC function groups capability.
+pub const PCI_ARI_CAP_MFVC: u16 = 0x0001;
+/// ARI capability: ACS function groups capability.
+pub const PCI_ARI_CAP_ACS: u16 = 0x0002;
+/// ARI capability: next function number.
+pub const PCI_ARI_CAP_NFN: u16 = 0xff00;
+/// ARI control: MFVC function groups enable.
+pub const PCI_ARI_CTRL_MFVC: u16 = 0x0001;
+/// ARI control: ACS function groups enable.
+pub const PCI_ARI_CTRL_ACS: u16 = 0x0002;
+/// ARI control: function group.
+pub const PCI_ARI_CTRL_FG: u16 = 0x0070;
+/// L1SS capabilities: PCI-PM L1.2 supported.
+pub const PCI_L1SS_CAP_PCIPM_L1_2: u32 = 0x0000_0001;
+/// L1SS capabilities: PCI-PM L1.1 supported.
+pub const PCI_L1SS_CAP_PCIPM_L1_1: u32 = 0x0000_0002;
+/// L1SS capabilities: ASPM L1.2 supported.
+pub const PCI_L1SS_CAP_ASPM_L1_2: u32 = 0x0000_0004;
+/// L1SS capabilities: ASPM L1.1 supported.
+pub const PCI_L1SS_CAP_ASPM_L1_1: u32 = 0x0000_0008;
+/// L1SS capabilities: L1 PM substates supported.
+pub const PCI_L1SS_CAP_L1_PM_SS: u32 = 0x0000_0010;
+/// L1SS capabilities: port common mode restore time.
+pub const PCI_L1SS_CAP_CM_RESTORE_TIME: u32 = 0x0000_ff00;
+/// L1SS capabilities: port T_POWER_ON scale.
+pub const PCI_L1SS_CAP_P_PWR_ON_SCALE: u32 = 0x0003_0000;
+/// L1SS capabilities: port T_POWER_ON value.
+pub const PCI_L1SS_CAP_P_PWR_ON_VALUE: u32 = 0x00f8_0000;
+/// L1SS control 1: LTR L1.2 threshold value.
+pub const PCI_L1SS_CTL1_LTR_L12_TH_VALUE: u32 = 0x03ff_0000;
+/// L1SS control 1: LTR L1.2 threshold scale (shift).
+pub const PCI_L1SS_CTL1_LTR_L12_TH_SCALE_SHIFT: u32 = 29;
+/// L1SS control 2: T_POWER_ON scale.
+pub const PCI_L1SS_CTL2_T_PWR_ON_SCALE: u32 = 0x0000_0003;
+/// L1SS control 2: T_POWER_ON value.
+pub const PCI_L1SS_CTL2_T_PWR_ON_VALUE: u32 = 0x0000_00f8;
+/// PTM capability: requester capable.
+pub const PCI_PTM_CAP_REQ: u32 = 0x0000_0001;
+/// PTM capability: responder capable.
+pub const PCI_PTM_CAP_RES: u32 = 0x0000_0002;
+/// PTM capability: root capable.
+pub const PCI_PTM_CAP_ROOT: u32 = 0x0000_0004;
+/// PTM: local clock granularity.
+pub const PCI_PTM_GRANULARITY_MASK: u32 = 0x0000_ff00;
+/// PTM control: enable.
+pub const PCI_PTM_CTRL_ENABLE: u32 = 0x0000_0001;
+/// PTM control: root select.
+pub const PCI_PTM_CTRL_ROOT: u32 = 0x0000_0002;
+/// DPC capability: interrupt message number.
+pub const PCI_EXP_DPC_IRQ: u16 = 0x001f;
+/// DPC capability: root port extensions.
+pub const PCI_EXP_DPC_CAP_RP_EXT: u16 = 0x0020;
+/// DPC capability: poisoned TLP egress blocking supported.
+pub const PCI_EXP_DPC_CAP_POISONED_TLP: u16 = 0x0040;
+/// DPC control: trigger enable (pciutils' PCI_DPC_CTL_TRIGGER).
+pub const PCI_EXP_DPC_CTL_EN_MASK: u16 = 0x0003;
+/// DPC control: interrupt enable.
+pub const PCI_EXP_DPC_CTL_INT_EN: u16 = 0x0008;
+/// DPC control: ERR_COR enable (pciutils' PCI_DPC_CTL_ERR_COR).
+pub const PCI_EXP_DPC_CTL_ERR_COR: u16 = 0x0010;
+/// DPC status: trigger status.
+pub const PCI_EXP_DPC_STATUS_TRIGGER: u16 = 0x0001;
+/// DPC status: trigger reason.
+pub const PCI_EXP_DPC_STATUS_TRIGGER_RSN: u16 = 0x0006;
+/// TPH capability: no ST mode supported.
+pub const PCI_TPH_CAP_ST_NS: u32 = 0x0000_0001;
+/// TPH capability: interrupt vector mode supported.
+pub const PCI_TPH_CAP_ST_IV: u32 = 0x0000_0002;
+/// TPH capability: device-specific mode supported.
+pub const PCI_TPH_CAP_ST_DS: u32 = 0x0000_0004;
+/// TPH capability: ST table size (entries minus one).
+pub const PCI_TPH_CAP_ST_MASK: u32 = 0x07ff_0000;
+/// TPH control: ST mode select.
+pub const PCI_TPH_CTRL_MODE_SEL_MASK: u32 = 0x0000_0007;
+/// TPH control: requester enable.
+pub const PCI_TPH_CTRL_REQ_EN_MASK: u32 = 0x0000_0300;
+/// VC port capability 1: extended VC count.
+pub const PCI_VC_CAP1_EVCC: u32 = 0x0000_0007;
+/// VC port capability 1: low priority extended VC count.
+pub const PCI_VC_CAP1_LPEVCC: u32 = 0x0000_0070;
+/// VSEC / DVSEC header: ID (VSEC) or vendor (DVSEC).
+pub const PCI_VNDR_HEADER_ID_MASK: u32 = 0x0000_ffff;
+/// VSEC / DVSEC header: revision.
+pub const PCI_VNDR_HEADER_REV_MASK: u32 = 0x000f_0000;
+/// VSEC / DVSEC header: length (shift).
+pub const PCI_VNDR_HEADER_LEN_SHIFT: u32 = 20;
+/// PCIe device status: correctable error detected.
+pub const PCI_EXP_DEVSTA_CED: u16 = 0x0001;
+/// PCIe device status: non-fatal error detected.
+pub const PCI_EXP_DEVSTA_NFED: u16 = 0x0002;
+/// PCIe device status: fatal error detected.
+pub const PCI_EXP_DEVSTA_FED: u16 = 0x0004;
+/// PCIe device status: unsupported request detected.
+pub const PCI_EXP_DEVSTA_URD: u16 = 0x0008;
+/// PCIe link capabilities: clock power management.
+pub const PCI_EXP_LNKCAP_CLKPM: u32 = 0x0004_0000;
+/// PCIe link capabilities: surprise down error reporting capable.
+pub const PCI_EXP_LNKCAP_SDERC: u32 = 0x0008_0000;
+/// PCIe link control: clock PM enable.
+pub const PCI_EXP_LNKCTL_CLKREQ_EN: u16 = 0x0100;
+/// PCIe link control: hardware autonomous width disable.
+pub const PCI_EXP_LNKCTL_HAWD: u16 = 0x0200;
+/// PCIe link control: link bandwidth management interrupt enable.
+pub const PCI_EXP_LNKCTL_LBMIE: u16 = 0x0400;
+/// PCIe link control: link autonomous bandwidth interrupt enable.
+pub const PCI_EXP_LNKCTL_LABIE: u16 = 0x0800;
+/// PCIe link status: link bandwidth management status.
+pub const PCI_EXP_LNKSTA_LBMS: u16 = 0x4000;
+/// PCIe link status: link autonomous bandwidth status.
+pub const PCI_EXP_LNKSTA_LABS: u16 = 0x8000;
+/// PCIe root control: system error on correctable error.
+pub const PCI_EXP_RTCTL_SECEE: u16 = 0x0001;
+/// PCIe root control: system error on non-fatal error.
+pub const PCI_EXP_RTCTL_SENFEE: u16 = 0x0002;
+/// PCIe root control: system error on fatal error.
+pub const PCI_EXP_RTCTL_SEFEE: u16 = 0x0004;
+/// PCIe root control: PME interrupt enable.
+pub const PCI_EXP_RTCTL_PMEIE: u16 = 0x0008;
+/// PCIe root control: CRS software visibility enable.
+pub const PCI_EXP_RTCTL_CRSSVE: u16 = 0x0010;
+/// PCIe root capabilities: CRS software visibility.
+pub const PCI_EXP_RTCAP_CRSVIS: u16 = 0x0001;
+/// PCIe root status: PME status.
+pub const PCI_EXP_RTSTA_PME: u32 = 0x0001_0000;
+/// PCIe root status: PME pending.
+pub const PCI_EXP_RTSTA_PENDING: u32 = 0x0002_0000;
+/// LTR latency value.
+pub const PCI_LTR_VALUE_MASK: u16 = 0x03ff;
+/// LTR latency scale.
+pub const PCI_LTR_SCALE_MASK: u16 = 0x1c00;
+/// PCIe device capabilities 2: completion timeout disable supported.
+pub const PCI_EXP_DEVCAP2_COMP_TMOUT_DIS: u32 = 0x0000_0010;
+/// PCIe device capabilities 2: atomic operation routing supported.
+pub const PCI_EXP_DEVCAP2_ATOMIC_ROUTE: u32 = 0x0000_0040;
+/// PCIe device capabilities 2: latency tolerance reporting.
+pub const PCI_EXP_DEVCAP2_LTR: u32 = 0x0000_0800;
+/// PCIe device capabilities 2: OBFF support.
+pub const PCI_EXP_DEVCAP2_OBFF_MASK: u32 = 0x000c_0000;
+/// PCIe device control 2: completion timeout value.
+pub const PCI_EXP_DEVCTL2_COMP_TIMEOUT: u16 = 0x000f;
+/// PCIe device control 2: completion timeout disable.
+pub const PCI_EXP_DEVCTL2_COMP_TMOUT_DIS: u16 = 0x0010;
+/// PCIe device control 2: atomic operation requester enable.
+pub const PCI_EXP_DEVCTL2_ATOMIC_REQ: u16 = 0x0040;
+/// PCIe device control 2: LTR mechanism enable.
+pub const PCI_EXP_DEVCTL2_LTR_EN: u16 = 0x0400;
+/// PCIe device control 2: OBFF enable (both bits).
+pub const PCI_EXP_DEVCTL2_OBFF_WAKE_EN: u16 = 0x6000;
+/// PCIe link capabilities 2: crosslink supported.
+pub const PCI_EXP_LNKCAP2_CROSSLINK: u32 = 0x0000_0100;
+/// PCIe link control 2: enter compliance.
+pub const PCI_EXP_LNKCTL2_ENTER_COMP: u16 = 0x0010;
+/// PCIe link control 2: hardware autonomous speed disable.
+pub const PCI_EXP_LNKCTL2_HASD: u16 = 0x0020;

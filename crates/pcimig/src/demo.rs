@@ -10,12 +10,17 @@
 //! are checked), not from running the checker.
 
 use crate::check::{vfio::VfioRequest, CheckOutput, Verdict, WarningKind};
+use pcimig_config::regs::*;
+use pcimig_config::{le, walk_ext, walk_std, CapId, ExtCapId};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// Offset of the VSC added to the vGPU-like device.
 pub const VSC_OFFSET: usize = 0xc0;
 /// The VSC's length byte.
 pub const VSC_LEN: u8 = 0x18;
+/// Where the VSC's length byte is.
+const VSC_LEN_AT: usize = VSC_OFFSET + PCI_VNDR_CAP_LEN;
 
 /// The VSC payload (from +3) a host's vendor driver presents: a signature, the driver branch
 /// and the capability bits that branch advertises.
@@ -32,31 +37,78 @@ fn vsc_payload(branch: &[u8; 4], caps: u32) -> Vec<u8> {
 /// The vGPU-like config a host with the given driver branch presents.
 pub fn vgpu_config(h100: &[u8], branch: &[u8; 4], caps: u32) -> Vec<u8> {
     let mut c = h100.to_vec();
-    // Standard chain: MSI-X at 0xb0 is the last capability; link a VSC after it.
-    c[0xb0 + 1] = VSC_OFFSET as u8;
-    c[VSC_OFFSET] = 0x09;
-    c[VSC_OFFSET + 1] = 0x00;
-    c[VSC_OFFSET + 2] = VSC_LEN;
+    // Standard chain: link a VSC after the last capability (MSI-X at 0xb0 on the H100).
+    let last = last_std_cap(&c);
+    c[last + PCI_CAP_LIST_NEXT] = VSC_OFFSET as u8;
+    c[VSC_OFFSET + PCI_CAP_LIST_ID] = CapId::Vndr.value();
+    c[VSC_OFFSET + PCI_CAP_LIST_NEXT] = 0x00;
+    c[VSC_OFFSET + PCI_VNDR_CAP_LEN] = VSC_LEN;
     let p = vsc_payload(branch, caps);
-    c[VSC_OFFSET + 3..VSC_OFFSET + 3 + p.len()].copy_from_slice(&p);
-    // No Device Serial Number: unlink it from the extended chain (0x2b8 -> 0x2f0) and clear it.
-    let h = pcimig_config::le::long(&c, 0x2b8) & 0x000f_ffff;
-    c[0x2b8..0x2bc].copy_from_slice(&h.to_le_bytes());
-    c[0x2f0..0x2fc].fill(0);
+    let payload = VSC_OFFSET + PCI_VNDR_CAP_HEADER_SIZEOF;
+    c[payload..payload + p.len()].copy_from_slice(&p);
+    // No Device Serial Number: unlink it from the extended chain (on the H100 the capability
+    // at 0x2b8 points to the DSN at 0x2f0, the last one) and clear it.
+    let dsn = dsn_offset(&c);
+    let before = ext_cap_before(&c, dsn);
+    let h = le::long(&c, before) & PCI_EXT_CAP_ID_VER_MASK;
+    c[before..before + PCI_EXT_CAP_HEADER_SIZEOF].copy_from_slice(&h.to_le_bytes());
+    c[dsn..dsn + PCI_EXT_CAP_DSN_SIZEOF].fill(0);
     c
 }
+
+/// The offset of the last capability of the standard chain.
+fn last_std_cap(config: &[u8]) -> usize {
+    walk_std(config)
+        .entries
+        .last()
+        .expect("the H100 has standard capabilities")
+        .offset
+}
+
+/// The offset of the Device Serial Number capability.
+fn dsn_offset(config: &[u8]) -> usize {
+    walk_ext(config)
+        .entries
+        .iter()
+        .find(|e| ExtCapId::from(e.id) == ExtCapId::Dsn)
+        .expect("the H100 has a Device Serial Number")
+        .offset
+}
+
+/// The offset of the extended capability whose next pointer is `offset`.
+fn ext_cap_before(config: &[u8], offset: usize) -> usize {
+    walk_ext(config)
+        .entries
+        .iter()
+        .find(|e| e.next == offset)
+        .expect("the capability is not the first of the extended chain")
+        .offset
+}
+
+/// The serial number bytes of a config's Device Serial Number.
+fn dsn_serial(config: &[u8]) -> Range<usize> {
+    let serial = dsn_offset(config) + PCI_DSN_SERIAL;
+    serial..dsn_offset(config) + PCI_EXT_CAP_DSN_SIZEOF
+}
+
+/// Host B's other vGPU type: device ID 0x2331 (the H100's is 0x2330), its low byte.
+const OTHER_TYPE_DEVICE_ID_LO: u8 = 0x31;
+/// The longer VSC length host B's driver declares.
+const VSC_LEN_LONGER: u8 = 0x1c;
+/// Another board's Device Serial Number.
+const OTHER_SERIAL: u64 = 0x1b2e_7c40_99aa_5106;
 
 /// Every demo data file, derived from the H100 config: `(file name, bytes)`.
 pub fn derive_files(h100: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
     let a = vgpu_config(h100, b"R550", 0x0000_00f3);
     let b = vgpu_config(h100, b"R570", 0x0000_01f7);
     let mut other_type = b.clone();
-    other_type[0x02] = 0x31; // host B presents another vGPU type: device ID 0x2331
+    other_type[PCI_DEVICE_ID] = OTHER_TYPE_DEVICE_ID_LO;
     let mut vsc_len = b.clone();
-    vsc_len[VSC_OFFSET + 2] = 0x1c; // host B's driver declares a longer VSC
+    vsc_len[VSC_OFFSET + PCI_VNDR_CAP_LEN] = VSC_LEN_LONGER;
     let gpu0 = h100.to_vec();
     let mut gpu1 = h100.to_vec();
-    gpu1[0x2f4..0x2fc].copy_from_slice(&0x1b2e_7c40_99aa_5106u64.to_le_bytes()); // another board's serial
+    gpu1[dsn_serial(h100)].copy_from_slice(&OTHER_SERIAL.to_le_bytes());
     vec![
         ("vgpu-host-a-r550.bin", a),
         ("vgpu-host-b-r570.bin", b),
@@ -114,8 +166,8 @@ pub fn scenarios(dir: &Path) -> std::io::Result<Vec<Scenario>> {
     let (g0, g1) = (read("h100-gpu0.bin")?, read("h100-gpu1.bin")?);
     // The VSC's payload (after its 3-byte header, up to the next capability or 0x100) is the
     // only part host A and B differ in.
-    let p = first_diff(&a, &b, VSC_OFFSET + 3..0x100);
-    let dsn = first_diff(&g0, &g1, 0x2f4..0x2fc);
+    let p = first_diff(&a, &b, VSC_OFFSET + PCI_VNDR_CAP_HEADER_SIZEOF..PCI_CONFIG_SPACE_SIZE);
+    let dsn = first_diff(&g0, &g1, dsn_serial(&g0));
     let base = |saved: &str, dest: &str| VfioRequest {
         saved: f(saved),
         dest: f(dest),
@@ -151,7 +203,7 @@ pub fn scenarios(dir: &Path) -> std::io::Result<Vec<Scenario>> {
             why: "the exemption covers VSC payloads only: the Device ID is always checked".into(),
             request: base(sa, "vgpu-host-b-r570-other-type.bin"),
             command: cmd("", sa, "vgpu-host-b-r570-other-type.bin"),
-            expected: Expected { verdict: Verdict::Fail, qemu_line: Some(qemu_line(0x2, a[2], other[2])), warning: None },
+            expected: Expected { verdict: Verdict::Fail, qemu_line: Some(qemu_line(PCI_DEVICE_ID, a[PCI_DEVICE_ID], other[PCI_DEVICE_ID])), warning: None },
         },
         Scenario {
             title: "1e. host B's driver declares a longer VSC (length byte 0x1c)".into(),
@@ -160,7 +212,7 @@ pub fn scenarios(dir: &Path) -> std::io::Result<Vec<Scenario>> {
             command: cmd("", sa, "vgpu-host-b-r570-vsc-len.bin"),
             expected: Expected {
                 verdict: Verdict::Fail,
-                qemu_line: Some(qemu_line(VSC_OFFSET + 2, a[VSC_OFFSET + 2], vlen[VSC_OFFSET + 2])),
+                qemu_line: Some(qemu_line(VSC_LEN_AT, a[VSC_LEN_AT], vlen[VSC_LEN_AT])),
                 warning: None,
             },
         },

@@ -19,7 +19,7 @@ pub use fields::Field;
 pub use pciids::PciIds;
 
 use crate::source::{BarSizes, ConfigSource, SourceKind, Truncation};
-use pcimig_config::le::uint_at;
+use pcimig_config::le;
 use pcimig_config::regs::*;
 use pcimig_config::{walk_ext, walk_std, CapId, ChainIssue, ExtCapId};
 use serde::Serialize;
@@ -152,45 +152,77 @@ fn header(b: &[u8]) -> Option<Header> {
         return None;
     }
     let ht = b[PCI_HEADER_TYPE];
-    let kind = ht & 0x7f;
+    let kind = ht & PCI_HEADER_TYPE_MASK;
     let mut c = fields::Cx::new(b, 0);
-    c.f(0x04, 2, "Command", |v| {
-        let names = [
-            (0, "I/O"),
-            (1, "Mem"),
-            (2, "BusMaster"),
-            (6, "ParErr"),
-            (8, "SERR"),
-            (10, "DisINTx"),
-        ];
-        flags_text(v, &names)
+    command_status(&mut c);
+    c.f(PCI_CACHE_LINE_SIZE, 1, "Cache Line Size", |v| {
+        format!("{} bytes", v * 4)
     });
-    c.f(0x06, 2, "Status", |v| {
-        let names = [
-            (3, "INTx"),
-            (4, "Cap"),
-            (5, "66MHz"),
-            (8, "ParErr"),
-            (14, "SERR"),
-            (15, "PERR"),
-        ];
-        flags_text(v, &names)
-    });
-    c.f(0x0c, 1, "Cache Line Size", |v| format!("{} bytes", v * 4));
-    c.f(0x0d, 1, "Latency Timer", |v| v.to_string());
-    const BARS: [&str; 6] = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5"];
+    c.f(PCI_LATENCY_TIMER, 1, "Latency Timer", |v| v.to_string());
     let nbars = match kind {
-        0 => 6,
-        1 => 2,
+        PCI_HEADER_TYPE_NORMAL => PCI_NUM_BARS,
+        PCI_HEADER_TYPE_BRIDGE => PCI_NUM_BARS_BRIDGE,
         _ => 0,
     };
-    // A 64-bit memory BAR takes the next BAR slot for its upper 32 bits (as lspci shows it).
+    bars(&mut c, b, nbars);
+    match kind {
+        PCI_HEADER_TYPE_NORMAL => type0_regs(&mut c),
+        PCI_HEADER_TYPE_BRIDGE => bridge_regs(&mut c),
+        _ => {}
+    }
+    interrupt_regs(&mut c);
+    let is_type0 = kind == PCI_HEADER_TYPE_NORMAL;
+    Some(Header {
+        vendor_id: le::u16_at(b, PCI_VENDOR_ID)?,
+        device_id: le::u16_at(b, PCI_DEVICE_ID)?,
+        revision: b[PCI_REVISION_ID],
+        class: le::uint_at(b, PCI_CLASS_PROG, 3)? as u32,
+        header_type: kind,
+        multifunction: ht & PCI_HEADER_TYPE_MULTI_FUNCTION != 0,
+        subsystem_vendor_id: is_type0.then(|| le::word(b, PCI_SUBSYSTEM_VENDOR_ID)),
+        subsystem_id: is_type0.then(|| le::word(b, PCI_SUBSYSTEM_ID)),
+        fields: c.fields,
+    })
+}
+
+/// Command and Status (pciutils' show_htype0 common part: the flags lspci prints).
+fn command_status(c: &mut fields::Cx) {
+    c.f(PCI_COMMAND, 2, "Command", |v| {
+        let names = [
+            (PCI_COMMAND_IO, "I/O"),
+            (PCI_COMMAND_MEMORY, "Mem"),
+            (PCI_COMMAND_MASTER, "BusMaster"),
+            (PCI_COMMAND_PARITY, "ParErr"),
+            (PCI_COMMAND_SERR, "SERR"),
+            (PCI_COMMAND_INTX_DISABLE, "DisINTx"),
+        ];
+        flags_text(v, &names)
+    });
+    c.f(PCI_STATUS, 2, "Status", |v| {
+        let names = [
+            (PCI_STATUS_INTERRUPT, "INTx"),
+            (PCI_STATUS_CAP_LIST, "Cap"),
+            (PCI_STATUS_66MHZ, "66MHz"),
+            (PCI_STATUS_PARITY, "ParErr"),
+            (PCI_STATUS_SIG_SYSTEM_ERROR, "SERR"),
+            (PCI_STATUS_DETECTED_PARITY, "PERR"),
+        ];
+        flags_text(v, &names)
+    });
+}
+
+/// The first `nbars` BARs. A 64-bit memory BAR takes the next BAR slot for its upper 32 bits
+/// (as lspci shows it).
+fn bars(c: &mut fields::Cx, b: &[u8], nbars: usize) {
+    const BARS: [&str; PCI_NUM_BARS] = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5"];
+    /// The low BAR bits that say "64-bit memory BAR": space (I/O or memory) and type.
+    const SPACE_AND_TYPE: u32 = PCI_BASE_ADDRESS_SPACE_IO as u32 | PCI_BASE_ADDRESS_MEM_TYPE_MASK as u32;
     let mut i = 0;
     while i < nbars {
-        let off = 0x10 + 4 * i;
-        let is64 = uint_at(b, off, 4).is_some_and(|v| v & 0x7 == 0x4);
+        let off = PCI_BASE_ADDRESS_0 + 4 * i;
+        let is64 = le::u32_at(b, off).is_some_and(|v| v & SPACE_AND_TYPE == u32::from(PCI_BASE_ADDRESS_MEM_TYPE_64));
         if is64 && i + 1 < nbars {
-            let hi = uint_at(b, off + 4, 4).unwrap_or(0);
+            let hi = u64::from(le::u32_at(b, off + 4).unwrap_or(0));
             c.f(off, 4, BARS[i], |v| bar_text(v | (hi << 32)));
             let lower = BARS[i];
             c.f(off + 4, 4, BARS[i + 1], |v| {
@@ -202,82 +234,92 @@ fn header(b: &[u8]) -> Option<Header> {
             i += 1;
         }
     }
-    match kind {
-        0 => {
-            c.f(0x2c, 2, "Subsystem Vendor ID", |v| format!("{v:04x}"));
-            c.f(0x2e, 2, "Subsystem ID", |v| format!("{v:04x}"));
-            c.f(0x30, 4, "Expansion ROM Base Address", |v| {
-                format!(
-                    "{:08x} [{}]",
-                    v & !0x7ff,
-                    if v & 1 == 1 { "enabled" } else { "disabled" }
-                )
-            });
-        }
-        1 => {
-            c.f(0x18, 1, "Primary Bus Number", |v| format!("{v:02x}"));
-            c.f(0x19, 1, "Secondary Bus Number", |v| format!("{v:02x}"));
-            c.f(0x1a, 1, "Subordinate Bus Number", |v| format!("{v:02x}"));
-            c.f(0x1c, 2, "I/O Base/Limit", |v| format!("{v:04x}"));
-            c.f(0x20, 4, "Memory Base/Limit", |v| format!("{v:08x}"));
-            c.f(0x24, 4, "Prefetchable Memory Base/Limit", |v| format!("{v:08x}"));
-            c.f(0x38, 4, "Expansion ROM Base Address", |v| format!("{v:08x}"));
-            c.f(0x3e, 2, "Bridge Control", |v| {
-                flags_text(
-                    v,
-                    &[
-                        (0, "Parity"),
-                        (1, "SERR"),
-                        (2, "NoISA"),
-                        (3, "VGA"),
-                        (5, "MAbort"),
-                        (6, ">Reset"),
-                    ],
-                )
-            });
-        }
-        _ => {}
-    }
-    c.f(0x34, 1, "Capabilities Pointer", |v| format!("{v:02x}"));
-    c.f(0x3c, 1, "Interrupt Line", |v| v.to_string());
-    c.f(0x3d, 1, "Interrupt Pin", |v| match v {
+}
+
+/// The type 0 header's subsystem IDs and Expansion ROM.
+fn type0_regs(c: &mut fields::Cx) {
+    c.f(PCI_SUBSYSTEM_VENDOR_ID, 2, "Subsystem Vendor ID", |v| {
+        format!("{v:04x}")
+    });
+    c.f(PCI_SUBSYSTEM_ID, 2, "Subsystem ID", |v| format!("{v:04x}"));
+    c.f(PCI_ROM_ADDRESS, 4, "Expansion ROM Base Address", |v| {
+        format!(
+            "{:08x} [{}]",
+            v & u64::from(PCI_ROM_ADDRESS_MASK),
+            if v & u64::from(PCI_ROM_ADDRESS_ENABLE) != 0 {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        )
+    });
+}
+
+/// The type 1 (bridge) header's bus numbers, windows, Expansion ROM and Bridge Control
+/// (pciutils' show_htype1).
+fn bridge_regs(c: &mut fields::Cx) {
+    c.f(PCI_PRIMARY_BUS, 1, "Primary Bus Number", |v| format!("{v:02x}"));
+    c.f(PCI_SECONDARY_BUS, 1, "Secondary Bus Number", |v| format!("{v:02x}"));
+    c.f(PCI_SUBORDINATE_BUS, 1, "Subordinate Bus Number", |v| format!("{v:02x}"));
+    c.f(PCI_IO_BASE, 2, "I/O Base/Limit", |v| format!("{v:04x}"));
+    c.f(PCI_MEMORY_BASE, 4, "Memory Base/Limit", |v| format!("{v:08x}"));
+    c.f(PCI_PREF_MEMORY_BASE, 4, "Prefetchable Memory Base/Limit", |v| {
+        format!("{v:08x}")
+    });
+    c.f(PCI_ROM_ADDRESS1, 4, "Expansion ROM Base Address", |v| {
+        format!("{v:08x}")
+    });
+    c.f(PCI_BRIDGE_CONTROL, 2, "Bridge Control", |v| {
+        flags_text(
+            v,
+            &[
+                (PCI_BRIDGE_CTL_PARITY, "Parity"),
+                (PCI_BRIDGE_CTL_SERR, "SERR"),
+                (PCI_BRIDGE_CTL_ISA, "NoISA"),
+                (PCI_BRIDGE_CTL_VGA, "VGA"),
+                (PCI_BRIDGE_CTL_MASTER_ABORT, "MAbort"),
+                (PCI_BRIDGE_CTL_BUS_RESET, ">Reset"),
+            ],
+        )
+    });
+}
+
+/// Capabilities Pointer, Interrupt Line and Pin.
+fn interrupt_regs(c: &mut fields::Cx) {
+    c.f(PCI_CAPABILITY_LIST, 1, "Capabilities Pointer", |v| format!("{v:02x}"));
+    c.f(PCI_INTERRUPT_LINE, 1, "Interrupt Line", |v| v.to_string());
+    c.f(PCI_INTERRUPT_PIN, 1, "Interrupt Pin", |v| match v {
         0 => "none".into(),
         1..=4 => ["A", "B", "C", "D"][v as usize - 1].into(),
         _ => format!("{v} (invalid)"),
     });
-    Some(Header {
-        vendor_id: uint_at(b, 0, 2)? as u16,
-        device_id: uint_at(b, 2, 2)? as u16,
-        revision: b[PCI_REVISION_ID],
-        class: uint_at(b, 9, 3)? as u32,
-        header_type: kind,
-        multifunction: ht & 0x80 != 0,
-        subsystem_vendor_id: (kind == 0).then(|| uint_at(b, 0x2c, 2).unwrap_or(0) as u16),
-        subsystem_id: (kind == 0).then(|| uint_at(b, 0x2e, 2).unwrap_or(0) as u16),
-        fields: c.fields,
-    })
 }
 
-fn flags_text(v: u64, list: &[(u32, &str)]) -> String {
+/// Flags as lspci writes them (`Name+` / `Name-`), each named by its pci_regs.h mask.
+fn flags_text(v: u64, list: &[(u16, &str)]) -> String {
     list.iter()
-        .map(|(b, n)| format!("{n}{}", if v >> b & 1 == 1 { '+' } else { '-' }))
+        .map(|&(m, n)| format!("{n}{}", if v & u64::from(m) != 0 { '+' } else { '-' }))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 fn bar_text(v: u64) -> String {
-    if v & 1 == 1 {
-        format!("I/O at {:x}", v & !3)
+    if v & u64::from(PCI_BASE_ADDRESS_SPACE_IO) != 0 {
+        format!("I/O at {:x}", v & u64::from(PCI_BASE_ADDRESS_IO_MASK))
     } else {
-        let ty = match (v >> 1) & 3 {
+        let ty = match (v as u8) & PCI_BASE_ADDRESS_MEM_TYPE_MASK {
             0 => "32-bit",
-            2 => "64-bit",
+            PCI_BASE_ADDRESS_MEM_TYPE_64 => "64-bit",
             _ => "reserved type",
         };
         format!(
             "Memory at {:08x} ({ty}, {})",
-            v & !0xf,
-            if v & 8 != 0 { "prefetchable" } else { "non-prefetchable" }
+            v & !u64::from(PCI_BASE_ADDRESS_MEM_FLAGS),
+            if v & u64::from(PCI_BASE_ADDRESS_MEM_PREFETCH) != 0 {
+                "prefetchable"
+            } else {
+                "non-prefetchable"
+            }
         )
     }
 }
@@ -287,7 +329,7 @@ fn issue_entry(issue: ChainIssue, extended: bool, have: usize) -> CapReport {
         ChainIssue::Looped { at } => ("looped", at, None, "<chain looped>"),
         ChainIssue::Broken { at } => ("broken", at, None, "<chain broken>"),
         ChainIssue::IntoHeader { from, to } => ("into_header", to, Some(from), "<pointer into the header>"),
-        ChainIssue::PastEnd { from, to } if to + if extended { 4 } else { 2 } > have => {
+        ChainIssue::PastEnd { from, to } if to + cap_header_len(extended) > have => {
             ("not_in_dump", to, Some(from), "<not in the dump>")
         }
         ChainIssue::PastEnd { from, to } => ("past_end", to, Some(from), "<pointer past the end>"),
@@ -310,11 +352,21 @@ fn issue_entry(issue: ChainIssue, extended: bool, have: usize) -> CapReport {
     }
 }
 
+/// The bytes of a capability header: ID and next pointer (standard), or the 32-bit extended
+/// header.
+fn cap_header_len(extended: bool) -> usize {
+    if extended {
+        PCI_EXT_CAP_HEADER_SIZEOF
+    } else {
+        PCI_CAP_LIST_NEXT + 1
+    }
+}
+
 /// The standard chain as lspci walks it: from 0x34 (0x14 for a CardBus bridge).
 fn std_chain(b: &[u8], header_type: u8) -> pcimig_config::CapChain {
-    if header_type == 2 && b.len() > 0x34 {
+    if header_type == PCI_HEADER_TYPE_CARDBUS && b.len() > PCI_CAPABILITY_LIST {
         let mut copy = b.to_vec();
-        copy[PCI_CAPABILITY_LIST] = b[0x14];
+        copy[PCI_CAPABILITY_LIST] = b[PCI_CB_CAPABILITY_LIST];
         walk_std(&copy)
     } else {
         walk_std(b)
@@ -436,7 +488,7 @@ fn std_cap(b: &[u8], e: &pcimig_config::CapEntry, access: &mut ExtAccess) -> Cap
     match id {
         CapId::Pm => {
             fields::pm(&mut c);
-            version = c.rd(PCI_PM_PMC, 2).map(|v| (v & PM_CAP_VERSION_MASK) as u8);
+            version = c.rd(PCI_PM_PMC, 2).map(|v| (v & u64::from(PCI_PM_CAP_VER_MASK)) as u8);
         }
         CapId::Msi => fields::msi(&mut c),
         CapId::Msix => fields::msix(&mut c),
@@ -456,26 +508,8 @@ fn std_cap(b: &[u8], e: &pcimig_config::CapEntry, access: &mut ExtAccess) -> Cap
         }
         _ => {}
     }
-    let mut cap = CapReport {
-        id: Some(e.id),
-        offset: e.offset,
-        extended: false,
-        name: id.display_name(),
-        version,
-        next: Some(e.next),
-        fields: std::mem::take(&mut c.fields),
-        issue: None,
-        notes: Vec::new(),
-    };
-    if c.cut {
-        cap.notes
-            .push("runs past the bytes available: registers beyond them are not shown".into());
-    }
-    cap
+    cap_report(e, false, id.display_name(), version, c)
 }
-
-/// The Power Management Capabilities register's Version field (PCI_PM_CAP_VER_MASK).
-const PM_CAP_VERSION_MASK: u64 = 0x7;
 
 /// A Vendor Specific Capability's payload may differ between devices and driver versions.
 fn vsc_hazard(b: &[u8], offset: usize) -> Hazard {
@@ -513,7 +547,7 @@ fn ext_caps(b: &[u8], access: ExtAccess, report: &mut DeviceReport) {
             report.capabilities.push(issue_entry(issue, true, b.len()));
         }
     } else if !access.can_have_ext && ext_bytes_present {
-        let h100 = uint_at(b, PCI_CONFIG_SPACE_SIZE, 4).unwrap_or(0);
+        let h100 = le::long(b, PCI_CONFIG_SPACE_SIZE);
         if h100 != 0 && h100 != 0xffff_ffff {
             report.warnings.push(format!(
                 "bytes at 0x100 ({h100:#010x}) are not decoded as extended capabilities: the device has no PCI Express \
@@ -572,81 +606,110 @@ fn vfio_view(src: &ConfigSource, h: &HeaderKey, report: &mut DeviceReport) {
     }
 }
 
+/// Decode one extended capability (pciutils' show_ext_caps switch), with the hazard it carries.
 fn ext_cap(b: &[u8], e: &pcimig_config::CapEntry, is_root: bool, hazards: &mut Vec<Hazard>) -> CapReport {
     let id = ExtCapId::from(e.id);
     let mut c = fields::Cx::new(b, e.offset);
+    if let Some(h) = ext_cap_regs(&mut c, id, e.offset, is_root) {
+        hazards.push(h);
+    }
+    cap_report(e, true, id.display_name(), Some(e.version), c)
+}
+
+/// The registers of one extended capability, one decoder per capability; the Device Serial
+/// Number and vendor-specific capabilities return their hazard.
+fn ext_cap_regs(c: &mut fields::Cx, id: ExtCapId, offset: usize, is_root: bool) -> Option<Hazard> {
     match id {
-        ExtCapId::Err => fields::aer(&mut c, is_root),
-        ExtCapId::Sriov => fields::sriov(&mut c),
-        ExtCapId::Ats => fields::ats(&mut c),
-        ExtCapId::Pri => fields::pri(&mut c),
-        ExtCapId::Pasid => fields::pasid(&mut c),
-        ExtCapId::Acs => fields::acs(&mut c),
-        ExtCapId::Ari => fields::ari(&mut c),
-        ExtCapId::Rebar | ExtCapId::VfRebar => fields::rebar(&mut c),
-        ExtCapId::L1ss => fields::l1ss(&mut c),
-        ExtCapId::Ltr => fields::ltr(&mut c),
-        ExtCapId::Ptm => fields::ptm(&mut c),
-        ExtCapId::Dpc => fields::dpc(&mut c),
-        ExtCapId::Tph => fields::tph(&mut c),
-        ExtCapId::Vc | ExtCapId::Vc9 => fields::vc(&mut c),
-        ExtCapId::Dsn => {
-            if let Some(sn) = fields::dsn(&mut c) {
-                hazards.push(Hazard {
-                    kind: "device_serial_number",
-                    offset: e.offset,
-                    extended: true,
-                    range: Some([e.offset + 4, e.offset + 12]),
-                    checked_bytes: None,
-                    message: format!(
-                        "Device Serial Number {sn:016x} at {:#05x}: unique to this physical device, so it differs on \
-                         any other device; where QEMU checks these bytes a restore onto a different device fails",
-                        e.offset
-                    ),
-                });
-            }
-        }
-        ExtCapId::Vndr => {
-            if let Some((vid, rev, len)) = fields::vsec(&mut c) {
-                hazards.push(Hazard {
-                    kind: "vendor_specific",
-                    offset: e.offset,
-                    extended: true,
-                    range: Some([e.offset, (e.offset + (len as usize).max(8)).min(PCIE_CONFIG_SPACE_SIZE)]),
-                    checked_bytes: None,
-                    message: format!(
-                        "Vendor-Specific Extended Capability at {:#05x} (VSEC ID {vid:#06x} rev {rev}, {len} bytes): \
-                         contents defined by the vendor, may differ between devices, firmware or driver versions",
-                        e.offset
-                    ),
-                });
-            }
-        }
-        ExtCapId::Dvsec => {
-            if let Some((vendor, rev, len, dvsec_id)) = fields::dvsec(&mut c) {
-                hazards.push(Hazard {
-                    kind: "vendor_specific",
-                    offset: e.offset,
-                    extended: true,
-                    range: Some([e.offset, (e.offset + (len as usize).max(10)).min(PCIE_CONFIG_SPACE_SIZE)]),
-                    checked_bytes: None,
-                    message: format!(
-                        "Designated Vendor-Specific capability at {:#05x} (vendor {vendor:04x}, DVSEC ID {dvsec_id:#06x} \
-                         rev {rev}, {len} bytes): contents defined by the vendor, may differ between devices, firmware \
-                         or driver versions",
-                        e.offset
-                    ),
-                });
-            }
-        }
+        ExtCapId::Err => fields::aer(c, is_root),
+        ExtCapId::Sriov => fields::sriov(c),
+        ExtCapId::Ats => fields::ats(c),
+        ExtCapId::Pri => fields::pri(c),
+        ExtCapId::Pasid => fields::pasid(c),
+        ExtCapId::Acs => fields::acs(c),
+        ExtCapId::Ari => fields::ari(c),
+        ExtCapId::Rebar | ExtCapId::VfRebar => fields::rebar(c),
+        ExtCapId::L1ss => fields::l1ss(c),
+        ExtCapId::Ltr => fields::ltr(c),
+        ExtCapId::Ptm => fields::ptm(c),
+        ExtCapId::Dpc => fields::dpc(c),
+        ExtCapId::Tph => fields::tph(c),
+        ExtCapId::Vc | ExtCapId::Vc9 => fields::vc(c),
+        ExtCapId::Dsn => return fields::dsn(c).map(|sn| dsn_hazard(offset, sn)),
+        ExtCapId::Vndr => return fields::vsec(c).map(|h| vsec_hazard(offset, h)),
+        ExtCapId::Dvsec => return fields::dvsec(c).map(|h| dvsec_hazard(offset, h)),
         _ => {}
     }
+    None
+}
+
+/// A Device Serial Number is unique to one physical device.
+fn dsn_hazard(offset: usize, sn: u64) -> Hazard {
+    Hazard {
+        kind: "device_serial_number",
+        offset,
+        extended: true,
+        range: Some([offset + PCI_DSN_SERIAL, offset + PCI_EXT_CAP_DSN_SIZEOF]),
+        checked_bytes: None,
+        message: format!(
+            "Device Serial Number {sn:016x} at {offset:#05x}: unique to this physical device, so it differs on \
+             any other device; where QEMU checks these bytes a restore onto a different device fails"
+        ),
+    }
+}
+
+/// A Vendor-Specific Extended Capability's contents are the vendor's (range: at least its
+/// headers).
+fn vsec_hazard(offset: usize, (vid, rev, len): (u64, u64, u64)) -> Hazard {
+    Hazard {
+        kind: "vendor_specific",
+        offset,
+        extended: true,
+        range: Some([
+            offset,
+            (offset + (len as usize).max(PCI_VNDR_PAYLOAD)).min(PCIE_CONFIG_SPACE_SIZE),
+        ]),
+        checked_bytes: None,
+        message: format!(
+            "Vendor-Specific Extended Capability at {offset:#05x} (VSEC ID {vid:#06x} rev {rev}, {len} bytes): \
+             contents defined by the vendor, may differ between devices, firmware or driver versions"
+        ),
+    }
+}
+
+/// A Designated Vendor-Specific capability's contents are the vendor's (range: at least its
+/// headers).
+fn dvsec_hazard(offset: usize, (vendor, rev, len, dvsec_id): (u64, u64, u64, u64)) -> Hazard {
+    Hazard {
+        kind: "vendor_specific",
+        offset,
+        extended: true,
+        range: Some([
+            offset,
+            (offset + (len as usize).max(PCI_DVSEC_PAYLOAD)).min(PCIE_CONFIG_SPACE_SIZE),
+        ]),
+        checked_bytes: None,
+        message: format!(
+            "Designated Vendor-Specific capability at {offset:#05x} (vendor {vendor:04x}, DVSEC ID {dvsec_id:#06x} \
+             rev {rev}, {len} bytes): contents defined by the vendor, may differ between devices, firmware \
+             or driver versions"
+        ),
+    }
+}
+
+/// The report of one decoded capability, with a note when it runs past the bytes available.
+fn cap_report(
+    e: &pcimig_config::CapEntry,
+    extended: bool,
+    name: String,
+    version: Option<u8>,
+    mut c: fields::Cx,
+) -> CapReport {
     let mut cap = CapReport {
         id: Some(e.id),
         offset: e.offset,
-        extended: true,
-        name: id.display_name(),
-        version: Some(e.version),
+        extended,
+        name,
+        version,
         next: Some(e.next),
         fields: std::mem::take(&mut c.fields),
         issue: None,

@@ -2,6 +2,7 @@
 //! read of it returns.
 
 use super::{ConfigSource, SourceError, SourceSpec, Truncation};
+use pcimig_config::regs::{PCIE_CONFIG_SPACE_SIZE, PCI_CONFIG_HEADER_SIZE, PCI_CONFIG_SPACE_SIZE};
 
 /// Read a binary dump's bytes. 256 and 4096 bytes are whole configs; 64 bytes is the header
 /// an unprivileged sysfs read returns (kept, marked truncated); anything else is refused.
@@ -17,9 +18,12 @@ pub(super) fn load(spec: &SourceSpec, data: Vec<u8>) -> Result<Vec<ConfigSource>
     }
     let mut src = ConfigSource::physical(&spec.path, Vec::new());
     match data.len() {
-        256 | 4096 => {}
-        64 => {
-            src.truncated = Some(Truncation { have: 64, full: 256 });
+        PCI_CONFIG_SPACE_SIZE | PCIE_CONFIG_SPACE_SIZE => {}
+        PCI_CONFIG_HEADER_SIZE => {
+            src.truncated = Some(Truncation {
+                have: PCI_CONFIG_HEADER_SIZE,
+                full: PCI_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{}: only 64 bytes, the header an unprivileged read of sysfs config returns; capabilities are not visible (read it as root)",
                 spec.path

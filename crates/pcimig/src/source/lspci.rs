@@ -13,11 +13,14 @@
 //! Unlike pciutils, a last line without a newline and lines longer than 255 bytes are accepted.
 
 use super::{ConfigSource, SourceError, SourceSpec, Truncation};
-use pcimig_config::regs::{PCI_CAPABILITY_LIST, PCI_STATUS, PCI_STATUS_CAP_LIST};
+use pcimig_config::regs::{
+    PCIE_CONFIG_SPACE_SIZE, PCI_CAPABILITY_LIST, PCI_CONFIG_HEADER_SIZE, PCI_CONFIG_SPACE_SIZE, PCI_STATUS,
+    PCI_STATUS_CAP_LIST,
+};
 use std::io::BufRead;
 
 /// Highest config offset a dump may hold (pciutils: "At most 4096 bytes of config space").
-const MAX_CONFIG: usize = 4096;
+const MAX_CONFIG: usize = PCIE_CONFIG_SPACE_SIZE;
 
 /// A device address as lspci writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,81 +253,8 @@ impl Parser<'_, '_> {
         if first == b'\t' || first == b' ' || HEX[usize::from(first)] == 0xff {
             return Ok(());
         }
-        if let Some((mut off, mut rest)) = hex_line(line) {
-            let Some(dev) = self.current.as_mut() else {
-                return Ok(());
-            };
-            // Fast path: a whole line of 16 bytes, as lspci writes it.
-            if rest.len() == 47 && off + 16 <= MAX_CONFIG {
-                let mut out = [0u8; 16];
-                let mut ok = true;
-                for (k, o) in out.iter_mut().enumerate() {
-                    let (hi, lo) = (HEX[usize::from(rest[3 * k])], HEX[usize::from(rest[3 * k + 1])]);
-                    ok &= (hi | lo) != 0xff && (k == 15 || rest[3 * k + 2] == b' ');
-                    *o = (hi << 4) | (lo & 0xf);
-                }
-                if ok {
-                    let need = if off + 16 <= 64 {
-                        64
-                    } else if off + 16 <= 256 {
-                        256
-                    } else {
-                        MAX_CONFIG
-                    };
-                    if dev.bytes.len() < need {
-                        dev.bytes.resize(need, 0xff);
-                        dev.present.resize(need, false);
-                    }
-                    dev.bytes[off..off + 16].copy_from_slice(&out);
-                    dev.present[off..off + 16].fill(true);
-                    return Ok(());
-                }
-            }
-            while rest.len() >= 2 {
-                let (hi, lo) = (HEX[usize::from(rest[0])], HEX[usize::from(rest[1])]);
-                if hi | lo == 0xff || (rest.len() > 2 && rest[2] != b' ') {
-                    break;
-                }
-                if off >= MAX_CONFIG {
-                    return Err(SourceError::at(
-                        self.origin,
-                        (line_start + line.len() - rest.len()) as u64,
-                        format!(
-                            "line {}: config offset {off:#x} is past 4096 bytes, the most a config space has",
-                            self.lineno
-                        ),
-                    ));
-                }
-                if off >= dev.bytes.len() {
-                    let new_len = if off < 64 {
-                        64
-                    } else if off < 256 {
-                        256
-                    } else {
-                        MAX_CONFIG
-                    };
-                    dev.bytes.resize(new_len.max(dev.bytes.len()), 0xff);
-                    dev.present.resize(dev.bytes.len(), false);
-                }
-                dev.bytes[off] = (hi << 4) | lo;
-                dev.present[off] = true;
-                off += 1;
-                rest = if rest.len() > 2 { &rest[3..] } else { &rest[2..] };
-            }
-            if !rest.is_empty() {
-                let col = line.len() - rest.len();
-                let shown: String = String::from_utf8_lossy(&rest[..rest.len().min(16)]).into_owned();
-                return Err(SourceError::at(
-                    self.origin,
-                    (line_start + col) as u64,
-                    format!(
-                        "line {}, column {}: malformed hex line: expected two hex digits and a space, found {shown:?}",
-                        self.lineno,
-                        col + 1
-                    ),
-                ));
-            }
-            return Ok(());
+        if let Some((off, rest)) = hex_line(line) {
+            return self.hex_bytes(line, line_start, off, rest);
         }
         if let Some((bdf, rest)) = device_line(line) {
             self.close()?;
@@ -337,6 +267,105 @@ impl Parser<'_, '_> {
             });
         }
         Ok(())
+    }
+
+    /// The bytes of one hex line (`rest`, after the offset `off`) into the current device;
+    /// hex lines before any device line are skipped.
+    fn hex_bytes(
+        &mut self,
+        line: &[u8],
+        line_start: usize,
+        mut off: usize,
+        mut rest: &[u8],
+    ) -> Result<(), SourceError> {
+        let Some(dev) = self.current.as_mut() else {
+            return Ok(());
+        };
+        if whole_line(dev, off, rest) {
+            return Ok(());
+        }
+        while rest.len() >= 2 {
+            let (hi, lo) = (HEX[usize::from(rest[0])], HEX[usize::from(rest[1])]);
+            if hi | lo == 0xff || (rest.len() > 2 && rest[2] != b' ') {
+                break;
+            }
+            if off >= MAX_CONFIG {
+                return Err(SourceError::at(
+                    self.origin,
+                    (line_start + line.len() - rest.len()) as u64,
+                    format!(
+                        "line {}: config offset {off:#x} is past 4096 bytes, the most a config space has",
+                        self.lineno
+                    ),
+                ));
+            }
+            if off >= dev.bytes.len() {
+                dev.cover(off + 1);
+            }
+            dev.bytes[off] = (hi << 4) | lo;
+            dev.present[off] = true;
+            off += 1;
+            rest = if rest.len() > 2 { &rest[3..] } else { &rest[2..] };
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let col = line.len() - rest.len();
+        let shown: String = String::from_utf8_lossy(&rest[..rest.len().min(16)]).into_owned();
+        Err(SourceError::at(
+            self.origin,
+            (line_start + col) as u64,
+            format!(
+                "line {}, column {}: malformed hex line: expected two hex digits and a space, found {shown:?}",
+                self.lineno,
+                col + 1
+            ),
+        ))
+    }
+}
+
+/// Bytes on one whole hex line, as lspci writes it.
+const LINE_BYTES: usize = 16;
+/// The text of a whole hex line after its offset: `LINE_BYTES` pairs of digits, single spaces.
+const WHOLE_LINE_TEXT: usize = 3 * LINE_BYTES - 1;
+
+/// Fast path: a whole line of 16 bytes, as lspci writes it. Whether it was one (and stored).
+fn whole_line(dev: &mut DumpDevice, off: usize, rest: &[u8]) -> bool {
+    if rest.len() != WHOLE_LINE_TEXT || off + LINE_BYTES > MAX_CONFIG {
+        return false;
+    }
+    let mut out = [0u8; LINE_BYTES];
+    let mut ok = true;
+    for (k, o) in out.iter_mut().enumerate() {
+        let (hi, lo) = (HEX[usize::from(rest[3 * k])], HEX[usize::from(rest[3 * k + 1])]);
+        ok &= (hi | lo) != 0xff && (k == LINE_BYTES - 1 || rest[3 * k + 2] == b' ');
+        *o = (hi << 4) | (lo & 0xf);
+    }
+    if !ok {
+        return false;
+    }
+    dev.cover(off + LINE_BYTES);
+    dev.bytes[off..off + LINE_BYTES].copy_from_slice(&out);
+    dev.present[off..off + LINE_BYTES].fill(true);
+    true
+}
+
+impl DumpDevice {
+    /// Grow the bytes (0xff, not present) to the config size that holds bytes up to `end`
+    /// (exclusive): the header, the standard config space or the extended one, as lspci's
+    /// `-x`, `-xxx` and `-xxxx` dump them.
+    fn cover(&mut self, end: usize) {
+        let need = if end <= PCI_CONFIG_HEADER_SIZE {
+            PCI_CONFIG_HEADER_SIZE
+        } else if end <= PCI_CONFIG_SPACE_SIZE {
+            PCI_CONFIG_SPACE_SIZE
+        } else {
+            MAX_CONFIG
+        };
+        if self.bytes.len() < need {
+            self.bytes.resize(need, 0xff);
+            self.present.resize(need, false);
+        }
     }
 }
 
@@ -427,34 +456,49 @@ fn to_source(spec_path: &str, origin: String, d: DumpDevice) -> ConfigSource {
     let what = format!("{spec_path} line {} ({})", d.line, d.bdf);
     match have {
         0 => {
-            src.truncated = Some(Truncation { have: 0, full: 256 });
+            src.truncated = Some(Truncation {
+                have: 0,
+                full: PCI_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{what}: no hex dump lines; run lspci with -xxx (or -xxxx as root) to get the bytes"
             ));
         }
-        1..=64 => {
-            src.truncated = Some(Truncation { have, full: 256 });
+        1..=PCI_CONFIG_HEADER_SIZE => {
+            src.truncated = Some(Truncation {
+                have,
+                full: PCI_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{what}: {have} bytes (lspci -x): the header only, a truncated view; capabilities are not visible (use lspci -xxxx as root)"
             ));
         }
-        65..=255 => {
-            src.truncated = Some(Truncation { have, full: 256 });
+        _ if have < PCI_CONFIG_SPACE_SIZE => {
+            src.truncated = Some(Truncation {
+                have,
+                full: PCI_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{what}: only {have} bytes; the dump ends early, a truncated view"
             ));
         }
-        256 => {
+        PCI_CONFIG_SPACE_SIZE => {
             if has_express_cap(&d.bytes) {
-                src.truncated = Some(Truncation { have, full: 4096 });
+                src.truncated = Some(Truncation {
+                    have,
+                    full: PCIE_CONFIG_SPACE_SIZE,
+                });
                 src.warnings.push(format!(
                     "{what}: 256 bytes (lspci -xxx) of a PCI Express device, a truncated view: the extended config space (0x100-0xfff) is not visible (use lspci -xxxx as root)"
                 ));
             }
         }
-        4096 => {}
+        PCIE_CONFIG_SPACE_SIZE => {}
         _ => {
-            src.truncated = Some(Truncation { have, full: 4096 });
+            src.truncated = Some(Truncation {
+                have,
+                full: PCIE_CONFIG_SPACE_SIZE,
+            });
             src.warnings.push(format!(
                 "{what}: only {have} of 4096 bytes; the dump ends early, a truncated view"
             ));

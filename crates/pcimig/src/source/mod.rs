@@ -14,6 +14,7 @@ mod stream;
 pub mod sysfs;
 mod vfio;
 
+use pcimig_config::regs::{PCIE_CONFIG_SPACE_SIZE, PCI_CONFIG_HEADER_SIZE, PCI_CONFIG_SPACE_SIZE};
 use std::fmt;
 use std::path::Path;
 
@@ -201,7 +202,11 @@ pub fn detect(data: &[u8]) -> Option<Format> {
     let texty = data
         .iter()
         .all(|&b| b == b'\t' || b == b'\n' || b == b'\r' || (0x20..0x7f).contains(&b));
-    if matches!(data.len(), 64 | 256 | 4096) && !texty {
+    if matches!(
+        data.len(),
+        PCI_CONFIG_HEADER_SIZE | PCI_CONFIG_SPACE_SIZE | PCIE_CONFIG_SPACE_SIZE
+    ) && !texty
+    {
         return Some(Format::Binary);
     }
     None

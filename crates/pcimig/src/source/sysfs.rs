@@ -10,6 +10,7 @@
 
 use super::lspci::Bdf;
 use super::{BarSizes, ConfigSource, SourceError, SourceSpec, Truncation};
+use pcimig_config::regs::{PCIE_CONFIG_SPACE_SIZE, PCI_CONFIG_HEADER_SIZE, PCI_CONFIG_SPACE_SIZE};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -80,17 +81,17 @@ pub(super) fn load(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> 
     let (bytes, file_len) = read_config(&config_path, &origin)?;
     let mut src = ConfigSource::physical(origin.clone(), Vec::new());
     src.bdf = Some(name);
-    let full = match file_len {
-        256 | 4096 => file_len as usize,
-        n if n > 4096 => 4096,
-        _ => 256,
+    let full = match usize::try_from(file_len).unwrap_or(usize::MAX) {
+        n @ (PCI_CONFIG_SPACE_SIZE | PCIE_CONFIG_SPACE_SIZE) => n,
+        n if n > PCIE_CONFIG_SPACE_SIZE => PCIE_CONFIG_SPACE_SIZE,
+        _ => PCI_CONFIG_SPACE_SIZE,
     };
     match bytes.len() {
         0 => return Err(SourceError::new(&origin, format!("{} is empty", config_path.display()))),
         n if n == full => {}
         n if n < full => {
             src.truncated = Some(Truncation { have: n, full });
-            src.warnings.push(if n == 64 {
+            src.warnings.push(if n == PCI_CONFIG_HEADER_SIZE {
                 format!(
                     "{origin}: the kernel returned only 64 of {full} config bytes, as it does for a read without CAP_SYS_ADMIN: \
                      the header only, a truncated view; capabilities are not visible (run as root)"
@@ -121,8 +122,8 @@ fn read_config(path: &Path, origin: &str) -> Result<(Vec<u8>, u64), SourceError>
     let f = std::fs::File::open(path)
         .map_err(|e| SourceError::new(origin, format!("cannot open {}: {e}", path.display())))?;
     let file_len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut bytes = Vec::with_capacity(4096);
-    f.take(4096)
+    let mut bytes = Vec::with_capacity(PCIE_CONFIG_SPACE_SIZE);
+    f.take(PCIE_CONFIG_SPACE_SIZE as u64)
         .read_to_end(&mut bytes)
         .map_err(|e| SourceError::new(origin, format!("cannot read {}: {e}", path.display())))?;
     Ok((bytes, file_len))

@@ -5,6 +5,7 @@
 
 use super::lspci::Bdf;
 use super::{ConfigSource, SourceError, SourceSpec, Truncation};
+use pcimig_config::regs::{PCIE_CONFIG_SPACE_SIZE, PCI_CONFIG_SPACE_SIZE};
 use std::path::Path;
 
 fn target(spec: &SourceSpec) -> Result<(String, Bdf), SourceError> {
@@ -66,14 +67,17 @@ fn read_region(spec: &SourceSpec, sysfs_dev: &Path) -> Result<Vec<u8>, SourceErr
             format!("cannot open the device through VFIO (is it bound to vfio-pci?): {e}"),
         )
     })?;
-    let size = device.get_region_size(VFIO_PCI_CONFIG_REGION_INDEX).min(4096) as usize;
+    let size = device
+        .get_region_size(VFIO_PCI_CONFIG_REGION_INDEX)
+        .min(PCIE_CONFIG_SPACE_SIZE as u64) as usize;
     if size == 0 {
         return Err(SourceError::new(&spec.raw, "the device has no VFIO config region"));
     }
     let mut bytes = vec![0u8; size];
     // Dword reads, as the kernel's vfio-pci config handlers prefer aligned accesses.
-    for (i, chunk) in bytes.chunks_mut(4).enumerate() {
-        device.region_read(VFIO_PCI_CONFIG_REGION_INDEX, chunk, (i * 4) as u64);
+    const DWORD: usize = 4;
+    for (i, chunk) in bytes.chunks_mut(DWORD).enumerate() {
+        device.region_read(VFIO_PCI_CONFIG_REGION_INDEX, chunk, (i * DWORD) as u64);
     }
     Ok(bytes)
 }
@@ -96,8 +100,12 @@ pub(super) fn load(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> 
     let bytes = read_region(spec, &dev)?;
     let mut src = ConfigSource::physical(spec.raw.clone(), Vec::new());
     src.bdf = Some(bdf.full());
-    if bytes.len() != 256 && bytes.len() != 4096 {
-        let full = if bytes.len() < 256 { 256 } else { 4096 };
+    if bytes.len() != PCI_CONFIG_SPACE_SIZE && bytes.len() != PCIE_CONFIG_SPACE_SIZE {
+        let full = if bytes.len() < PCI_CONFIG_SPACE_SIZE {
+            PCI_CONFIG_SPACE_SIZE
+        } else {
+            PCIE_CONFIG_SPACE_SIZE
+        };
         src.truncated = Some(Truncation {
             have: bytes.len(),
             full,

@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 use pcimig_config::presets::{MsixLayout, PcieCapOptions};
-use pcimig_config::{Array, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset};
+use pcimig_config::regs::*;
+use pcimig_config::{
+    Array, CapId, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset,
+};
 use std::path::PathBuf;
 
 /// A small deterministic PRNG (xorshift64*), so generated sets are the same on every run.
@@ -158,18 +161,49 @@ fn random_chain(rng: &mut Rng, malformed: bool) -> Vec<u8> {
     } else {
         ConfigSize::Conventional
     });
-    set(&mut s, 0, 2, [0x8086, 0x10de, 0x1af4, 0x1022][rng.below(4) as usize]);
-    set(&mut s, 2, 2, rng.below(0x10000));
-    set(&mut s, 8, 4, rng.below(1 << 32) & 0xffff_ff00 | 0x01);
-    let htype = match rng.below(20) {
-        0..=15 => 0,
-        16..=18 => 1,
-        _ => 2,
+    let htype = random_header(rng, &mut s);
+    let order = random_std_chain(rng, &mut s, express, malformed, htype);
+    let ext_order = if express {
+        random_ext_chain(rng, &mut s)
+    } else {
+        Vec::new()
     };
-    set(&mut s, 0x0e, 1, htype | if rng.chance(10) { 0x80 } else { 0 });
-    set(&mut s, 6, 2, 0x0010);
-    // Standard caps: slots of 16 bytes in 0x40..0x100, random IDs, random order.
-    let mut slots: Vec<usize> = (0x40..0x100).step_by(16).collect();
+    if malformed {
+        break_chain(rng, &mut s, express, &order, &ext_order);
+    }
+    s.config().to_vec()
+}
+
+/// Random IDs, class and header type (0 mostly, sometimes a bridge or CardBus), Status with
+/// the capability-list bit; returns the header type.
+fn random_header(rng: &mut Rng, s: &mut ConfigSpace) -> u8 {
+    set(
+        s,
+        PCI_VENDOR_ID,
+        2,
+        [0x8086, 0x10de, 0x1af4, 0x1022][rng.below(4) as usize],
+    );
+    set(s, PCI_DEVICE_ID, 2, rng.below(0x10000));
+    set(s, PCI_REVISION_ID, 4, rng.below(1 << 32) & 0xffff_ff00 | 0x01);
+    let htype = match rng.below(20) {
+        0..=15 => PCI_HEADER_TYPE_NORMAL,
+        16..=18 => PCI_HEADER_TYPE_BRIDGE,
+        _ => PCI_HEADER_TYPE_CARDBUS,
+    };
+    let multi = if rng.chance(10) {
+        PCI_HEADER_TYPE_MULTI_FUNCTION
+    } else {
+        0
+    };
+    set(s, PCI_HEADER_TYPE, 1, u64::from(htype | multi));
+    set(s, PCI_STATUS, 2, u64::from(PCI_STATUS_CAP_LIST));
+    htype
+}
+
+/// Standard caps: slots of 16 bytes in 0x40..0x100, random IDs, random order, garbage in the
+/// low pointer bits; returns the chain order.
+fn random_std_chain(rng: &mut Rng, s: &mut ConfigSpace, express: bool, malformed: bool, htype: u8) -> Vec<usize> {
+    let mut slots: Vec<usize> = (PCI_CONFIG_HEADER_SIZE..PCI_CONFIG_SPACE_SIZE).step_by(16).collect();
     rng.shuffle(&mut slots);
     let n = 1 + rng.below(slots.len() as u64) as usize;
     let mut order: Vec<usize> = slots[..n].to_vec();
@@ -182,117 +216,131 @@ fn random_chain(rng: &mut Rng, malformed: bool) -> Vec<u8> {
         .collect();
     if express && rng.chance(85) {
         let i = rng.below(n as u64) as usize;
-        ids[i] = 0x10;
-        if !malformed {
-            // the PCIe cap must come before any defect to open the extended space
-        }
+        ids[i] = CapId::Exp.value();
     }
     for (i, &off) in order.iter().enumerate() {
-        fill_random(rng, &mut s, off + 2, off + 16);
-        if ids[i] == 0x10 {
-            set(&mut s, off + 2, 2, 0x0002 | (rng.below(11) << 4));
-        }
-        if ids[i] == 0x14 {
-            // Enhanced Allocation with no entries: pciutils 3.9's EA decoder reads entries past
-            // the bytes it fetched ("Internal bug: Accessing non-read configuration byte").
-            set(&mut s, off + 2, 2, 0);
-        }
-        set(&mut s, off, 1, u64::from(ids[i]));
-        let next = order.get(i + 1).copied().unwrap_or(0);
-        let garbage = if next != 0 { rng.below(4) as usize } else { 0 };
-        set(&mut s, off + 1, 1, (next | garbage) as u64);
-    }
-    let cap_ptr = if htype == 2 { 0x14 } else { 0x34 };
-    let garbage = rng.below(4) as usize;
-    set(&mut s, cap_ptr, 1, (order[0] | garbage) as u64);
-    if htype == 2 {
-        // CardBus needs 0x34 to be something else; leave random bytes.
-        set(&mut s, 0x34, 1, rng.below(256));
-    }
-    // Extended caps.
-    let mut ext_order: Vec<usize> = Vec::new();
-    if express {
-        let mut eslots: Vec<usize> = (0x100..0x1000).step_by(64).collect();
-        rng.shuffle(&mut eslots);
-        let m = rng.below(eslots.len() as u64 + 1) as usize;
-        ext_order = eslots[..m].to_vec();
-        if !ext_order.is_empty() && ext_order[0] != 0x100 && rng.chance(80) {
-            ext_order.insert(0, 0x100);
-            ext_order.dedup();
-            let mut seen = std::collections::HashSet::new();
-            ext_order.retain(|o| seen.insert(*o));
-        }
-        for (i, &off) in ext_order.iter().enumerate() {
-            fill_random(rng, &mut s, off + 4, off + 64);
-            let id = match rng.below(10) {
-                0 => 0x0040 + rng.below(0x100),
-                1 => 0,
-                _ => rng.below(0x32),
-            };
-            let next = ext_order.get(i + 1).copied().unwrap_or(0);
-            let header = id | (rng.below(16) << 16) | ((next as u64) << 20);
+        fill_random(rng, s, off + PCI_CAP_FLAGS, off + 16);
+        if ids[i] == CapId::Exp.value() {
             set(
-                &mut s,
-                off,
-                4,
-                if header == 0 || header == 0xffff_ffff {
-                    1
-                } else {
-                    header
-                },
+                s,
+                off + PCI_EXP_FLAGS,
+                2,
+                u64::from(PCI_EXP_FLAGS_VER2) | (rng.below(11) << PCI_EXP_FLAGS_TYPE_SHIFT),
             );
         }
-        if ext_order.first() != Some(&0x100) && rng.chance(50) {
-            set(&mut s, 0x100, 4, 0);
+        if ids[i] == CapId::Ea.value() {
+            // Enhanced Allocation with no entries: pciutils 3.9's EA decoder reads entries past
+            // the bytes it fetched ("Internal bug: Accessing non-read configuration byte").
+            set(s, off + PCI_CAP_FLAGS, 2, 0);
+        }
+        set(s, off + PCI_CAP_LIST_ID, 1, u64::from(ids[i]));
+        let next = order.get(i + 1).copied().unwrap_or(0);
+        let garbage = if next != 0 { rng.below(4) as usize } else { 0 };
+        set(s, off + PCI_CAP_LIST_NEXT, 1, (next | garbage) as u64);
+    }
+    let cap_ptr = if htype == PCI_HEADER_TYPE_CARDBUS {
+        PCI_CB_CAPABILITY_LIST
+    } else {
+        PCI_CAPABILITY_LIST
+    };
+    let garbage = rng.below(4) as usize;
+    set(s, cap_ptr, 1, (order[0] | garbage) as u64);
+    if htype == PCI_HEADER_TYPE_CARDBUS {
+        // CardBus needs 0x34 to be something else; leave random bytes.
+        set(s, PCI_CAPABILITY_LIST, 1, rng.below(256));
+    }
+    order
+}
+
+/// Extended caps: slots of 64 bytes from 0x100, most chains starting at 0x100, random IDs
+/// (known, unknown, 0) and versions; returns the chain order.
+fn random_ext_chain(rng: &mut Rng, s: &mut ConfigSpace) -> Vec<usize> {
+    let mut eslots: Vec<usize> = (PCI_CONFIG_SPACE_SIZE..PCIE_CONFIG_SPACE_SIZE).step_by(64).collect();
+    rng.shuffle(&mut eslots);
+    let m = rng.below(eslots.len() as u64 + 1) as usize;
+    let mut ext_order = eslots[..m].to_vec();
+    if !ext_order.is_empty() && ext_order[0] != PCI_CONFIG_SPACE_SIZE && rng.chance(80) {
+        ext_order.insert(0, PCI_CONFIG_SPACE_SIZE);
+        ext_order.dedup();
+        let mut seen = std::collections::HashSet::new();
+        ext_order.retain(|o| seen.insert(*o));
+    }
+    for (i, &off) in ext_order.iter().enumerate() {
+        fill_random(rng, s, off + PCI_EXT_CAP_HEADER_SIZEOF, off + 64);
+        let id = match rng.below(10) {
+            0 => 0x0040 + rng.below(0x100),
+            1 => 0,
+            _ => rng.below(0x32),
+        };
+        let next = ext_order.get(i + 1).copied().unwrap_or(0);
+        let header = id | (rng.below(16) << PCI_EXT_CAP_VER_SHIFT) | ((next as u64) << PCI_EXT_CAP_NEXT_SHIFT);
+        set(
+            s,
+            off,
+            4,
+            if header == 0 || header == 0xffff_ffff {
+                1
+            } else {
+                header
+            },
+        );
+    }
+    if ext_order.first() != Some(&PCI_CONFIG_SPACE_SIZE) && rng.chance(50) {
+        set(s, PCI_CONFIG_SPACE_SIZE, 4, 0);
+    }
+    ext_order
+}
+
+/// One defect: a loop, ID 0xff, a pointer into the header, an extended loop or pointer below
+/// 0x100, no capability list, or an all-ones extended header / a self-pointing cap.
+fn break_chain(rng: &mut Rng, s: &mut ConfigSpace, express: bool, order: &[usize], ext_order: &[usize]) {
+    /// The extended header's ID and version bits, with a new next pointer.
+    fn relink_ext(s: &mut ConfigSpace, at: usize, next: u64) {
+        let h = s.get_le(Array::Config, at, 4).unwrap_or(0) & u64::from(PCI_EXT_CAP_ID_VER_MASK);
+        set(s, at, 4, h | (next << PCI_EXT_CAP_NEXT_SHIFT) | 1);
+    }
+    match rng.below(7) {
+        0 => {
+            // std loop: last cap points back to one earlier in the chain.
+            let last = *order.last().unwrap_or(&PCI_CONFIG_HEADER_SIZE);
+            let back = order[rng.below(order.len() as u64) as usize];
+            set(s, last + PCI_CAP_LIST_NEXT, 1, back as u64);
+        }
+        1 => {
+            // ID 0xff somewhere in the chain.
+            let at = order[rng.below(order.len() as u64) as usize];
+            set(s, at + PCI_CAP_LIST_ID, 1, u64::from(PCI_CAP_ID_ABSENT));
+        }
+        2 => {
+            // pointer into the header
+            let at = order[rng.below(order.len() as u64) as usize];
+            set(s, at + PCI_CAP_LIST_NEXT, 1, PCI_COMMAND as u64 + 4 * rng.below(15));
+        }
+        3 if express && !ext_order.is_empty() => {
+            // ext loop
+            let last = *ext_order.last().unwrap_or(&PCI_CONFIG_SPACE_SIZE);
+            let back = ext_order[rng.below(ext_order.len() as u64) as usize];
+            relink_ext(s, last, back as u64);
+        }
+        4 if express && !ext_order.is_empty() => {
+            // ext pointer below 0x100
+            let last = *ext_order.last().unwrap_or(&PCI_CONFIG_SPACE_SIZE);
+            relink_ext(s, last, PCI_CONFIG_HEADER_SIZE as u64 + 4 * rng.below(48));
+        }
+        5 => {
+            // Status without the capability-list bit: no capabilities at all.
+            set(s, PCI_STATUS, 2, 0);
+        }
+        _ => {
+            // ext header all ones, or a std cap pointing to itself
+            if express {
+                set(s, PCI_CONFIG_SPACE_SIZE, 4, 0xffff_ffff);
+            } else {
+                let at = order[0];
+                set(s, at + PCI_CAP_LIST_NEXT, 1, at as u64);
+            }
         }
     }
-    if malformed {
-        match rng.below(7) {
-            0 => {
-                // std loop: last cap points back to one earlier in the chain.
-                let last = *order.last().unwrap_or(&0x40);
-                let back = order[rng.below(order.len() as u64) as usize];
-                set(&mut s, last + 1, 1, back as u64);
-            }
-            1 => {
-                // ID 0xff somewhere in the chain.
-                let at = order[rng.below(order.len() as u64) as usize];
-                set(&mut s, at, 1, 0xff);
-            }
-            2 => {
-                // pointer into the header
-                let at = order[rng.below(order.len() as u64) as usize];
-                set(&mut s, at + 1, 1, 0x04 + 4 * rng.below(15));
-            }
-            3 if express && !ext_order.is_empty() => {
-                // ext loop
-                let last = *ext_order.last().unwrap_or(&0x100);
-                let back = ext_order[rng.below(ext_order.len() as u64) as usize];
-                let h = s.get_le(Array::Config, last, 4).unwrap_or(0) & 0x000f_ffff;
-                set(&mut s, last, 4, h | ((back as u64) << 20) | 1);
-            }
-            4 if express && !ext_order.is_empty() => {
-                // ext pointer below 0x100
-                let last = *ext_order.last().unwrap_or(&0x100);
-                let h = s.get_le(Array::Config, last, 4).unwrap_or(0) & 0x000f_ffff;
-                set(&mut s, last, 4, h | ((0x40 + 4 * rng.below(48)) << 20) | 1);
-            }
-            5 => {
-                // Status without the capability-list bit: no capabilities at all.
-                set(&mut s, 6, 2, 0);
-            }
-            _ => {
-                // ext header all ones, or a std cap pointing to itself
-                if express {
-                    set(&mut s, 0x100, 4, 0xffff_ffff);
-                } else {
-                    let at = order[0];
-                    set(&mut s, at + 1, 1, at as u64);
-                }
-            }
-        }
-    }
-    s.config().to_vec()
 }
 
 /// A device's bytes as `lspci -xxxx` (or -xxx for 256 bytes) prints them, with a header line.
