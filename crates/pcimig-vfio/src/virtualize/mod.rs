@@ -9,13 +9,15 @@
 //!   (vfio_add_vendor_specific_cap among them);
 //! - `pcie`: vfio_setup_pcie_cap;
 //! - `virt_caps`: vfio_add_virt_caps (hw/vfio/pci-quirks.c);
-//! - `ext_caps`: vfio_add_ext_cap and vfio_setup_rebar_ecap.
+//! - `ext_caps`: vfio_add_ext_cap and vfio_setup_rebar_ecap;
+//! - `reset`: what machine reset runs before the guest (vfio_pci_reset, pci_do_device_reset).
 
 mod ext_caps;
 mod header;
 mod msix;
 mod pci_ids;
 mod pcie;
+mod reset;
 mod std_caps;
 mod virt_caps;
 
@@ -97,7 +99,8 @@ struct Realize<'a> {
 }
 
 /// Build the guest-visible device from the physical config (`physical`: 256 or 4096 bytes as
-/// the host's vfio-pci driver presents them), in vfio_realize's order.
+/// the host's vfio-pci driver presents them), in vfio_realize's order, then reset as machine
+/// reset leaves it before the guest runs (what the source saves and the destination compares).
 pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, VfioError> {
     let mut vdev = Realize::new(physical, opts)?;
     vdev.vfio_emulate_ids_and_header()?;
@@ -105,6 +108,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     vdev.vfio_bars_register()?;
     vdev.vfio_msix_early_setup()?;
     vdev.vfio_add_capabilities()?;
+    vdev.vfio_pci_reset()?;
     vdev.hazards();
     Ok(vdev.into_device())
 }
