@@ -27,7 +27,7 @@ use pcimig_config::le;
 use pcimig_config::presets::MsixLayout;
 use pcimig_config::regs::*;
 use pcimig_config::{
-    walk_ext, walk_ext_with, walk_std_with, AnyCapId, Array, CapEntry, CapId, ChainIssue, ConfigSize, ConfigSpace,
+    walk_ext, walk_std_with, AnyCapId, Array, CapEntry, CapId, ChainIssue, ConfigSize, ConfigSpace,
     DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset, WalkRules,
 };
 
@@ -208,11 +208,15 @@ impl<'a> Realize<'a> {
 
     /// The finished device, with the physical extended chain as vfio_add_ext_cap walks it (a
     /// header of 0xffffffff is a capability with ID 0xffff to QEMU, not the end of the chain as
-    /// it is to pciutils; a chain QEMU cannot walk is listed as pciutils walks it).
+    /// it is to pciutils; a chain QEMU cannot walk is listed as pciutils walks it; a pointer below
+    /// 0x100 ends the list).
     fn into_device(self) -> VfioDevice {
         let physical_ext_caps =
             if self.space.size() == PCIE_CONFIG_SPACE_SIZE && le::long(self.physical, PCI_CONFIG_SPACE_SIZE) != 0 {
-                physical_ext_chain(self.physical).unwrap_or_else(|_| walk_ext(self.physical).entries)
+                match physical_ext_chain(self.physical) {
+                    Ok(chain) => chain.into_iter().filter(|e| e.offset >= PCI_CONFIG_SPACE_SIZE).collect(),
+                    Err(_) => walk_ext(self.physical).entries,
+                }
             } else {
                 Vec::new()
             };
@@ -250,19 +254,29 @@ fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
     }
 }
 
-/// The physical extended chain as vfio_add_ext_cap walks it ([`WalkRules::QEMU_VFIO`]: next
-/// masked to 0xffc, every header a capability), refusing loops and pointers below 0x100
-/// (pcie_add_capability asserts on them).
+/// The extended chain as vfio_add_ext_cap's loop walks `cfg` (QEMU's
+/// `for (next = PCI_CONFIG_SPACE_SIZE; next; next = PCI_EXT_CAP_NEXT(...))`): from 0x100, every
+/// header a capability, the next pointer masked to 0xffc and followed wherever it points — a
+/// pointer below 0x100 reads a "header" out of the standard space (what vfio_add_ext_cap then
+/// does with it is in `vfio_add_one_ext_cap`). Refuses only a loop (QEMU's walk never ends).
 fn physical_ext_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
-    let chain = walk_ext_with(cfg, WalkRules::QEMU_VFIO);
-    match chain.issue {
-        None => Ok(chain.entries),
-        Some(ChainIssue::Looped { at }) => Err(VfioError::CapLoop { kind: "extended", at }),
-        Some(ChainIssue::BelowExtended { from, to }) => Err(VfioError::BadPointer(format!(
-            "extended capability at {from:#x} points below 0x100 ({to:#x}): QEMU's pcie_add_capability would abort"
-        ))),
-        Some(other) => Err(VfioError::BadPointer(other.to_string())),
+    let mut entries: Vec<CapEntry> = Vec::new();
+    let mut next = PCI_CONFIG_SPACE_SIZE;
+    while next != 0 {
+        if entries.iter().any(|e| e.offset == next) {
+            return Err(VfioError::CapLoop { kind: "extended", at: next });
+        }
+        let header = le::long(cfg, next);
+        entries.push(CapEntry {
+            id: pci_ext_cap_id(header),
+            extended: true,
+            offset: next,
+            version: pci_ext_cap_ver(header),
+            next: pci_ext_cap_next_raw(header),
+        });
+        next = pci_ext_cap_next(header);
     }
+    Ok(entries)
 }
 
 #[cfg(test)]
