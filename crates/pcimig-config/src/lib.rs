@@ -60,6 +60,7 @@ mod origin;
 pub mod presets;
 pub mod regmap;
 pub mod regs;
+mod reset;
 mod space;
 pub mod vmstate;
 
