@@ -27,8 +27,8 @@ use pcimig_config::le;
 use pcimig_config::presets::MsixLayout;
 use pcimig_config::regs::*;
 use pcimig_config::{
-    walk_ext, walk_std_with, AnyCapId, Array, CapEntry, CapId, ChainIssue, ConfigSize, ConfigSpace,
-    DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset, WalkRules,
+    walk_ext, AnyCapId, Array, CapEntry, CapId, ConfigSize, ConfigSpace,
+    DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset,
 };
 
 /// A capability of the physical device that the guest does not see.
@@ -123,7 +123,9 @@ impl<'a> Realize<'a> {
         if header_type != PCI_HEADER_TYPE_NORMAL {
             return Err(VfioError::NotType0(physical[PCI_HEADER_TYPE]));
         }
-        let physical_std_caps = physical_std_chain(physical)?;
+        // What vfio_msix_early_setup finds MSI-X on; vfio_add_capabilities walks the chain again
+        // over the emulated header (and refuses a loop there).
+        let physical_std_caps = physical_std_chain(physical).unwrap_or_default();
         let skip = effective_skip_vsc_check(opts.skip_vsc_check, &opts.machine);
         let mut space = ConfigSpace::new_device(&DeviceParams {
             size,
@@ -236,22 +238,39 @@ impl<'a> Realize<'a> {
     }
 }
 
-/// The physical standard chain as QEMU's recursive vfio_add_std_cap follows it
-/// ([`WalkRules::QEMU_VFIO`]), refusing what QEMU cannot survive: loops (infinite recursion)
-/// and pointers into the header.
-fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
-    let chain = walk_std_with(cfg, WalkRules::QEMU_VFIO);
-    match chain.issue {
-        None => Ok(chain.entries),
-        Some(ChainIssue::Looped { at }) => Err(VfioError::CapLoop { kind: "standard", at }),
-        Some(ChainIssue::IntoHeader { from, to }) => Err(VfioError::BadPointer(format!(
-            "capability pointer at {from:#x} points into the standard header ({to:#x}): QEMU would add a capability over header registers"
-        ))),
-        Some(ChainIssue::PastEnd { to, .. }) => Err(VfioError::BadPointer(format!(
-            "capability at {to:#x} has no room for its next pointer inside standard config space"
-        ))),
-        Some(other) => Err(VfioError::BadPointer(other.to_string())),
+/// The standard chain as QEMU's recursive vfio_add_std_cap descends it (vfio_add_capabilities:
+/// only with Status CAP_LIST and a non-zero Capabilities Pointer; each `cap_id` and `next` read
+/// raw from `cfg`, QEMU's `pdev->config` before the rebuild, until a zero `next`). A pointer into
+/// the header is followed like any other: QEMU reads its ID and next from the emulated header
+/// bytes there (BARs and ROM hold only their type bits by then) and adds a capability over them.
+/// Refuses what QEMU cannot survive: a loop (the recursion never ends) and a capability at 0xff
+/// (its next pointer is past standard config space).
+pub(super) fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
+    let mut entries: Vec<CapEntry> = Vec::new();
+    if cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST as u8 == 0 {
+        return Ok(entries);
     }
+    let mut pos = usize::from(cfg[PCI_CAPABILITY_LIST]);
+    while pos != 0 {
+        if entries.iter().any(|e| e.offset == pos) {
+            return Err(VfioError::CapLoop { kind: "standard", at: pos });
+        }
+        if pos + PCI_CAP_LIST_NEXT >= PCI_CONFIG_SPACE_SIZE {
+            return Err(VfioError::BadPointer(format!(
+                "capability at {pos:#x} has no room for its next pointer inside standard config space"
+            )));
+        }
+        let next = usize::from(cfg[pos + PCI_CAP_LIST_NEXT]);
+        entries.push(CapEntry {
+            id: u16::from(cfg[pos + PCI_CAP_LIST_ID]),
+            extended: false,
+            offset: pos,
+            version: 0,
+            next,
+        });
+        pos = next;
+    }
+    Ok(entries)
 }
 
 /// The extended chain as vfio_add_ext_cap's loop walks `cfg` (QEMU's
@@ -301,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn loops_and_header_pointers_are_refused() {
+    fn loops_and_non_type0_headers_are_refused() {
         let p = Phys::new(256)
             .cap(0x40, CapId::Vndr, &[4])
             .cap(0x50, CapId::Vndr, &[4])
@@ -314,11 +333,6 @@ mod tests {
                 at: 0x40
             })
         ));
-        let p = Phys::new(256).cap(0x40, CapId::Vndr, &[4]).next(0x40, 0x20).build();
-        assert!(matches!(
-            virtualize(&p, &VfioOptions::default()),
-            Err(VfioError::BadPointer(_))
-        ));
         let mut p = Phys::new(256).build();
         p[0x0e] = 1;
         assert!(matches!(
@@ -329,6 +343,24 @@ mod tests {
             virtualize(&[0u8; 100], &VfioOptions::default()),
             Err(VfioError::BadSize(100))
         ));
+    }
+
+    #[test]
+    fn a_pointer_into_the_header_adds_a_capability_over_header_registers() {
+        // Issue 10 (4): QEMU 10.0.2 realizes this device. vfio_add_std_cap reads ID 0 and next 0
+        // at 0x20 (BAR4, unimplemented: cleared), sizes it to the next capability on the list
+        // (0x40: 0x20 bytes) and pci_add_capability makes 0x20..0x40 read-only and checked, so
+        // pci_do_device_reset leaves Interrupt Line (0x3c) as it was.
+        let mut p = Phys::new(256).cap(0x40, CapId::Vndr, &[4]).next(0x40, 0x20).build();
+        p[0x3c] = 0xff;
+        let d = virtualize(&p, &VfioOptions::default()).unwrap();
+        let s = &d.space;
+        assert_eq!((s.config()[0x34], s.config()[0x41], s.config()[0x21]), (0x40, 0x20, 0x00));
+        assert!(s.wmask()[0x20..0x40].iter().all(|&m| m == 0));
+        assert!(s.cmask()[0x20..0x40].iter().all(|&m| m == 0xff));
+        assert_eq!(s.config()[0x3c], 0xff, "Interrupt Line read-only: not cleared by reset");
+        let caps: Vec<_> = d.physical_std_caps.iter().map(|e| (e.offset, e.id)).collect();
+        assert_eq!(caps, vec![(0x40, 0x09), (0x20, 0x00)]);
     }
 
     #[test]

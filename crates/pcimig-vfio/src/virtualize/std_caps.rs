@@ -1,11 +1,11 @@
 //! vfio_add_capabilities and the standard chain: vfio_add_std_cap (recursive, so the rebuilt
 //! chain keeps the physical order) and the setup of each capability it recognizes.
 
-use super::Realize;
+use super::{physical_std_chain, Realize};
 use crate::VfioError;
 use pcimig_config::le;
 use pcimig_config::regs::*;
-use pcimig_config::{CapId, ConfigError, ConfigSpace, ExemptPolicy, Preset};
+use pcimig_config::{AnyCapId, Array, CapId, CapRecord, ConfigError, ConfigSpace, ExemptPolicy, Preset};
 
 /// vfio_std_cap_max_size: distance from `pos` to the smallest capability offset above it on the
 /// current list, or to 0x100.
@@ -34,6 +34,8 @@ impl Realize<'_> {
     /// vfio_add_capabilities: the standard chain rebuilt (vfio_add_std_cap from its head), then
     /// the extended one (vfio_add_ext_cap). Without a standard chain QEMU adds neither.
     pub(super) fn vfio_add_capabilities(&mut self) -> Result<(), VfioError> {
+        // QEMU descends pdev->config as it stands now: BARs and ROM already emulated.
+        self.physical_std_caps = physical_std_chain(self.space.config())?;
         if self.physical_std_caps.is_empty() {
             self.notes
                 .push("no standard capability list: QEMU adds no capabilities, and no extended ones either".into());
@@ -70,11 +72,52 @@ impl Realize<'_> {
             CapId::Pm => self.space.pm_init(pos, true).map(drop).map_err(|e| fail(e.to_string())),
             CapId::Vndr => self.vfio_add_vendor_specific_cap(pos, size),
             _ => self
-                .space
-                .add_capability(cap_id, pos, size, Preset::VfioAddStdCap)
-                .map(drop)
+                .pci_add_capability(cap_id, pos, size, Preset::VfioAddStdCap)
                 .map_err(|e| fail(e.to_string())),
         }
+    }
+
+    /// pci_add_capability with an explicit offset: [`ConfigSpace::add_capability`], except that
+    /// QEMU does not refuse an offset inside the header (0x01..0x3f, reached through a pointer
+    /// into the header): it checks only for overlap with a capability on the list, then writes
+    /// the ID and next bytes over the header registers there and makes `size` bytes from
+    /// `pos` read-only (wmask 0) and checked (cmask 0xff) — Interrupt Line among them when they
+    /// reach 0x3c, so pci_do_device_reset no longer clears it.
+    fn pci_add_capability(&mut self, cap_id: CapId, pos: usize, size: usize, preset: Preset) -> Result<(), ConfigError> {
+        if pos >= PCI_CONFIG_HEADER_SIZE {
+            return self.space.add_capability(cap_id, pos, size, preset).map(drop);
+        }
+        for i in pos..pos + size {
+            if let Some(existing) = self.space.capability_owning(i) {
+                return Err(ConfigError::CapabilityOverlap {
+                    address: self.space.address().qemu_display(),
+                    cap_id: cap_id.value(),
+                    offset: pos,
+                    existing,
+                    at: i,
+                });
+            }
+        }
+        let cfg = self.space.config_mut();
+        cfg[pos + PCI_CAP_LIST_ID] = cap_id.value();
+        cfg[pos + PCI_CAP_LIST_NEXT] = cfg[PCI_CAPABILITY_LIST];
+        cfg[PCI_CAPABILITY_LIST] = pos as u8;
+        cfg[PCI_STATUS] |= PCI_STATUS_CAP_LIST as u8;
+        let used_end = (pos + size.next_multiple_of(4)).min(self.space.size());
+        self.space.fill_range(Array::Used, pos..used_end, 0xff)?;
+        self.space.fill_range(Array::Wmask, pos..pos + size, 0)?;
+        self.space.fill_range(Array::Cmask, pos..pos + size, 0xff)?;
+        self.space.record_capability(CapRecord {
+            id: AnyCapId::Std(cap_id),
+            offset: pos,
+            size,
+            preset,
+        });
+        self.notes.push(format!(
+            "capability pointer into the header: QEMU adds capability {:#04x} at {pos:#04x} over {size:#x} bytes of header registers (read-only and checked from there)",
+            cap_id.value()
+        ));
+        Ok(())
     }
 
     /// vfio_msi_setup: msi_init with the physical flags (vector count, 64-bit, per-vector
@@ -118,8 +161,7 @@ impl Realize<'_> {
     /// (fully checked); with `skip-vsc-check` on, cmask cleared over `pos + 3 .. pos + size`
     /// (recorded as an exemption naming the policy): the 3-byte header stays checked.
     fn vfio_add_vendor_specific_cap(&mut self, pos: usize, size: usize) -> Result<(), VfioError> {
-        self.space
-            .add_capability(CapId::Vndr, pos, size, Preset::VfioAddVendorSpecificCap)
+        self.pci_add_capability(CapId::Vndr, pos, size, Preset::VfioAddVendorSpecificCap)
             .map_err(|e| add_cap_error(CapId::Vndr, size, pos, e.to_string()))?;
         if self.skip.value && size > PCI_VNDR_CAP_HEADER_SIZEOF {
             let end = pos + size;
