@@ -17,7 +17,8 @@ impl ConfigSpace {
         for (off, len) in [(PCI_COMMAND, 2), (PCI_STATUS, 2), (PCI_INTERRUPT_LINE, 1)] {
             let get = |a| self.get_le(a, off, len).expect("header register in range");
             let v = get(Array::Config) & !(get(Array::Wmask) | get(Array::W1cmask));
-            self.set_le(Array::Config, off, len, v).expect("header register in range");
+            self.set_le(Array::Config, off, len, v)
+                .expect("header register in range");
         }
         self.config_mut()[PCI_CACHE_LINE_SIZE] = 0;
         if let Some(pm) = self.pm_cap() {

@@ -117,7 +117,7 @@ pub enum VfioError {
     #[error("header type {0:#04x}: the host vfio-pci driver binds only type 0 (endpoint) headers (vfio_pci_probe refuses bridges), so QEMU never sees this device")]
     NotType0(u8),
     /// A standard or extended capability chain that loops: QEMU's recursive walk never ends.
-    #[error("{kind} capability chain loops at {at:#x}: QEMU's vfio capability walk would not terminate")]
+    #[error("{kind} capability chain loops at {at:#x}: QEMU's vfio capability walk would not terminate: QEMU hangs at realize")]
     CapLoop {
         /// `standard` or `extended`.
         kind: &'static str,

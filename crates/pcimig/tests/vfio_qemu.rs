@@ -356,12 +356,26 @@ fn demo_cases(out: &mut Vec<DiffCase>) {
 type KnownEdit<'a> = (&'static str, &'a Base, &'static [(usize, u8)]);
 
 /// The differences issue 10 lists, each on the saved side, the destination side and both, in
-/// both slots: Interrupt Pin above 4, an extended capability whose next pointer is below 0x100,
-/// a standard capability pointer into the header, and a capability walk that loops.
+/// both slots: registers machine reset clears, Interrupt Pin above 4, an extended capability
+/// whose next pointer is below 0x100 (onto a cleared BAR: dropped; onto a non-zero dword:
+/// abort), a standard capability pointer into the header, and a capability walk that loops.
 fn known_issue_cases(bases: &[Base], out: &mut Vec<DiffCase>) {
     let vgpu = &bases[0];
+    let h100 = bases.iter().find(|b| b.name == "h100").expect("h100 base");
     let gen = bases.iter().find(|b| b.name == "gen-pcie").expect("gen-pcie base");
-    let edits: [KnownEdit; 9] = [
+    let edits: [KnownEdit; 14] = [
+        // (1) reset: MSI Message Address bits 1:0, Mask Bits beyond 16 vectors and Pending Bits
+        // (msi_reset), Command, Cache Line Size and Interrupt Line (pci_do_device_reset).
+        ("reset-msi-address-bits", h100, &[(0x4c, 0x03)]),
+        (
+            "reset-msi-mask-pending",
+            h100,
+            &[(0x5a, 0xff), (0x5b, 0xff), (0x5c, 0x01), (0x5f, 0x80)],
+        ),
+        ("reset-header", gen, &[(0x04, 0x07), (0x0c, 0x10), (0x3c, 0x0b)]),
+        ("reset-msix-enable", gen, &[(0xa3, 0xc0)]),
+        // (2) Interrupt Pin: 4 (INTD) realizes, above 4 aborts.
+        ("interrupt-pin-4", gen, &[(0x3d, 0x04)]),
         ("interrupt-pin-5", vgpu, &[(0x3d, 0x05)]),
         ("interrupt-pin-ff", gen, &[(0x3d, 0xff)]),
         ("ext-next-below-0x100", gen, &[(0x14b, 0x01)]),

@@ -191,9 +191,19 @@ mod tests {
         // vfio_add_ext_cap reads the dword at 0x10 of its copy of the config: BAR0 unimplemented,
         // cleared by vfio_realize, so ID 0: "kernel masked capability", dropped; its next is 0.
         let d = virtualize(&dsn_next(0x010), &VfioOptions::default()).unwrap();
-        let ext: Vec<_> = d.space.ext_capabilities().entries.iter().map(|e| (e.offset, e.id)).collect();
+        let ext: Vec<_> = d
+            .space
+            .ext_capabilities()
+            .entries
+            .iter()
+            .map(|e| (e.offset, e.id))
+            .collect();
         assert_eq!(ext, vec![(0x100, 0x0001), (0x148, 0x0003)]);
-        assert_eq!(d.space.config()[0x14b] >> 4, 0, "DSN's next stays 0: nothing added after it");
+        assert_eq!(
+            d.space.config()[0x14b] >> 4,
+            0,
+            "DSN's next stays 0: nothing added after it"
+        );
         assert!(d.dropped.iter().any(|c| c.offset == 0x10 && c.id == 0 && c.extended));
         assert!(d.physical_ext_caps.iter().all(|e| e.offset >= 0x100));
     }

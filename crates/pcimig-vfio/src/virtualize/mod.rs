@@ -27,8 +27,8 @@ use pcimig_config::le;
 use pcimig_config::presets::MsixLayout;
 use pcimig_config::regs::*;
 use pcimig_config::{
-    walk_ext, AnyCapId, Array, CapEntry, CapId, ConfigSize, ConfigSpace,
-    DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset,
+    walk_ext, AnyCapId, Array, CapEntry, CapId, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId,
+    HeaderKind, Preset,
 };
 
 /// A capability of the physical device that the guest does not see.
@@ -216,7 +216,10 @@ impl<'a> Realize<'a> {
         let physical_ext_caps =
             if self.space.size() == PCIE_CONFIG_SPACE_SIZE && le::long(self.physical, PCI_CONFIG_SPACE_SIZE) != 0 {
                 match physical_ext_chain(self.physical) {
-                    Ok(chain) => chain.into_iter().filter(|e| e.offset >= PCI_CONFIG_SPACE_SIZE).collect(),
+                    Ok(chain) => chain
+                        .into_iter()
+                        .filter(|e| e.offset >= PCI_CONFIG_SPACE_SIZE)
+                        .collect(),
                     Err(_) => walk_ext(self.physical).entries,
                 }
             } else {
@@ -253,7 +256,10 @@ pub(super) fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError>
     let mut pos = usize::from(cfg[PCI_CAPABILITY_LIST]);
     while pos != 0 {
         if entries.iter().any(|e| e.offset == pos) {
-            return Err(VfioError::CapLoop { kind: "standard", at: pos });
+            return Err(VfioError::CapLoop {
+                kind: "standard",
+                at: pos,
+            });
         }
         if pos + PCI_CAP_LIST_NEXT >= PCI_CONFIG_SPACE_SIZE {
             return Err(VfioError::BadPointer(format!(
@@ -283,7 +289,10 @@ fn physical_ext_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
     let mut next = PCI_CONFIG_SPACE_SIZE;
     while next != 0 {
         if entries.iter().any(|e| e.offset == next) {
-            return Err(VfioError::CapLoop { kind: "extended", at: next });
+            return Err(VfioError::CapLoop {
+                kind: "extended",
+                at: next,
+            });
         }
         let header = le::long(cfg, next);
         entries.push(CapEntry {
@@ -355,7 +364,10 @@ mod tests {
         p[0x3c] = 0xff;
         let d = virtualize(&p, &VfioOptions::default()).unwrap();
         let s = &d.space;
-        assert_eq!((s.config()[0x34], s.config()[0x41], s.config()[0x21]), (0x40, 0x20, 0x00));
+        assert_eq!(
+            (s.config()[0x34], s.config()[0x41], s.config()[0x21]),
+            (0x40, 0x20, 0x00)
+        );
         assert!(s.wmask()[0x20..0x40].iter().all(|&m| m == 0));
         assert!(s.cmask()[0x20..0x40].iter().all(|&m| m == 0xff));
         assert_eq!(s.config()[0x3c], 0xff, "Interrupt Line read-only: not cleared by reset");

@@ -83,7 +83,13 @@ impl Realize<'_> {
     /// the ID and next bytes over the header registers there and makes `size` bytes from
     /// `pos` read-only (wmask 0) and checked (cmask 0xff) — Interrupt Line among them when they
     /// reach 0x3c, so pci_do_device_reset no longer clears it.
-    fn pci_add_capability(&mut self, cap_id: CapId, pos: usize, size: usize, preset: Preset) -> Result<(), ConfigError> {
+    fn pci_add_capability(
+        &mut self,
+        cap_id: CapId,
+        pos: usize,
+        size: usize,
+        preset: Preset,
+    ) -> Result<(), ConfigError> {
         if pos >= PCI_CONFIG_HEADER_SIZE {
             return self.space.add_capability(cap_id, pos, size, preset).map(drop);
         }
