@@ -52,6 +52,7 @@ pub mod caps;
 pub mod check;
 mod error;
 pub mod header;
+mod header_caps;
 mod ids;
 pub mod le;
 pub mod machine;

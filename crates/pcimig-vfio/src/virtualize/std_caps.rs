@@ -5,7 +5,7 @@ use super::{physical_std_chain, Realize};
 use crate::VfioError;
 use pcimig_config::le;
 use pcimig_config::regs::*;
-use pcimig_config::{AnyCapId, Array, CapId, CapRecord, ConfigError, ConfigSpace, ExemptPolicy, Preset};
+use pcimig_config::{CapId, ConfigError, ConfigSpace, ExemptPolicy, Preset};
 
 /// vfio_std_cap_max_size: distance from `pos` to the smallest capability offset above it on the
 /// current list, or to 0x100.
@@ -69,7 +69,7 @@ impl Realize<'_> {
                 other => fail(other.to_string()),
             }),
             CapId::Msix => self.vfio_msix_setup(pos).map_err(fail),
-            CapId::Pm => self.space.pm_init(pos, true).map(drop).map_err(|e| fail(e.to_string())),
+            CapId::Pm => self.vfio_pm_init(pos).map_err(|e| fail(e.to_string())),
             CapId::Vndr => self.vfio_add_vendor_specific_cap(pos, size),
             _ => self
                 .pci_add_capability(cap_id, pos, size, Preset::VfioAddStdCap)
@@ -77,12 +77,9 @@ impl Realize<'_> {
         }
     }
 
-    /// pci_add_capability with an explicit offset: [`ConfigSpace::add_capability`], except that
-    /// QEMU does not refuse an offset inside the header (0x01..0x3f, reached through a pointer
-    /// into the header): it checks only for overlap with a capability on the list, then writes
-    /// the ID and next bytes over the header registers there and makes `size` bytes from
-    /// `pos` read-only (wmask 0) and checked (cmask 0xff) — Interrupt Line among them when they
-    /// reach 0x3c, so pci_do_device_reset no longer clears it.
+    /// pci_add_capability with an explicit offset: [`ConfigSpace::add_capability`], or inside
+    /// the header (reached through a pointer into it) [`ConfigSpace::add_capability_in_header`]:
+    /// QEMU checks only for overlap, so the capability lands over header registers.
     fn pci_add_capability(
         &mut self,
         cap_id: CapId,
@@ -93,37 +90,28 @@ impl Realize<'_> {
         if pos >= PCI_CONFIG_HEADER_SIZE {
             return self.space.add_capability(cap_id, pos, size, preset).map(drop);
         }
-        for i in pos..pos + size {
-            if let Some(existing) = self.space.capability_owning(i) {
-                return Err(ConfigError::CapabilityOverlap {
-                    address: self.space.address().qemu_display(),
-                    cap_id: cap_id.value(),
-                    offset: pos,
-                    existing,
-                    at: i,
-                });
-            }
+        self.space.add_capability_in_header(cap_id, pos, size, preset)?;
+        self.header_cap_note(cap_id, pos, size);
+        Ok(())
+    }
+
+    /// pci_pm_init (vfio_add_std_cap's PM case: PMCSR power state writable), over header
+    /// registers when the pointer leads into the header.
+    fn vfio_pm_init(&mut self, pos: usize) -> Result<(), ConfigError> {
+        if pos >= PCI_CONFIG_HEADER_SIZE {
+            return self.space.pm_init(pos, true).map(drop);
         }
-        let cfg = self.space.config_mut();
-        cfg[pos + PCI_CAP_LIST_ID] = cap_id.value();
-        cfg[pos + PCI_CAP_LIST_NEXT] = cfg[PCI_CAPABILITY_LIST];
-        cfg[PCI_CAPABILITY_LIST] = pos as u8;
-        cfg[PCI_STATUS] |= PCI_STATUS_CAP_LIST as u8;
-        let used_end = (pos + size.next_multiple_of(4)).min(self.space.size());
-        self.space.fill_range(Array::Used, pos..used_end, 0xff)?;
-        self.space.fill_range(Array::Wmask, pos..pos + size, 0)?;
-        self.space.fill_range(Array::Cmask, pos..pos + size, 0xff)?;
-        self.space.record_capability(CapRecord {
-            id: AnyCapId::Std(cap_id),
-            offset: pos,
-            size,
-            preset,
-        });
+        self.space.pm_init_in_header(pos, true)?;
+        self.header_cap_note(CapId::Pm, pos, PCI_PM_SIZEOF);
+        Ok(())
+    }
+
+    /// The note for a capability QEMU adds over header registers.
+    fn header_cap_note(&mut self, cap_id: CapId, pos: usize, size: usize) {
         self.notes.push(format!(
             "capability pointer into the header: QEMU adds capability {:#04x} at {pos:#04x} over {size:#x} bytes of header registers (read-only and checked from there)",
             cap_id.value()
         ));
-        Ok(())
     }
 
     /// vfio_msi_setup: msi_init with the physical flags (vector count, 64-bit, per-vector
