@@ -535,10 +535,21 @@ struct Outcome {
 }
 
 /// Run `cases` on `workers` threads; every outcome in case order.
+/// One run of QEMU cases at a time: the tests of this file would otherwise run their workers
+/// side by side (twice the QEMU processes on a 2-core machine, and the 3 s timeouts with them).
+static QEMU_RUNS: Mutex<()> = Mutex::new(());
+/// Numbers the runs of this process (each gets its own work directory).
+static RUN_ID: AtomicUsize = AtomicUsize::new(0);
+
 fn run_cases(h: &Harness, cases: &[DiffCase], workers: usize) -> Vec<Outcome> {
+    let _one_at_a_time = QEMU_RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..cases.len()).map(|_| None).collect());
-    let root = std::env::temp_dir().join(format!("pcimig-vfio-suite-{}", std::process::id()));
+    let root = std::env::temp_dir().join(format!(
+        "pcimig-vfio-suite-{}-{}",
+        std::process::id(),
+        RUN_ID.fetch_add(1, Ordering::Relaxed)
+    ));
     std::thread::scope(|s| {
         for w in 0..workers {
             let (next, results, root) = (&next, &results, &root);
