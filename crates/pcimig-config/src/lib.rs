@@ -52,6 +52,7 @@ pub mod caps;
 pub mod check;
 mod error;
 pub mod header;
+mod header_caps;
 mod ids;
 pub mod le;
 pub mod machine;
@@ -60,6 +61,7 @@ mod origin;
 pub mod presets;
 pub mod regmap;
 pub mod regs;
+mod reset;
 mod space;
 pub mod vmstate;
 

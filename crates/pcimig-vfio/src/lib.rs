@@ -119,7 +119,7 @@ pub enum VfioError {
     #[error("header type {0:#04x}: the host vfio-pci driver binds only type 0 (endpoint) headers (vfio_pci_probe refuses bridges), so QEMU never sees this device")]
     NotType0(u8),
     /// A standard or extended capability chain that loops: QEMU's recursive walk never ends.
-    #[error("{kind} capability chain loops at {at:#x}: QEMU's vfio capability walk would not terminate")]
+    #[error("{kind} capability chain loops at {at:#x}: QEMU's vfio capability walk would not terminate: QEMU hangs at realize")]
     CapLoop {
         /// `standard` or `extended`.
         kind: &'static str,
@@ -129,6 +129,11 @@ pub enum VfioError {
     /// A capability pointer QEMU cannot use.
     #[error("{0}")]
     BadPointer(String),
+    /// An Interrupt Pin above 4 (INTD): QEMU aborts at machine reset, before the guest runs
+    /// (vfio_intx_enable takes INTx pin `pin - 1`; vfio_pci_pre_reset -> vfio_intx_disable ->
+    /// pci_irq_deassert -> pci_irq_handler asserts `irq_num < PCI_NUM_PINS`).
+    #[error("Interrupt Pin (0x3d) is {0:#04x}, above 4 (INTD): QEMU would abort when it resets the device, before the guest runs (vfio_intx_enable takes INTx pin {0} - 1; vfio_pci_pre_reset -> vfio_intx_disable -> pci_irq_deassert -> pci_irq_handler: Assertion `0 <= irq_num && irq_num < PCI_NUM_PINS' failed)")]
+    InterruptPin(u8),
     /// QEMU's realize error for a capability (prefixed as vfio_add_std_cap prefixes it).
     #[error("failed to add PCI capability {cap_id:#x}[{size:#x}]@{pos:#x}: {reason}")]
     AddCapability {

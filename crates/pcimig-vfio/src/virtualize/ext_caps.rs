@@ -77,16 +77,31 @@ impl Realize<'_> {
 
     /// One iteration of vfio_add_ext_cap's loop: drop the capability, or add it over `size`
     /// bytes (after vfio_setup_rebar_ecap for a Resizable BAR).
+    /// A next pointer below 0x100 reads its "header" from the standard space as QEMU copied it
+    /// at the start of vfio_add_ext_cap: ID 0 (as a cleared 32-bit BAR reads), SR-IOV or ARI is
+    /// dropped and the walk goes on from its next field; anything QEMU would add aborts in
+    /// pcie_add_capability (`assert(offset >= PCI_CONFIG_SPACE_SIZE)`).
     fn vfio_add_one_ext_cap(&mut self, e: &CapEntry, size: usize) -> Result<(), VfioError> {
         let id = ExtCapId::from(e.id);
         if let Some(why) = ext_cap_drop_reason(id) {
-            self.drop_cap(e.id, true, e.offset, why);
+            let why = if e.offset < PCI_CONFIG_SPACE_SIZE {
+                format!("reached through a next pointer below 0x100: the standard-space dword there reads as ID {:#06x}, which vfio_add_ext_cap drops ({why})", e.id)
+            } else {
+                why.to_string()
+            };
+            self.drop_cap(e.id, true, e.offset, &why);
             return Ok(());
         }
         if id == ExtCapId::Rebar && !self.vfio_setup_rebar_ecap(e.offset)? {
             let why = "Resizable BAR dropped: a current BAR size is outside 1 MiB..512 GiB";
             self.drop_cap(e.id, true, e.offset, why);
             return Ok(());
+        }
+        if e.offset < PCI_CONFIG_SPACE_SIZE {
+            return Err(VfioError::BadPointer(format!(
+                "extended capability chain reaches {:#x}, below 0x100, where the standard-space dword reads as capability ID {:#06x}: QEMU's pcie_add_capability would abort (assert offset >= PCI_CONFIG_SPACE_SIZE)",
+                e.offset, e.id
+            )));
         }
         if size < PCI_EXT_CAP_MIN_SIZEOF {
             return Err(VfioError::BadPointer(format!(
@@ -150,5 +165,61 @@ impl Realize<'_> {
             self.add_emulated(off, 4, ctrl, u32::MAX)?;
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{virtualize, VfioError, VfioOptions};
+    use pcimig_config::{CapId, ExtCapId};
+    use pcimig_testkit::Phys;
+
+    /// A PCIe endpoint with AER at 0x100 and DSN at 0x148 whose next pointer is `next`.
+    fn dsn_next(next: u16) -> Vec<u8> {
+        let mut p = Phys::new(4096)
+            .cap(0x40, CapId::Exp, &[0x02, 0x00])
+            .ext(0x100, ExtCapId::Err, 2, &[])
+            .ext(0x148, ExtCapId::Dsn, 1, &[0x11; 8])
+            .build();
+        let header = u32::from_le_bytes(p[0x148..0x14c].try_into().unwrap()) | u32::from(next) << 20;
+        p[0x148..0x14c].copy_from_slice(&header.to_le_bytes());
+        p
+    }
+
+    #[test]
+    fn next_below_0x100_onto_a_zero_dword_is_dropped_and_ends_the_chain() {
+        // vfio_add_ext_cap reads the dword at 0x10 of its copy of the config: BAR0 unimplemented,
+        // cleared by vfio_realize, so ID 0: "kernel masked capability", dropped; its next is 0.
+        let d = virtualize(&dsn_next(0x010), &VfioOptions::default()).unwrap();
+        let ext: Vec<_> = d
+            .space
+            .ext_capabilities()
+            .entries
+            .iter()
+            .map(|e| (e.offset, e.id))
+            .collect();
+        assert_eq!(ext, vec![(0x100, 0x0001), (0x148, 0x0003)]);
+        assert_eq!(
+            d.space.config()[0x14b] >> 4,
+            0,
+            "DSN's next stays 0: nothing added after it"
+        );
+        assert!(d.dropped.iter().any(|c| c.offset == 0x10 && c.id == 0 && c.extended));
+        assert!(d.physical_ext_caps.iter().all(|e| e.offset >= 0x100));
+    }
+
+    #[test]
+    fn next_below_0x100_onto_a_nonzero_id_aborts_in_pcie_add_capability() {
+        // A raw next of 0x001 is masked to 0x000 (PCI_EXT_CAP_NEXT): the end of the chain.
+        assert!(virtualize(&dsn_next(0x001), &VfioOptions::default()).is_ok());
+        // 0x2c holds subsystem vendor 1d0f: pcie_add_capability(pdev, 0x1d0f, .., 0x2c, ..)
+        // asserts offset >= PCI_CONFIG_SPACE_SIZE.
+        let mut p = dsn_next(0x02c);
+        p[0x2c..0x30].copy_from_slice(&[0x0f, 0x1d, 0x01, 0x00]);
+        let e = virtualize(&p, &VfioOptions::default()).unwrap_err();
+        assert!(matches!(e, VfioError::BadPointer(_)), "{e:?}");
+        assert!(e.to_string().contains("reaches 0x2c, below 0x100"), "{e}");
+        assert!(e.to_string().contains("ID 0x1d0f"), "{e}");
+        assert!(e.to_string().contains("pcie_add_capability would abort"), "{e}");
     }
 }

@@ -9,13 +9,15 @@
 //!   (vfio_add_vendor_specific_cap among them);
 //! - `pcie`: vfio_setup_pcie_cap;
 //! - `virt_caps`: vfio_add_virt_caps (hw/vfio/pci-quirks.c);
-//! - `ext_caps`: vfio_add_ext_cap and vfio_setup_rebar_ecap.
+//! - `ext_caps`: vfio_add_ext_cap and vfio_setup_rebar_ecap;
+//! - `reset`: what machine reset runs before the guest (vfio_pci_reset, pci_do_device_reset).
 
 mod ext_caps;
 mod header;
 mod msix;
 mod pci_ids;
 mod pcie;
+mod reset;
 mod std_caps;
 mod virt_caps;
 
@@ -25,8 +27,8 @@ use pcimig_config::le;
 use pcimig_config::presets::MsixLayout;
 use pcimig_config::regs::*;
 use pcimig_config::{
-    walk_ext, walk_ext_with, walk_std_with, AnyCapId, Array, CapEntry, CapId, ChainIssue, ConfigSize, ConfigSpace,
-    DeviceIdentity, DeviceParams, ExtCapId, HeaderKind, Preset, WalkRules,
+    walk_ext, AnyCapId, Array, CapEntry, CapId, ConfigSize, ConfigSpace, DeviceIdentity, DeviceParams, ExtCapId,
+    HeaderKind, Preset,
 };
 
 /// A capability of the physical device that the guest does not see.
@@ -97,7 +99,8 @@ struct Realize<'a> {
 }
 
 /// Build the guest-visible device from the physical config (`physical`: 256 or 4096 bytes as
-/// the host's vfio-pci driver presents them), in vfio_realize's order.
+/// the host's vfio-pci driver presents them), in vfio_realize's order, then reset as machine
+/// reset leaves it before the guest runs (what the source saves and the destination compares).
 pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, VfioError> {
     let mut vdev = Realize::new(physical, opts)?;
     vdev.vfio_emulate_ids_and_header()?;
@@ -105,6 +108,7 @@ pub fn virtualize(physical: &[u8], opts: &VfioOptions) -> Result<VfioDevice, Vfi
     vdev.vfio_bars_register()?;
     vdev.vfio_msix_early_setup()?;
     vdev.vfio_add_capabilities()?;
+    vdev.vfio_pci_reset()?;
     vdev.hazards();
     Ok(vdev.into_device())
 }
@@ -119,7 +123,9 @@ impl<'a> Realize<'a> {
         if header_type != PCI_HEADER_TYPE_NORMAL {
             return Err(VfioError::NotType0(physical[PCI_HEADER_TYPE]));
         }
-        let physical_std_caps = physical_std_chain(physical)?;
+        // What vfio_msix_early_setup finds MSI-X on; vfio_add_capabilities walks the chain again
+        // over the emulated header (and refuses a loop there).
+        let physical_std_caps = physical_std_chain(physical).unwrap_or_default();
         let skip = effective_skip_vsc_check(opts.skip_vsc_check, &opts.machine);
         let mut space = ConfigSpace::new_device(&DeviceParams {
             size,
@@ -204,11 +210,18 @@ impl<'a> Realize<'a> {
 
     /// The finished device, with the physical extended chain as vfio_add_ext_cap walks it (a
     /// header of 0xffffffff is a capability with ID 0xffff to QEMU, not the end of the chain as
-    /// it is to pciutils; a chain QEMU cannot walk is listed as pciutils walks it).
+    /// it is to pciutils; a chain QEMU cannot walk is listed as pciutils walks it; a pointer below
+    /// 0x100 ends the list).
     fn into_device(self) -> VfioDevice {
         let physical_ext_caps =
             if self.space.size() == PCIE_CONFIG_SPACE_SIZE && le::long(self.physical, PCI_CONFIG_SPACE_SIZE) != 0 {
-                physical_ext_chain(self.physical).unwrap_or_else(|_| walk_ext(self.physical).entries)
+                match physical_ext_chain(self.physical) {
+                    Ok(chain) => chain
+                        .into_iter()
+                        .filter(|e| e.offset >= PCI_CONFIG_SPACE_SIZE)
+                        .collect(),
+                    Err(_) => walk_ext(self.physical).entries,
+                }
             } else {
                 Vec::new()
             };
@@ -228,37 +241,70 @@ impl<'a> Realize<'a> {
     }
 }
 
-/// The physical standard chain as QEMU's recursive vfio_add_std_cap follows it
-/// ([`WalkRules::QEMU_VFIO`]), refusing what QEMU cannot survive: loops (infinite recursion)
-/// and pointers into the header.
-fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
-    let chain = walk_std_with(cfg, WalkRules::QEMU_VFIO);
-    match chain.issue {
-        None => Ok(chain.entries),
-        Some(ChainIssue::Looped { at }) => Err(VfioError::CapLoop { kind: "standard", at }),
-        Some(ChainIssue::IntoHeader { from, to }) => Err(VfioError::BadPointer(format!(
-            "capability pointer at {from:#x} points into the standard header ({to:#x}): QEMU would add a capability over header registers"
-        ))),
-        Some(ChainIssue::PastEnd { to, .. }) => Err(VfioError::BadPointer(format!(
-            "capability at {to:#x} has no room for its next pointer inside standard config space"
-        ))),
-        Some(other) => Err(VfioError::BadPointer(other.to_string())),
+/// The standard chain as QEMU's recursive vfio_add_std_cap descends it (vfio_add_capabilities:
+/// only with Status CAP_LIST and a non-zero Capabilities Pointer; each `cap_id` and `next` read
+/// raw from `cfg`, QEMU's `pdev->config` before the rebuild, until a zero `next`). A pointer into
+/// the header is followed like any other: QEMU reads its ID and next from the emulated header
+/// bytes there (BARs and ROM hold only their type bits by then) and adds a capability over them.
+/// Refuses what QEMU cannot survive: a loop (the recursion never ends) and a capability at 0xff
+/// (its next pointer is past standard config space).
+pub(super) fn physical_std_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
+    let mut entries: Vec<CapEntry> = Vec::new();
+    if cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST as u8 == 0 {
+        return Ok(entries);
     }
+    let mut pos = usize::from(cfg[PCI_CAPABILITY_LIST]);
+    while pos != 0 {
+        if entries.iter().any(|e| e.offset == pos) {
+            return Err(VfioError::CapLoop {
+                kind: "standard",
+                at: pos,
+            });
+        }
+        if pos + PCI_CAP_LIST_NEXT >= PCI_CONFIG_SPACE_SIZE {
+            return Err(VfioError::BadPointer(format!(
+                "capability at {pos:#x} has no room for its next pointer inside standard config space"
+            )));
+        }
+        let next = usize::from(cfg[pos + PCI_CAP_LIST_NEXT]);
+        entries.push(CapEntry {
+            id: u16::from(cfg[pos + PCI_CAP_LIST_ID]),
+            extended: false,
+            offset: pos,
+            version: 0,
+            next,
+        });
+        pos = next;
+    }
+    Ok(entries)
 }
 
-/// The physical extended chain as vfio_add_ext_cap walks it ([`WalkRules::QEMU_VFIO`]: next
-/// masked to 0xffc, every header a capability), refusing loops and pointers below 0x100
-/// (pcie_add_capability asserts on them).
+/// The extended chain as vfio_add_ext_cap's loop walks `cfg` (QEMU's
+/// `for (next = PCI_CONFIG_SPACE_SIZE; next; next = PCI_EXT_CAP_NEXT(...))`): from 0x100, every
+/// header a capability, the next pointer masked to 0xffc and followed wherever it points — a
+/// pointer below 0x100 reads a "header" out of the standard space (what vfio_add_ext_cap then
+/// does with it is in `vfio_add_one_ext_cap`). Refuses only a loop (QEMU's walk never ends).
 fn physical_ext_chain(cfg: &[u8]) -> Result<Vec<CapEntry>, VfioError> {
-    let chain = walk_ext_with(cfg, WalkRules::QEMU_VFIO);
-    match chain.issue {
-        None => Ok(chain.entries),
-        Some(ChainIssue::Looped { at }) => Err(VfioError::CapLoop { kind: "extended", at }),
-        Some(ChainIssue::BelowExtended { from, to }) => Err(VfioError::BadPointer(format!(
-            "extended capability at {from:#x} points below 0x100 ({to:#x}): QEMU's pcie_add_capability would abort"
-        ))),
-        Some(other) => Err(VfioError::BadPointer(other.to_string())),
+    let mut entries: Vec<CapEntry> = Vec::new();
+    let mut next = PCI_CONFIG_SPACE_SIZE;
+    while next != 0 {
+        if entries.iter().any(|e| e.offset == next) {
+            return Err(VfioError::CapLoop {
+                kind: "extended",
+                at: next,
+            });
+        }
+        let header = le::long(cfg, next);
+        entries.push(CapEntry {
+            id: pci_ext_cap_id(header),
+            extended: true,
+            offset: next,
+            version: pci_ext_cap_ver(header),
+            next: pci_ext_cap_next_raw(header),
+        });
+        next = pci_ext_cap_next(header);
     }
+    Ok(entries)
 }
 
 #[cfg(test)]
@@ -283,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn loops_and_header_pointers_are_refused() {
+    fn loops_and_non_type0_headers_are_refused() {
         let p = Phys::new(256)
             .cap(0x40, CapId::Vndr, &[4])
             .cap(0x50, CapId::Vndr, &[4])
@@ -296,11 +342,6 @@ mod tests {
                 at: 0x40
             })
         ));
-        let p = Phys::new(256).cap(0x40, CapId::Vndr, &[4]).next(0x40, 0x20).build();
-        assert!(matches!(
-            virtualize(&p, &VfioOptions::default()),
-            Err(VfioError::BadPointer(_))
-        ));
         let mut p = Phys::new(256).build();
         p[0x0e] = 1;
         assert!(matches!(
@@ -311,6 +352,27 @@ mod tests {
             virtualize(&[0u8; 100], &VfioOptions::default()),
             Err(VfioError::BadSize(100))
         ));
+    }
+
+    #[test]
+    fn a_pointer_into_the_header_adds_a_capability_over_header_registers() {
+        // Issue 10 (4): QEMU 10.0.2 realizes this device. vfio_add_std_cap reads ID 0 and next 0
+        // at 0x20 (BAR4, unimplemented: cleared), sizes it to the next capability on the list
+        // (0x40: 0x20 bytes) and pci_add_capability makes 0x20..0x40 read-only and checked, so
+        // pci_do_device_reset leaves Interrupt Line (0x3c) as it was.
+        let mut p = Phys::new(256).cap(0x40, CapId::Vndr, &[4]).next(0x40, 0x20).build();
+        p[0x3c] = 0xff;
+        let d = virtualize(&p, &VfioOptions::default()).unwrap();
+        let s = &d.space;
+        assert_eq!(
+            (s.config()[0x34], s.config()[0x41], s.config()[0x21]),
+            (0x40, 0x20, 0x00)
+        );
+        assert!(s.wmask()[0x20..0x40].iter().all(|&m| m == 0));
+        assert!(s.cmask()[0x20..0x40].iter().all(|&m| m == 0xff));
+        assert_eq!(s.config()[0x3c], 0xff, "Interrupt Line read-only: not cleared by reset");
+        let caps: Vec<_> = d.physical_std_caps.iter().map(|e| (e.offset, e.id)).collect();
+        assert_eq!(caps, vec![(0x40, 0x09), (0x20, 0x00)]);
     }
 
     #[test]

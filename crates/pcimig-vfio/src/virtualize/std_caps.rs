@@ -1,7 +1,7 @@
 //! vfio_add_capabilities and the standard chain: vfio_add_std_cap (recursive, so the rebuilt
 //! chain keeps the physical order) and the setup of each capability it recognizes.
 
-use super::Realize;
+use super::{physical_std_chain, Realize};
 use crate::VfioError;
 use pcimig_config::le;
 use pcimig_config::regs::*;
@@ -34,6 +34,8 @@ impl Realize<'_> {
     /// vfio_add_capabilities: the standard chain rebuilt (vfio_add_std_cap from its head), then
     /// the extended one (vfio_add_ext_cap). Without a standard chain QEMU adds neither.
     pub(super) fn vfio_add_capabilities(&mut self) -> Result<(), VfioError> {
+        // QEMU descends pdev->config as it stands now: BARs and ROM already emulated.
+        self.physical_std_caps = physical_std_chain(self.space.config())?;
         if self.physical_std_caps.is_empty() {
             self.notes
                 .push("no standard capability list: QEMU adds no capabilities, and no extended ones either".into());
@@ -67,14 +69,49 @@ impl Realize<'_> {
                 other => fail(other.to_string()),
             }),
             CapId::Msix => self.vfio_msix_setup(pos).map_err(fail),
-            CapId::Pm => self.space.pm_init(pos, true).map(drop).map_err(|e| fail(e.to_string())),
+            CapId::Pm => self.vfio_pm_init(pos).map_err(|e| fail(e.to_string())),
             CapId::Vndr => self.vfio_add_vendor_specific_cap(pos, size),
             _ => self
-                .space
-                .add_capability(cap_id, pos, size, Preset::VfioAddStdCap)
-                .map(drop)
+                .pci_add_capability(cap_id, pos, size, Preset::VfioAddStdCap)
                 .map_err(|e| fail(e.to_string())),
         }
+    }
+
+    /// pci_add_capability with an explicit offset: [`ConfigSpace::add_capability`], or inside
+    /// the header (reached through a pointer into it) [`ConfigSpace::add_capability_in_header`]:
+    /// QEMU checks only for overlap, so the capability lands over header registers.
+    fn pci_add_capability(
+        &mut self,
+        cap_id: CapId,
+        pos: usize,
+        size: usize,
+        preset: Preset,
+    ) -> Result<(), ConfigError> {
+        if pos >= PCI_CONFIG_HEADER_SIZE {
+            return self.space.add_capability(cap_id, pos, size, preset).map(drop);
+        }
+        self.space.add_capability_in_header(cap_id, pos, size, preset)?;
+        self.header_cap_note(cap_id, pos, size);
+        Ok(())
+    }
+
+    /// pci_pm_init (vfio_add_std_cap's PM case: PMCSR power state writable), over header
+    /// registers when the pointer leads into the header.
+    fn vfio_pm_init(&mut self, pos: usize) -> Result<(), ConfigError> {
+        if pos >= PCI_CONFIG_HEADER_SIZE {
+            return self.space.pm_init(pos, true).map(drop);
+        }
+        self.space.pm_init_in_header(pos, true)?;
+        self.header_cap_note(CapId::Pm, pos, PCI_PM_SIZEOF);
+        Ok(())
+    }
+
+    /// The note for a capability QEMU adds over header registers.
+    fn header_cap_note(&mut self, cap_id: CapId, pos: usize, size: usize) {
+        self.notes.push(format!(
+            "capability pointer into the header: QEMU adds capability {:#04x} at {pos:#04x} over {size:#x} bytes of header registers (read-only and checked from there)",
+            cap_id.value()
+        ));
     }
 
     /// vfio_msi_setup: msi_init with the physical flags (vector count, 64-bit, per-vector
@@ -118,8 +155,7 @@ impl Realize<'_> {
     /// (fully checked); with `skip-vsc-check` on, cmask cleared over `pos + 3 .. pos + size`
     /// (recorded as an exemption naming the policy): the 3-byte header stays checked.
     fn vfio_add_vendor_specific_cap(&mut self, pos: usize, size: usize) -> Result<(), VfioError> {
-        self.space
-            .add_capability(CapId::Vndr, pos, size, Preset::VfioAddVendorSpecificCap)
+        self.pci_add_capability(CapId::Vndr, pos, size, Preset::VfioAddVendorSpecificCap)
             .map_err(|e| add_cap_error(CapId::Vndr, size, pos, e.to_string()))?;
         if self.skip.value && size > PCI_VNDR_CAP_HEADER_SIZEOF {
             let end = pos + size;
