@@ -380,3 +380,46 @@ fn assumptions(
 fn side_info(src: &ConfigSource, treatment: &str) -> SideInfo {
     SideInfo::new(src.origin.clone(), src.kind.clone(), &src.bytes, treatment)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn physical() -> ConfigSource {
+        ConfigSource::physical("x", vec![0; 256])
+    }
+
+    #[test]
+    fn the_layer_is_on_for_physical_reads_off_for_vfio_sources_and_never_for_streams() {
+        let req = VfioRequest::default();
+        for raw in ["dump.bin", "file:dump.bin", "sysfs:0000:3b:00.0", "lspci.txt#3b:00.0"] {
+            let c = LayerChoice::of(&req, raw, &physical());
+            assert!(c.on, "{raw}");
+            assert_eq!(c.reason, LAYER_PHYSICAL);
+        }
+        let c = LayerChoice::of(&req, "vfio:/dev/vfio/7#0000:3b:00.0", &physical());
+        assert!(!c.on);
+        assert_eq!(c.reason, LAYER_VFIO);
+        let saved = ConfigSource {
+            kind: SourceKind::Saved,
+            ..physical()
+        };
+        for kernel_layer in [None, Some(true), Some(false)] {
+            let req = VfioRequest {
+                kernel_layer,
+                ..VfioRequest::default()
+            };
+            let c = LayerChoice::of(&req, "stream:a.mig#dev", &saved);
+            assert!(!c.on);
+            assert_eq!(c.reason, LAYER_STREAM);
+        }
+        for (kernel_layer, raw) in [(true, "vfio:/dev/vfio/7#0000:3b:00.0"), (false, "dump.bin")] {
+            let req = VfioRequest {
+                kernel_layer: Some(kernel_layer),
+                ..VfioRequest::default()
+            };
+            let c = LayerChoice::of(&req, raw, &physical());
+            assert_eq!((c.on, c.reason), (kernel_layer, LAYER_OPTION));
+        }
+    }
+}
