@@ -1,6 +1,6 @@
 //! Human-readable rendering of reports. JSON is the serde form of the same structs.
 
-use crate::check::{CheckOutput, StreamCheckOutput, Verdict};
+use crate::check::{CheckOutput, KernelLayer, StreamCheckOutput, Verdict};
 use std::fmt::Write;
 
 /// The program prefix QEMU puts before error_report lines.
@@ -94,10 +94,25 @@ fn assumptions_text(s: &mut String, o: &CheckOutput) {
         }
     );
     let _ = writeln!(s, "  BAR sizes: {}", a.bar_sizes);
+    if let Some(k) = &a.kernel_layer {
+        kernel_layer_text(s, k);
+    }
     for n in &a.notes {
         let _ = writeln!(s, "  - {n}");
     }
     let _ = writeln!(s, "  scope: {}", a.scope);
+}
+
+/// The kernel layer's choice: once when both sides share it, else per side; then the kernel.
+fn kernel_layer_text(s: &mut String, k: &KernelLayer) {
+    let (saved, dest) = (&k.saved, &k.dest);
+    if saved.value == dest.value && saved.reason == dest.reason {
+        let _ = writeln!(s, "  kernel layer: {}, both sides ({})", saved.value, saved.reason);
+    } else {
+        let _ = writeln!(s, "  kernel layer: saved {} ({})", saved.value, saved.reason);
+        let _ = writeln!(s, "                dest {} ({})", dest.value, dest.reason);
+    }
+    let _ = writeln!(s, "    the layer models {}", k.kernel);
 }
 
 fn warnings_text<W: std::fmt::Display>(s: &mut String, warnings: &[W]) {

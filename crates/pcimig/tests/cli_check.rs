@@ -213,6 +213,94 @@ fn bad_input_is_exit_2_with_a_clear_error() {
     }
 }
 
+/// A minimal physical endpoint whose chain is 0x40 Hot-plug (SHPC, ID 0x0c) -> 0x50 VSC (length
+/// 0x10): the kernel knows no length for the SHPC capability and hides it (vfio_cap_init).
+fn shpc_device(shpc_byte: u8) -> Vec<u8> {
+    let mut c = vsc_device(0);
+    c[0x40..0x44].copy_from_slice(&[0x0c, 0x50, shpc_byte, 0x00]);
+    c[0x50..0x53].copy_from_slice(&[0x09, 0x00, 0x10]);
+    c
+}
+
+/// The kernel's vfio-pci layer runs on physical dumps by default: a capability it hides is not
+/// in the chain QEMU reads, so its bytes are not checked; with `--kernel-layer off` the bytes are
+/// what QEMU reads, and QEMU checks the capability up to the next one.
+#[test]
+fn kernel_layer_hides_what_the_kernel_hides() {
+    let d = tmpdir("klayer");
+    let (a, b) = (write(&d, "a.bin", &shpc_device(1)), write(&d, "b.bin", &shpc_device(2)));
+    let o = run(&["check", "--saved", &a, "--dest", &b, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let k = &v["assumptions"]["kernel_layer"];
+    for side in ["saved", "dest"] {
+        assert_eq!(k[side]["value"], "on", "{side}");
+        assert!(k[side]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("default for a physical config"));
+    }
+    assert!(k["kernel"].as_str().unwrap().starts_with("Linux 6.12.118"));
+    let notes: Vec<&str> = v["assumptions"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("kernel layer: ") && n.contains("at 0x40 hidden") && n.contains("0x34 reads 0x50")),
+        "{notes:?}"
+    );
+
+    let o = run(&["check", "--saved", &a, "--dest", &b, "--kernel-layer", "off"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Bad config data: i=0x42 read: 1 device: 2 cmask: ff wmask: 0 w1cmask:0"),
+        "{out}"
+    );
+    assert!(out.contains("kernel layer: off, both sides (--kernel-layer)"), "{out}");
+    assert!(
+        !out.contains("  - kernel layer"),
+        "no layer notes when it is off: {out}"
+    );
+}
+
+/// A device the kernel would not open is exit 2 naming the side, the file and the offset; with
+/// `--kernel-layer off` QEMU's realize decides; `--emulated` refuses the option.
+#[test]
+fn kernel_layer_errors_are_exit_2() {
+    let d = tmpdir("klayer-err");
+    let good = write(&d, "good.bin", &vsc_device(0));
+    let mut odd = vsc_device(0);
+    odd[0x34] = 0x41; // MSI at an odd offset: its flags word is misaligned
+    odd[0x40..0x55].fill(0);
+    odd[0x41..0x45].copy_from_slice(&[0x05, 0x00, 0x00, 0x00]);
+    let odd = write(&d, "odd-msi.bin", &odd);
+    let o = run(&["check", "--saved", &good, "--dest", &odd]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("dest ("), "{err}");
+    assert!(err.contains("odd-msi.bin): the host kernel's vfio-pci layer"), "{err}");
+    assert!(err.contains("at 0x43"), "{err}");
+    let o = run(&["check", "--saved", &good, "--dest", &good, "--kernel-layer", "maybe"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&[
+        "check",
+        "--emulated",
+        "--saved",
+        &good,
+        "--dest",
+        &good,
+        "--kernel-layer",
+        "on",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--kernel-layer does not apply with --emulated"));
+}
+
 #[test]
 fn machine_i440fx_implies_the_i440fx_slot() {
     let o = run(&[

@@ -129,6 +129,18 @@ const CHECK: &[Case] = &[
     ("check__bar_size_not_power_of_two_exit2", "check --saved {demo}/h100-gpu0.bin --dest {demo}/h100-gpu1.bin --bar 0=3M"),
     ("check__unknown_slot_value_exit2", "check --saved {demo}/h100-gpu0.bin --dest {demo}/h100-gpu1.bin --slot pcie"),
     ("check__dest_from_stream_without_emulated_exit2", "check --saved {demo}/h100-gpu0.bin --dest stream:{tmp}/dest.mig#0000:00:02.0/e1000e"),
+    // The kernel's vfio-pci layer (--kernel-layer): on by default for dumps; off takes the bytes
+    // as what QEMU reads. An SHPC capability (unknown length) whose bytes differ: the kernel
+    // hides it (pass); read raw, QEMU checks it (fail at 0xc2).
+    ("check__kernel_layer_default_shpc_hidden", "check --saved {tmp}/shpc-host-a.bin --dest {tmp}/shpc-host-b.bin"),
+    ("check__kernel_layer_off_shpc_checked", "check --saved {tmp}/shpc-host-a.bin --dest {tmp}/shpc-host-b.bin --kernel-layer off"),
+    ("check__kernel_layer_on_h100_gpu0_to_gpu1", "check --saved {demo}/h100-gpu0.bin --dest {demo}/h100-gpu1.bin --kernel-layer on"),
+    ("check__kernel_layer_off_h100_gpu0_to_gpu1", "check --saved {demo}/h100-gpu0.bin --dest {demo}/h100-gpu1.bin --kernel-layer off"),
+    // A saved config from a stream never goes through the layer, even with --kernel-layer on.
+    ("check__kernel_layer_saved_from_stream", "check --saved stream:{tmp}/vfio.mig#0000:00:05.0/vfio --dest {demo}/h100-gpu0.bin"),
+    ("check__kernel_layer_on_saved_from_stream", "check --saved stream:{tmp}/vfio.mig#0000:00:05.0/vfio --dest {demo}/h100-gpu0.bin --kernel-layer on"),
+    // MSI at an odd offset: the kernel's read of its flags fails, the device does not open.
+    ("check__kernel_layer_refuses_msi_at_odd_offset_exit2", "check --saved {demo}/h100-gpu0.bin --dest {tmp}/h100-gpu0-msi-odd.bin"),
 ];
 
 /// Emulated checks (`pcimig check --emulated`) on the hand-built streams of [`Fixtures`], each
@@ -146,6 +158,7 @@ const CHECK_EMULATED: &[Case] = &[
     ("check_emulated__whole_stream_device_missing_undecided", "check --emulated --saved stream:{tmp}/saved-extra.mig --dest stream:{tmp}/dest.mig --dest-query-pci {qemu}/q35-10.0.query-pci.json"),
     ("check_emulated__machine_option_exit2", "check --emulated --saved stream:{tmp}/saved.mig --dest stream:{tmp}/dest.mig --machine q35"),
     ("check_emulated__saved_not_a_stream_exit2", "check --emulated --saved {demo}/h100-gpu0.bin --dest stream:{tmp}/dest.mig"),
+    ("check_emulated__kernel_layer_option_exit2", "check --emulated --saved stream:{tmp}/saved.mig --dest stream:{tmp}/dest.mig --kernel-layer on"),
     ("check_emulated__unknown_device_exit2", "check --emulated --saved stream:{tmp}/saved.mig#0000:00:09.0/e1000e --dest stream:{tmp}/dest.mig#0000:00:09.0/e1000e"),
 ];
 
@@ -223,9 +236,28 @@ impl Fixtures {
         assert_eq!(vsec[0x2a4], 0x0b, "VSEC at 0x2a4");
         vsec[0x2ac] ^= 0x01;
         fx.write("h100-gpu0-vsec-changed.bin", &vsec);
+        fx.write_kernel_layer_cases(&gpu0);
         fx.write("pci.ids", PCI_IDS.as_bytes());
         fx.write_streams();
         fx
+    }
+
+    /// For `--kernel-layer`: the H100 with a Hot-plug (SHPC, ID 0x0c: no length the kernel
+    /// knows) capability linked after MSI-X at 0xc0, its byte 0xc2 differing between two hosts;
+    /// and the H100 with its MSI capability moved to the odd offset 0x49.
+    fn write_kernel_layer_cases(&self, gpu0: &[u8]) {
+        assert_eq!((gpu0[0xb0], gpu0[0xb1]), (0x11, 0x00), "MSI-X at 0xb0 ends the chain");
+        for (name, v) in [("shpc-host-a.bin", 0x01), ("shpc-host-b.bin", 0x02)] {
+            let mut c = gpu0.to_vec();
+            c[0xb1] = 0xc0;
+            c[0xc0..0xc4].copy_from_slice(&[0x0c, 0x00, v, 0x00]);
+            self.write(name, &c);
+        }
+        assert_eq!((gpu0[0x41], gpu0[0x48]), (0x48, 0x05), "PM at 0x40 links MSI at 0x48");
+        let mut odd = gpu0.to_vec();
+        odd[0x41] = 0x49;
+        odd.copy_within(0x48..0x60, 0x49);
+        self.write("h100-gpu0-msi-odd.bin", &odd);
     }
 
     fn write(&self, name: &str, bytes: &[u8]) {

@@ -266,6 +266,7 @@ fn assumptions(
         skip_vsc_check: None,
         exempt_ext_vendor: false,
         bar_sizes: bar_sizes.into(),
+        kernel_layer: None,
         notes,
         scope: SCOPE.into(),
     }

@@ -5,7 +5,7 @@ use crate::source::SourceError;
 use pcimig_config::{ConfigError, MachineTypeError};
 use pcimig_qemu::devices::DeviceError;
 use pcimig_qemu::StreamError;
-use pcimig_vfio::VfioError;
+use pcimig_vfio::{KernelLayerError, VfioError};
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -25,6 +25,19 @@ pub enum CheckError {
         /// QEMU's reason.
         #[source]
         error: Box<VfioError>,
+    },
+    /// The host kernel's vfio-pci layer would not present the device on that side.
+    #[error(
+        "{side} ({origin}): the host kernel's vfio-pci layer would not present this device to QEMU (with --kernel-layer off the bytes are taken as what QEMU reads): {error}"
+    )]
+    KernelLayer {
+        /// `saved` or `dest`.
+        side: &'static str,
+        /// The SRC.
+        origin: String,
+        /// The kernel's reason.
+        #[source]
+        error: Box<KernelLayerError>,
     },
     /// The options contradict each other or a value is malformed.
     #[error("{0}")]

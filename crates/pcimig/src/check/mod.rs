@@ -233,6 +233,19 @@ pub struct Setting {
     pub reason: String,
 }
 
+/// Whether each side's bytes went through the host kernel's vfio-pci layer
+/// ([`pcimig_vfio::kernel::present`]) before QEMU's realize, and why. Serialized as
+/// `{"saved": {"value": "on"|"off", "reason": …}, "dest": {…}, "kernel": …}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelLayer {
+    /// The saved side: `on` or `off`, and why.
+    pub saved: Setting,
+    /// The destination: `on` or `off`, and why.
+    pub dest: Setting,
+    /// The kernel the layer follows ([`pcimig_vfio::KERNEL_VERSION`]).
+    pub kernel: String,
+}
+
 /// What config bytes cannot carry, as used.
 #[derive(Debug, Clone, Serialize)]
 pub struct Assumptions {
@@ -250,7 +263,11 @@ pub struct Assumptions {
     pub exempt_ext_vendor: bool,
     /// BAR sizes: `given`, `from sysfs` or `not given`.
     pub bar_sizes: String,
-    /// Decisions the virtualization made, one sentence each.
+    /// Whether each side was read through the host kernel's vfio-pci layer (`None`: not
+    /// vfio-pci; then absent from the JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_layer: Option<KernelLayer>,
+    /// Decisions the kernel's layer and the virtualization made, one sentence each.
     pub notes: Vec<String>,
     /// What the verdict covers.
     pub scope: String,

@@ -1,10 +1,14 @@
 //! The vfio-pci check: both sides physical configs of the same device model on two hosts, each
+//! read through the host kernel's vfio-pci layer ([`pcimig_vfio::kernel::present`]) and
 //! virtualized as QEMU 10.0.2's vfio-pci realize would; a side read from a migration stream is
 //! used as saved, never re-virtualized.
 
-use super::{Assumptions, CheckError, CheckOutput, Setting, SideInfo, Verdict, Warning, WarningKind, SCOPE};
-use crate::source::{self, BarSizes, ConfigSource, SourceError, SourceKind};
+use super::{
+    Assumptions, CheckError, CheckOutput, KernelLayer, Setting, SideInfo, Verdict, Warning, WarningKind, SCOPE,
+};
+use crate::source::{self, BarSizes, ConfigSource, SourceError, SourceKind, SourceSpec};
 use pcimig_config::{restore_check, AnyCapId, CheckReport, ConfigError, ExtCapId};
+use pcimig_vfio::kernel::{present, KernelFacts, KernelView, KERNEL_VERSION};
 use pcimig_vfio::{resolve_slot_and_machine, virtualize, MachineType, Slot, VfioDevice, VfioOptions};
 
 /// What a vfio-pci check compares, and the destination's properties a config cannot carry.
@@ -26,6 +30,10 @@ pub struct VfioRequest {
     pub rom: Option<u64>,
     /// pcimig's opt-in policy: exempt extended vendor-specific (VSEC/DVSEC) payloads.
     pub exempt_ext_vendor: bool,
+    /// Read the physical sides through the host kernel's vfio-pci layer (`--kernel-layer`);
+    /// `None`: on for physical reads (a dump, lspci text, sysfs), off for `vfio:` sources. A
+    /// saved side from a migration stream never goes through it.
+    pub kernel_layer: Option<bool>,
 }
 
 /// How the device's BAR sizes were known, as reports say it.
@@ -36,12 +44,65 @@ const BARS_NOT_GIVEN: &str = "not given";
 const VIRTUALIZED: &str = "physical config, virtualized as vfio-pci";
 const USED_AS_SAVED: &str = "used as saved (from a migration stream)";
 
+/// Why a side goes through the kernel's layer or not, as reports say it.
+const LAYER_PHYSICAL: &str = "default for a physical config (a dump, lspci text, sysfs): it holds what the hardware holds, and QEMU reads the device through the host kernel's vfio-pci driver";
+const LAYER_VFIO: &str = "default for a vfio: source: it already reads through the host kernel's vfio-pci driver";
+const LAYER_STREAM: &str =
+    "a saved config from a migration stream is QEMU's saved config, not a physical read (--kernel-layer does not apply)";
+const LAYER_OPTION: &str = "--kernel-layer";
+
+/// Whether one side's bytes go through the kernel's layer, and why.
+#[derive(Debug, Clone, Copy)]
+struct LayerChoice {
+    on: bool,
+    reason: &'static str,
+}
+
+impl LayerChoice {
+    /// The choice for a side read from `raw`: a stream's saved config never, else the request's
+    /// `--kernel-layer`, else off for `vfio:` sources and on for every other physical read.
+    fn of(req: &VfioRequest, raw: &str, src: &ConfigSource) -> LayerChoice {
+        let (on, reason) = if src.kind == SourceKind::Saved {
+            (false, LAYER_STREAM)
+        } else if let Some(on) = req.kernel_layer {
+            (on, LAYER_OPTION)
+        } else if SourceSpec::parse(raw).scheme.as_deref() == Some("vfio") {
+            (false, LAYER_VFIO)
+        } else {
+            (true, LAYER_PHYSICAL)
+        };
+        LayerChoice { on, reason }
+    }
+
+    fn setting(self) -> Setting {
+        Setting {
+            value: if self.on { "on" } else { "off" }.into(),
+            reason: self.reason.into(),
+        }
+    }
+}
+
 /// Both sides read, and the placement every realize uses.
 struct Sides {
     saved: ConfigSource,
     dest: ConfigSource,
+    saved_layer: LayerChoice,
+    dest_layer: LayerChoice,
     slot: Slot,
     machine: MachineType,
+}
+
+/// A side as QEMU realized it, and the kernel layer's notes on the way there.
+struct Realized {
+    dev: VfioDevice,
+    kernel_notes: Vec<String>,
+}
+
+/// The saved config QEMU would put in the stream, how it was made, and the kernel layer's notes.
+struct SavedConfig {
+    bytes: Vec<u8>,
+    treatment: &'static str,
+    kernel_notes: Vec<String>,
 }
 
 /// Run a vfio-pci check (both sides physical configs of the same device model on two hosts;
@@ -49,11 +110,11 @@ struct Sides {
 pub fn run(req: &VfioRequest) -> Result<CheckOutput, CheckError> {
     let sides = read_sides(req)?;
     let (dest_opts, bars_how) = options(req, &sides, sides.dest.bar_sizes, req.exempt_ext_vendor);
-    let dest = realize("dest", &sides.dest, &dest_opts)?;
-    let (saved_bytes, saved_treatment) = saved_config(req, &sides)?;
-    let report = restore_check(&saved_bytes, &dest.space).map_err(CheckError::Incomparable)?;
-    let stock = stock_report(req, &sides, &saved_bytes, &report)?;
-    let warnings = warnings(&sides, &dest, &report);
+    let dest = realize("dest", &sides.dest, &dest_opts, sides.dest_layer)?;
+    let saved = saved_config(req, &sides)?;
+    let report = restore_check(&saved.bytes, &dest.dev.space).map_err(CheckError::Incomparable)?;
+    let stock = stock_report(req, &sides, &saved.bytes, &report)?;
+    let warnings = warnings(&sides, &dest.dev, &report);
     let mut exempt = report.exemptions.clone();
     exempt.sort_by_key(|e| e.start);
     Ok(CheckOutput {
@@ -64,9 +125,9 @@ pub fn run(req: &VfioRequest) -> Result<CheckOutput, CheckError> {
         size: report.size,
         exempt,
         mismatches: report.mismatches.clone(),
-        saved: side_info(&sides.saved, saved_treatment),
+        saved: side_info(&sides.saved, saved.treatment),
         dest: side_info(&sides.dest, VIRTUALIZED),
-        assumptions: assumptions(req, &sides, &dest, bars_how),
+        assumptions: assumptions(req, &sides, &dest, &saved.kernel_notes, bars_how),
         warnings,
     })
 }
@@ -98,6 +159,8 @@ fn read_sides(req: &VfioRequest) -> Result<Sides, CheckError> {
         }));
     }
     Ok(Sides {
+        saved_layer: LayerChoice::of(req, &req.saved, &saved),
+        dest_layer: LayerChoice::of(req, &req.dest, &dest),
         saved,
         dest,
         slot,
@@ -150,22 +213,63 @@ fn options(
     (opts, how)
 }
 
-fn realize(side: &'static str, src: &ConfigSource, o: &VfioOptions) -> Result<VfioDevice, CheckError> {
-    virtualize(&src.bytes, o).map_err(|error| CheckError::Realize {
+/// QEMU's realize of one physical side: its bytes through the kernel's layer when `layer` says
+/// so (with the BAR and ROM sizes QEMU's options carry), then `virtualize`.
+fn realize(
+    side: &'static str,
+    src: &ConfigSource,
+    o: &VfioOptions,
+    layer: LayerChoice,
+) -> Result<Realized, CheckError> {
+    let (bytes, kernel_notes) = if layer.on {
+        let view =
+            present(&src.bytes, &KernelFacts::from_vfio_options(o)).map_err(|error| CheckError::KernelLayer {
+                side,
+                origin: src.origin.clone(),
+                error: Box::new(error),
+            })?;
+        let notes = decisions(&view);
+        (std::borrow::Cow::Owned(view.config), notes)
+    } else {
+        (std::borrow::Cow::Borrowed(&src.bytes[..]), Vec::new())
+    };
+    let dev = virtualize(&bytes, o).map_err(|error| CheckError::Realize {
         side,
         origin: src.origin.clone(),
         error: Box::new(error),
-    })
+    })?;
+    Ok(Realized { dev, kernel_notes })
 }
 
-/// The saved config: a stream's bytes as they are, a physical config virtualized.
-fn saved_config(req: &VfioRequest, sides: &Sides) -> Result<(Vec<u8>, &'static str), CheckError> {
+/// The layer's notes on what it changed or hid: a capability kept as the device has it changes
+/// no byte a read returns, so its note is left out.
+fn decisions(view: &KernelView) -> Vec<String> {
+    let kept: Vec<String> = view
+        .kept
+        .iter()
+        .map(|k| format!(" at {:#x} kept (", k.offset))
+        .collect();
+    let is_kept = |n: &String| kept.iter().any(|k| n.contains(k.as_str()));
+    view.notes.iter().filter(|n| !is_kept(n)).cloned().collect()
+}
+
+/// The saved config: a stream's bytes as they are, a physical config through the kernel's
+/// layer (when chosen) and virtualized.
+fn saved_config(req: &VfioRequest, sides: &Sides) -> Result<SavedConfig, CheckError> {
     match sides.saved.kind {
-        SourceKind::Saved => Ok((sides.saved.bytes.clone(), USED_AS_SAVED)),
+        SourceKind::Saved => Ok(SavedConfig {
+            bytes: sides.saved.bytes.clone(),
+            treatment: USED_AS_SAVED,
+            kernel_notes: Vec::new(),
+        }),
         SourceKind::Physical => {
             let (o, _) = options(req, sides, sides.saved.bar_sizes, req.exempt_ext_vendor);
-            let dev = realize("saved", &sides.saved, &o)?;
-            Ok((dev.space.config().to_vec(), VIRTUALIZED))
+            let r = realize("saved", &sides.saved, &o, sides.saved_layer)?;
+            Ok(SavedConfig {
+                bytes: r.dev.space.config().to_vec(),
+                treatment: VIRTUALIZED,
+                kernel_notes: r.kernel_notes,
+            })
         }
     }
 }
@@ -181,8 +285,8 @@ fn stock_report(
         return Ok(report.clone());
     }
     let (o, _) = options(req, sides, sides.dest.bar_sizes, false);
-    let d = realize("dest", &sides.dest, &o)?;
-    restore_check(saved_bytes, &d.space).map_err(CheckError::Incomparable)
+    let d = realize("dest", &sides.dest, &o, sides.dest_layer)?;
+    restore_check(saved_bytes, &d.dev.space).map_err(CheckError::Incomparable)
 }
 
 /// The sources' remarks, realize's hazards, and one DSN hazard when a DSN byte differs.
@@ -209,9 +313,19 @@ fn warnings(sides: &Sides, dest: &VfioDevice, report: &CheckReport) -> Vec<Warni
     warnings
 }
 
-/// Realize's notes, then one line per capability the guest does not see.
-fn notes(dest: &VfioDevice) -> Vec<String> {
-    let mut notes = dest.notes.clone();
+/// The kernel layer's notes (once when both sides have it, else naming the side), realize's
+/// notes, then one line per capability the guest does not see.
+fn notes(saved_kernel: &[String], dest: &Realized) -> Vec<String> {
+    let dest_kernel = &dest.kernel_notes;
+    let mut notes = Vec::new();
+    for n in saved_kernel {
+        let side = if dest_kernel.contains(n) { "" } else { " (saved)" };
+        notes.push(format!("kernel layer{side}: {n}"));
+    }
+    let dest_only = dest_kernel.iter().filter(|n| !saved_kernel.contains(n));
+    notes.extend(dest_only.map(|n| format!("kernel layer (dest): {n}")));
+    let dest = &dest.dev;
+    notes.extend(dest.notes.iter().cloned());
     for d in &dest.dropped {
         let what = if d.extended {
             "extended capability"
@@ -223,7 +337,13 @@ fn notes(dest: &VfioDevice) -> Vec<String> {
     notes
 }
 
-fn assumptions(req: &VfioRequest, sides: &Sides, dest: &VfioDevice, bars_how: &str) -> Assumptions {
+fn assumptions(
+    req: &VfioRequest,
+    sides: &Sides,
+    dest: &Realized,
+    saved_kernel_notes: &[String],
+    bars_how: &str,
+) -> Assumptions {
     let parsed = req.machine.as_deref().and_then(|m| MachineType::parse(m).ok());
     let slot_reason = match (req.slot, parsed) {
         (Some(_), _) => "--slot".to_string(),
@@ -244,14 +364,62 @@ fn assumptions(req: &VfioRequest, sides: &Sides, dest: &VfioDevice, bars_how: &s
             value: sides.machine.to_string(),
             reason: machine_reason.into(),
         },
-        skip_vsc_check: Some(dest.skip_vsc_check.clone()),
+        skip_vsc_check: Some(dest.dev.skip_vsc_check.clone()),
         exempt_ext_vendor: req.exempt_ext_vendor,
         bar_sizes: bars_how.into(),
-        notes: notes(dest),
+        kernel_layer: Some(KernelLayer {
+            saved: sides.saved_layer.setting(),
+            dest: sides.dest_layer.setting(),
+            kernel: KERNEL_VERSION.into(),
+        }),
+        notes: notes(saved_kernel_notes, dest),
         scope: SCOPE.into(),
     }
 }
 
 fn side_info(src: &ConfigSource, treatment: &str) -> SideInfo {
     SideInfo::new(src.origin.clone(), src.kind.clone(), &src.bytes, treatment)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn physical() -> ConfigSource {
+        ConfigSource::physical("x", vec![0; 256])
+    }
+
+    #[test]
+    fn the_layer_is_on_for_physical_reads_off_for_vfio_sources_and_never_for_streams() {
+        let req = VfioRequest::default();
+        for raw in ["dump.bin", "file:dump.bin", "sysfs:0000:3b:00.0", "lspci.txt#3b:00.0"] {
+            let c = LayerChoice::of(&req, raw, &physical());
+            assert!(c.on, "{raw}");
+            assert_eq!(c.reason, LAYER_PHYSICAL);
+        }
+        let c = LayerChoice::of(&req, "vfio:/dev/vfio/7#0000:3b:00.0", &physical());
+        assert!(!c.on);
+        assert_eq!(c.reason, LAYER_VFIO);
+        let saved = ConfigSource {
+            kind: SourceKind::Saved,
+            ..physical()
+        };
+        for kernel_layer in [None, Some(true), Some(false)] {
+            let req = VfioRequest {
+                kernel_layer,
+                ..VfioRequest::default()
+            };
+            let c = LayerChoice::of(&req, "stream:a.mig#dev", &saved);
+            assert!(!c.on);
+            assert_eq!(c.reason, LAYER_STREAM);
+        }
+        for (kernel_layer, raw) in [(true, "vfio:/dev/vfio/7#0000:3b:00.0"), (false, "dump.bin")] {
+            let req = VfioRequest {
+                kernel_layer: Some(kernel_layer),
+                ..VfioRequest::default()
+            };
+            let c = LayerChoice::of(&req, raw, &physical());
+            assert_eq!((c.on, c.reason), (kernel_layer, LAYER_OPTION));
+        }
+    }
 }

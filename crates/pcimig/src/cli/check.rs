@@ -82,6 +82,11 @@ pub struct CheckArgs {
     /// pcimig's opt-in policy: exempt extended vendor-specific (VSEC/DVSEC) payloads.
     #[arg(long, value_name = "on|off", default_value = "off")]
     pub exempt_ext_vendor: OnOff,
+    /// Read the physical configs through the host kernel's vfio-pci layer (Linux 6.12) before
+    /// QEMU's realize (default: on for dumps, lspci text and sysfs; off for `vfio:` sources; never
+    /// for a saved config from a stream).
+    #[arg(long, value_name = "on|off")]
+    pub kernel_layer: Option<OnOff>,
     /// Structured output (schema in README.md).
     #[arg(long)]
     pub json: bool,
@@ -143,6 +148,7 @@ fn vfio_request(a: &CheckArgs) -> Result<VfioRequest, CheckError> {
         bars,
         rom,
         exempt_ext_vendor: a.exempt_ext_vendor.bool(),
+        kernel_layer: a.kernel_layer.map(OnOff::bool),
     })
 }
 
@@ -160,6 +166,11 @@ fn emulated_request(a: &CheckArgs) -> Result<EmulatedRequest, CheckError> {
         return Err(CheckError::Options(format!(
             "{opt} does not apply with --emulated: the machine type and slot come from the destination stream, BAR sizes from the device model or --dest-query-pci"
         )));
+    }
+    if a.kernel_layer.is_some() {
+        return Err(CheckError::Options(
+            "--kernel-layer does not apply with --emulated: both sides come from migration streams, QEMU's own configs, not physical reads through the host kernel".into(),
+        ));
     }
     Ok(EmulatedRequest {
         saved: a.saved.clone(),
