@@ -88,8 +88,6 @@ mod linux {
     pub const PCI_CAP_AF_SIZEOF: usize = 6;
     /// pci_regs.h: AF control FLR bit.
     pub const PCI_AF_CTRL_FLR: u8 = 0x01;
-    /// pci_regs.h: PCI-X command register.
-    pub const PCI_X_CMD: usize = 2;
     /// pci_regs.h.
     pub const PCI_CAP_PCIX_SIZEOF_V0: usize = 8;
     /// pci_regs.h (same as V1).
@@ -131,11 +129,7 @@ mod linux {
     /// pci_regs.h.
     pub const PCI_EXT_CAP_LTR_SIZEOF: usize = 8;
     /// pci_regs.h.
-    pub const PCI_VC_PORT_CAP1: usize = 0x04;
-    /// pci_regs.h.
     pub const PCI_VC_PORT_CAP2: usize = 0x08;
-    /// pci_regs.h: extended VC count.
-    pub const PCI_VC_CAP1_EVCC: u32 = 0x7;
     /// pci_regs.h.
     pub const PCI_VC_CAP2_32_PHASE: u32 = 0x2;
     /// pci_regs.h.
@@ -146,8 +140,6 @@ mod linux {
     pub const PCI_CAP_VC_BASE_SIZEOF: usize = 0x10;
     /// pci_regs.h.
     pub const PCI_CAP_VC_PER_VC_SIZEOF: usize = 0x0c;
-    /// pci_regs.h: P2P egress control.
-    pub const PCI_ACS_EC: u8 = 0x20;
     /// pci_regs.h: egress control vector size.
     pub const PCI_ACS_EGRESS_BITS: usize = 0x05;
     /// pci_regs.h.
@@ -157,13 +149,9 @@ mod linux {
     /// pci_regs.h.
     pub const PCI_DPA_BASE_SIZEOF: usize = 16;
     /// pci_regs.h.
-    pub const PCI_TPH_CAP: usize = 4;
-    /// pci_regs.h.
     pub const PCI_TPH_CAP_LOC_MASK: u32 = 0x600;
     /// pci_regs.h.
     pub const PCI_TPH_LOC_CAP: u32 = 0x200;
-    /// pci_regs.h.
-    pub const PCI_TPH_CAP_ST_MASK: u32 = 0x07ff_0000;
     /// pci_regs.h.
     pub const PCI_TPH_CAP_ST_SHIFT: u32 = 16;
     /// pci_regs.h.
@@ -1080,7 +1068,7 @@ impl Layer<'_> {
             }
             ExtCapId::Acs => {
                 let byte = self.read_byte(epos + PCI_ACS_CAP, WHAT)?;
-                let len = if byte & PCI_ACS_EC != 0 {
+                let len = if u16::from(byte) & PCI_ACS_EC != 0 {
                     let bits = usize::from(self.read_byte(epos + PCI_ACS_EGRESS_BITS, WHAT)?);
                     let bits = if bits != 0 { bits.div_ceil(32) * 32 } else { 256 };
                     8 + bits / 8

@@ -504,6 +504,9 @@ fn pcimig_judgement(dir: &Path, c: &Case) -> Judgement {
         c.slot.name(),
         "--rom",
         &c.rom.to_string(),
+        // The stand-in is the kernel: the image it serves is what the kernel presents to QEMU.
+        "--kernel-layer",
+        "off",
         "--json",
     ]);
     for (k, v) in &c.props {
