@@ -351,7 +351,7 @@ impl Harness {
 
 /// QMP on `DIR/TAG.sock`, once QEMU has started and realized its devices.
 fn connect(dir: &Path, tag: &str, q: &mut Qemu, deadline: Instant) -> Option<Qmp> {
-    Qmp::connect(&dir.join(format!("{tag}.sock")), &mut q.child, deadline)
+    Qmp::connect(&dir.join(format!("{tag}.sock")), &mut q.child, deadline, None)
 }
 
 /// QMP never answered: QEMU failed to start (it exits, perhaps still on its way out) or hangs

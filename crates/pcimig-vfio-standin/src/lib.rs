@@ -35,14 +35,11 @@ pub fn qemu_bin() -> String {
     std::env::var("PCIMIG_QEMU_BIN").unwrap_or_else(|_| "qemu-system-x86_64".to_string())
 }
 
-/// `Some(reason)` when the stand-in tests must be skipped: `PCIMIG_SKIP_QEMU` is set, the
-/// QEMU binary is missing or not 10.0.x, or the stand-in could not be built (no C compiler).
-pub fn skip_reason() -> Option<String> {
+/// `Some(reason)` when tests that run the real QEMU must be skipped: `PCIMIG_SKIP_QEMU` is set,
+/// or the QEMU binary is missing or not 10.0.x.
+pub fn qemu_skip_reason() -> Option<String> {
     if std::env::var_os("PCIMIG_SKIP_QEMU").is_some() {
         return Some("PCIMIG_SKIP_QEMU is set".to_string());
-    }
-    if let Err(why) = standin_path() {
-        return Some(why);
     }
     let out = match Command::new(qemu_bin()).arg("--version").output() {
         Ok(o) => o,
@@ -57,6 +54,18 @@ pub fn skip_reason() -> Option<String> {
         ));
     }
     None
+}
+
+/// `Some(reason)` when the stand-in tests must be skipped: [`qemu_skip_reason`], or the
+/// stand-in could not be built (no C compiler).
+pub fn skip_reason() -> Option<String> {
+    if std::env::var_os("PCIMIG_SKIP_QEMU").is_some() {
+        return Some("PCIMIG_SKIP_QEMU is set".to_string());
+    }
+    if let Err(why) = standin_path() {
+        return Some(why);
+    }
+    qemu_skip_reason()
 }
 
 /// The harness for [`qemu_bin`], or the reason to skip ([`skip_reason`]).

@@ -16,14 +16,15 @@ pub struct Qmp {
 
 impl Qmp {
     /// Connect to `sock` (retrying until QEMU listens), read the greeting and negotiate
-    /// capabilities. `None` if QEMU exited or `deadline` passed first.
-    pub fn connect(sock: &Path, child: &mut Child, deadline: Instant) -> Option<Qmp> {
+    /// capabilities. `None` if QEMU exited or `deadline` passed first. Reads time out after
+    /// `read_timeout`, or at `deadline` when it is `None`.
+    pub fn connect(sock: &Path, child: &mut Child, deadline: Instant, read_timeout: Option<Duration>) -> Option<Qmp> {
         loop {
             if let Ok(s) = UnixStream::connect(sock) {
                 let left = deadline
                     .saturating_duration_since(Instant::now())
                     .max(Duration::from_millis(1));
-                s.set_read_timeout(Some(left)).ok()?;
+                s.set_read_timeout(Some(read_timeout.unwrap_or(left))).ok()?;
                 let w = s.try_clone().ok()?;
                 let mut q = Qmp {
                     r: BufReader::new(s),
@@ -65,5 +66,23 @@ impl Qmp {
                 return Some(Err(e.clone()));
             }
         }
+    }
+
+    /// [`Qmp::execute`] with a QMP error returned as `{"error": …}`.
+    pub fn cmd(&mut self, name: &str, args: Value) -> Option<Value> {
+        self.execute(name, args)
+            .map(|r| r.unwrap_or_else(|e| json!({ "error": e })))
+    }
+
+    /// [`Qmp::execute`] that panics on a QMP error; `None` when the connection closed.
+    pub fn try_cmd(&mut self, name: &str, args: Value) -> Option<Value> {
+        self.execute(name, args)
+            .map(|r| r.unwrap_or_else(|e| panic!("QMP {name}: {e}")))
+    }
+
+    /// [`Qmp::try_cmd`] that also panics when the connection closed.
+    pub fn expect(&mut self, name: &str, args: Value) -> Value {
+        self.try_cmd(name, args)
+            .unwrap_or_else(|| panic!("QMP connection closed during {name}"))
     }
 }
