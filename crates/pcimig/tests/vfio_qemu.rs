@@ -14,6 +14,7 @@
 //! `q35-root`; machine types `pc-q35-9.0`/`9.1`/`10.0`; `skip-vsc-check` on, off and default;
 //! BAR sizes given. Skipped (printing `SKIPPED: <reason>`) without QEMU 10.0.x or a C compiler.
 
+use pcimig_vfio::kernel::{present, KernelFacts};
 use pcimig_vfio_standin::{harness, Case, Harness, Slot, Verdict};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -197,6 +198,9 @@ fn combos() -> Vec<(&'static str, Option<&'static str>, Slot)> {
 struct DiffCase {
     name: String,
     case: Case,
+    /// For a case presented through the kernel's layer: the raw (physical) saved and destination
+    /// images pcimig reads with `--kernel-layer on`, while the stand-in serves QEMU their views.
+    raw: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 fn make_case(name: String, base: &Base, saved: Vec<u8>, dest: Vec<u8>, combo: usize) -> DiffCase {
@@ -216,6 +220,32 @@ fn make_case(name: String, base: &Base, saved: Vec<u8>, dest: Vec<u8>, combo: us
             props,
             slot,
         },
+        raw: None,
+    }
+}
+
+/// Every fifth case again, presented through pcimig's model of the host kernel's vfio-pci
+/// layer: the stand-in serves QEMU the layer's view of each image (what the kernel would
+/// present), pcimig reads the raw images with `--kernel-layer on`. Cases where the layer
+/// refuses an image (the kernel would not open the device, so QEMU never sees it) are left out.
+fn kernel_layer_cases(plain: &[DiffCase], out: &mut Vec<DiffCase>) {
+    for dc in plain.iter().step_by(5) {
+        let facts = KernelFacts {
+            bar_sizes: Some(dc.case.bars.map(Some)),
+            rom_size: Some(dc.case.rom),
+            ..KernelFacts::default()
+        };
+        let (Ok(saved), Ok(dest)) = (present(&dc.case.saved, &facts), present(&dc.case.dest, &facts)) else {
+            continue;
+        };
+        let mut case = dc.case.clone();
+        case.saved = saved.config;
+        case.dest = dest.config;
+        out.push(DiffCase {
+            name: format!("kernel-layer/{}", dc.name),
+            case,
+            raw: Some((dc.case.saved.clone(), dc.case.dest.clone())),
+        });
     }
 }
 
@@ -430,6 +460,9 @@ fn all_cases() -> Vec<DiffCase> {
     single_byte_cases(&bases, &mut v);
     multi_byte_cases(&bases, 12, &mut v);
     known_issue_cases(&bases, &mut v);
+    let mut layered = Vec::new();
+    kernel_layer_cases(&v, &mut layered);
+    v.extend(layered);
     if let Ok(f) = std::env::var("PCIMIG_VFIO_SUITE_FILTER") {
         v.retain(|c| c.name.contains(&f));
     }
@@ -491,10 +524,15 @@ fn qemu_judgement(v: &Verdict) -> Judgement {
 }
 
 /// `pcimig check` on the case's two images with the same machine, property, slot and sizes.
-fn pcimig_judgement(dir: &Path, c: &Case) -> Judgement {
+fn pcimig_judgement(dir: &Path, dc: &DiffCase) -> Judgement {
+    let c = &dc.case;
     let (saved, dest) = (dir.join("saved.bin"), dir.join("dest.bin"));
-    std::fs::write(&saved, &c.saved).unwrap();
-    std::fs::write(&dest, &c.dest).unwrap();
+    let (saved_bytes, dest_bytes, layer) = match &dc.raw {
+        Some((s, d)) => (s, d, "on"),
+        None => (&c.saved, &c.dest, "off"),
+    };
+    std::fs::write(&saved, saved_bytes).unwrap();
+    std::fs::write(&dest, dest_bytes).unwrap();
     let mut cmd = Command::new(bin());
     cmd.arg("check").arg("--saved").arg(&saved).arg("--dest").arg(&dest);
     cmd.args([
@@ -504,9 +542,10 @@ fn pcimig_judgement(dir: &Path, c: &Case) -> Judgement {
         c.slot.name(),
         "--rom",
         &c.rom.to_string(),
-        // The stand-in is the kernel: the image it serves is what the kernel presents to QEMU.
+        // The stand-in is the kernel: the image it serves is what the kernel presents to QEMU
+        // (raw cases: the image itself; layered cases: the layer's view of the raw image).
         "--kernel-layer",
-        "off",
+        layer,
         "--json",
     ]);
     for (k, v) in &c.props {
@@ -566,7 +605,7 @@ fn run_cases(h: &Harness, cases: &[DiffCase], workers: usize) -> Vec<Outcome> {
                         Ok(v) => qemu_judgement(&v),
                         Err(e) => panic!("{}: harness error: {e}", dc.name),
                     };
-                    let pcimig = pcimig_judgement(&dir, &dc.case);
+                    let pcimig = pcimig_judgement(&dir, dc);
                     results.lock().unwrap()[i] = Some(Outcome {
                         name: dc.name.clone(),
                         qemu,
