@@ -372,19 +372,39 @@ impl ConfigSpace {
             if offset < PCI_CONFIG_HEADER_SIZE || offset + size > PCI_CONFIG_SPACE_SIZE {
                 return Err(ConfigError::StdCapOutOfRange { offset, size });
             }
-            for i in offset..offset + size {
-                if let Some(existing) = self.capability_owning(i) {
-                    return Err(ConfigError::CapabilityOverlap {
-                        address: self.address.qemu_display(),
-                        cap_id: cap_id.value(),
-                        offset,
-                        existing,
-                        at: i,
-                    });
-                }
-            }
+            self.check_capability_overlap(cap_id, offset, size)?;
             offset
         };
+        self.link_capability(cap_id, offset, size, preset);
+        Ok(offset)
+    }
+
+    /// pci_add_capability's overlap check: no byte of `offset..offset + size` may belong to a
+    /// capability already on the list (QEMU's message names the first such byte).
+    pub(crate) fn check_capability_overlap(
+        &self,
+        cap_id: CapId,
+        offset: usize,
+        size: usize,
+    ) -> Result<(), ConfigError> {
+        for i in offset..offset + size {
+            if let Some(existing) = self.capability_owning(i) {
+                return Err(ConfigError::CapabilityOverlap {
+                    address: self.address.qemu_display(),
+                    cap_id: cap_id.value(),
+                    offset,
+                    existing,
+                    at: i,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The rest of pci_add_capability once `offset` is accepted: ID and next bytes, the list
+    /// head and Status CAP_LIST, used over align_up(size, 4), wmask 0 and cmask 0xff over
+    /// `size` bytes, and the record of which preset added it.
+    pub(crate) fn link_capability(&mut self, cap_id: CapId, offset: usize, size: usize, preset: Preset) {
         let head = self.config[PCI_CAPABILITY_LIST];
         self.set_byte(Array::Config, offset + PCI_CAP_LIST_ID, cap_id.value());
         self.set_byte(Array::Config, offset + PCI_CAP_LIST_NEXT, head);
@@ -401,7 +421,6 @@ impl ConfigSpace {
             size,
             preset,
         });
-        Ok(offset)
     }
 
     /// pci_del_capability: unlink the first capability with `cap_id` and make its `size` bytes

@@ -5,10 +5,10 @@
 //! the variants for 0x01..0x3f.
 
 use crate::error::ConfigError;
-use crate::ids::{AnyCapId, CapId};
+use crate::ids::CapId;
 use crate::origin::Preset;
 use crate::regs::*;
-use crate::space::{Array, CapRecord, ConfigSpace};
+use crate::space::{Array, ConfigSpace};
 
 impl ConfigSpace {
     /// pci_add_capability at an offset inside the header (0x01..0x3f): the overlap check, then
@@ -25,33 +25,8 @@ impl ConfigSpace {
         if offset == 0 || offset >= PCI_CONFIG_HEADER_SIZE || size == 0 || offset + size > PCI_CONFIG_SPACE_SIZE {
             return Err(ConfigError::StdCapOutOfRange { offset, size });
         }
-        for i in offset..offset + size {
-            if let Some(existing) = self.capability_owning(i) {
-                return Err(ConfigError::CapabilityOverlap {
-                    address: self.address().qemu_display(),
-                    cap_id: cap_id.value(),
-                    offset,
-                    existing,
-                    at: i,
-                });
-            }
-        }
-        let head = self.config()[PCI_CAPABILITY_LIST];
-        self.set_byte(Array::Config, offset + PCI_CAP_LIST_ID, cap_id.value());
-        self.set_byte(Array::Config, offset + PCI_CAP_LIST_NEXT, head);
-        self.set_byte(Array::Config, PCI_CAPABILITY_LIST, offset as u8);
-        let st = self.config()[PCI_STATUS] | PCI_STATUS_CAP_LIST as u8;
-        self.set_byte(Array::Config, PCI_STATUS, st);
-        let used_end = (offset + size.next_multiple_of(4)).min(self.size());
-        self.fill(Array::Used, offset..used_end, 0xff);
-        self.fill(Array::Wmask, offset..offset + size, 0);
-        self.fill(Array::Cmask, offset..offset + size, 0xff);
-        self.record_capability(CapRecord {
-            id: AnyCapId::Std(cap_id),
-            offset,
-            size,
-            preset,
-        });
+        self.check_capability_overlap(cap_id, offset, size)?;
+        self.link_capability(cap_id, offset, size, preset);
         Ok(offset)
     }
 
