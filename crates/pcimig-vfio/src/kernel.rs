@@ -230,8 +230,9 @@ pub struct VirtFn {
     pub device_id: u16,
 }
 
-/// A capability the kernel keeps in its chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A capability the kernel keeps in its chain. Displays as the decision it is
+/// (`Vendor Specific capability (0x09) at 0x40 kept (0x14 bytes: from its length byte)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct KeptCap {
     /// Its ID.
@@ -240,6 +241,22 @@ pub struct KeptCap {
     pub offset: usize,
     /// The length the kernel gives it (bytes it virtualizes through the capability's rules).
     pub len: usize,
+    /// Where that length comes from (the kernel's table, a length byte, the flags …).
+    pub why: String,
+}
+
+impl std::fmt::Display for KeptCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.id {
+            AnyCapId::Std(id) => std_name(id.value()),
+            AnyCapId::Ext(id) => ext_name(id.value()),
+        };
+        write!(
+            f,
+            "{name} at {:#x} kept ({:#x} bytes: {})",
+            self.offset, self.len, self.why
+        )
+    }
 }
 
 /// A capability the kernel hides.
@@ -260,7 +277,9 @@ pub struct HiddenCap {
 pub struct KernelView {
     /// The bytes, as long as the physical config.
     pub config: Vec<u8>,
-    /// One sentence per decision, in the kernel's order.
+    /// One sentence per decision that changes what a read returns (a hidden capability, a
+    /// fixed-up BAR, …), in the kernel's order. Capabilities kept as the device has them are
+    /// in `kept` (each displays as its decision), not here.
     pub notes: Vec<String>,
     /// Capabilities kept, standard then extended, in chain order.
     pub kept: Vec<KeptCap>,
@@ -744,8 +763,8 @@ impl Layer<'_> {
                 id: AnyCapId::Std(CapId::from(cap)),
                 offset: pos,
                 len,
+                why,
             });
-            self.note(format!("{} at {pos:#x} kept ({len:#x} bytes: {why})", std_name(cap)));
             prev = pos + PCI_CAP_LIST_NEXT;
             pos = usize::from(next);
             caps += 1;
@@ -984,8 +1003,8 @@ impl Layer<'_> {
                     id: AnyCapId::Ext(ExtCapId::from(ecap)),
                     offset: epos,
                     len,
+                    why,
                 });
-                self.note(format!("{} at {epos:#x} kept ({len:#x} bytes: {why})", ext_name(ecap)));
             }
             prev = Some(epos);
             epos = pci_ext_cap_next(header);

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::source::{self, BarSizes, ConfigSource, SourceError, SourceKind, SourceSpec};
 use pcimig_config::{restore_check, AnyCapId, CheckReport, ConfigError, ExtCapId};
-use pcimig_vfio::kernel::{present, KernelFacts, KernelView, KERNEL_VERSION};
+use pcimig_vfio::kernel::{present, KernelFacts, KERNEL_VERSION};
 use pcimig_vfio::{resolve_slot_and_machine, virtualize, MachineType, Slot, VfioDevice, VfioOptions};
 
 /// What a vfio-pci check compares, and the destination's properties a config cannot carry.
@@ -228,8 +228,7 @@ fn realize(
                 origin: src.origin.clone(),
                 error: Box::new(error),
             })?;
-        let notes = decisions(&view);
-        (std::borrow::Cow::Owned(view.config), notes)
+        (std::borrow::Cow::Owned(view.config), view.notes)
     } else {
         (std::borrow::Cow::Borrowed(&src.bytes[..]), Vec::new())
     };
@@ -239,18 +238,6 @@ fn realize(
         error: Box::new(error),
     })?;
     Ok(Realized { dev, kernel_notes })
-}
-
-/// The layer's notes on what it changed or hid: a capability kept as the device has it changes
-/// no byte a read returns, so its note is left out.
-fn decisions(view: &KernelView) -> Vec<String> {
-    let kept: Vec<String> = view
-        .kept
-        .iter()
-        .map(|k| format!(" at {:#x} kept (", k.offset))
-        .collect();
-    let is_kept = |n: &String| kept.iter().any(|k| n.contains(k.as_str()));
-    view.notes.iter().filter(|n| !is_kept(n)).cloned().collect()
 }
 
 /// The saved config: a stream's bytes as they are, a physical config through the kernel's
