@@ -1,11 +1,14 @@
-//! QEMU 10.0.2's x86 machine types and the part of their compat table that changes config
-//! spaces, as data.
+//! The x86 machine types each QEMU version defines and the part of their compat table that
+//! changes config spaces, as data.
 //!
 //! A versioned machine type X.Y applies every `hw_compat_A_B` array with A.B >= X.Y (each older
 //! machine's options call the next newer one's, then add their own array). Where two arrays set
 //! the same property, the oldest array that applies wins (it is registered last). [`HW_COMPAT`]
-//! holds the entries of QEMU 10.0.2's `hw/core/machine.c` arrays that change a PCI device's
-//! config or masks as pcimig models them; [`MachineType::compat`] looks a property up there.
+//! holds the entries of QEMU's `hw/core/machine.c` arrays that change a PCI device's config or
+//! masks as pcimig models them; [`MachineType::compat_in`] looks a property up in the arrays a
+//! given QEMU has: `hw_compat_A_B` exists in QEMU versions newer than A.B ([`HwCompat::exists_in`]).
+//! Which machine types a QEMU defines is [`QemuVersion::defines`] (newest: its own series; oldest:
+//! [`oldest_machine`]).
 //!
 //! ```
 //! use pcimig_config::machine::MachineType;
@@ -13,18 +16,33 @@
 //! let (array, prop) = m.compat("vfio-pci", "skip-vsc-check").unwrap();
 //! assert_eq!((array.name().as_str(), prop.value), ("hw_compat_9_0", "false"));
 //! assert!(MachineType::parse("q35").unwrap().compat("vfio-pci", "skip-vsc-check").is_none());
+//! // QEMU 9.0 has no hw_compat_9_0 (born in 9.1's cycle) and no pc-q35-9.1.
+//! let v90 = pcimig_config::QemuVersion::parse("9.0").unwrap();
+//! assert!(m.compat_in(v90, "vfio-pci", "skip-vsc-check").is_none());
+//! assert!(!v90.defines(&MachineType::parse("pc-q35-9.1").unwrap()));
 //! ```
 
 use crate::presets::{LinkSpeed, LinkWidth, PcieCapOptions};
+use crate::qemu_version::QemuVersion;
 use std::fmt;
 use thiserror::Error;
 
-/// The newest machine version QEMU 10.0.2 defines (what the `q35` and `pc` aliases resolve to).
+/// The newest machine version QEMU 10.0.2 (pcimig's default destination) defines: what the `q35`
+/// and `pc` aliases resolve to without a QEMU version ([`MachineType::parse`]).
 pub const LATEST_MACHINE: (u32, u32) = (10, 0);
 
-/// The versioned machine types QEMU 10.0.2 defines (hw/i386/pc_q35.c, hw/i386/pc_piix.c): the
-/// same list for q35 and i440fx.
+/// Every versioned x86 machine version some QEMU release series pcimig knows defines (7.2's
+/// `pc-i440fx-1.4` to 11.1's `pc-q35-11.1`), oldest first. Which QEMU defines which is
+/// [`QemuVersion::defines`]; q35 starts at 2.4.
 pub const MACHINE_VERSIONS: &[(u32, u32)] = &[
+    (1, 4),
+    (1, 5),
+    (1, 6),
+    (1, 7),
+    (2, 0),
+    (2, 1),
+    (2, 2),
+    (2, 3),
     (2, 4),
     (2, 5),
     (2, 6),
@@ -55,7 +73,58 @@ pub const MACHINE_VERSIONS: &[(u32, u32)] = &[
     (9, 1),
     (9, 2),
     (10, 0),
+    (10, 1),
+    (10, 2),
+    (11, 0),
+    (11, 1),
 ];
+
+/// The oldest q35 machine version of every QEMU up to 10.0 (`pc-q35-1.4` … `2.3` went before 7.2).
+const OLDEST_Q35_BEFORE_AUTO_DELETION: (u32, u32) = (2, 4);
+
+/// MACHINE_VER_DELETION_MAJOR (include/hw/boards.h): from QEMU 10.1 on, a versioned machine type
+/// is not registered once it is this many years (major versions) old.
+const MACHINE_VER_DELETION_MAJOR: u32 = 6;
+
+/// The oldest versioned machine a QEMU release series registers for a family.
+///
+/// - QEMU 10.1 and newer: MACHINE_VER_DELETION (include/hw/boards.h, active without
+///   `QEMU_DELETE_MACHINES` from 10.1 on) drops every machine X.Y with `major - X > 6`, or
+///   `major - X == 6` and `Y <= minor`: 10.1 keeps 4.2 and newer, 10.2 5.0, 11.0 5.1, 11.1 5.2
+///   (the 11.1.3 binary's `-machine help` starts at 5.2).
+/// - q35 before 10.1: 2.4 (7.2.22's and 10.0.2's `-machine help`).
+/// - i440fx before 10.1: 1.4 up to 8.1; 2.0 in 8.2 and 9.0 (`pc-i440fx-1.4` … `1.7` removed in
+///   8.2, docs/about/removed-features.rst); 2.4 from 9.1 (`pc-i440fx-2.0` … `2.3` removed by the
+///   series "hw/i386/pc: Remove deprecated pc-i440fx-2.0 machine" …, PATCH-for-9.1).
+pub fn oldest_machine(qemu: QemuVersion, family: MachineFamily) -> (u32, u32) {
+    let (major, minor) = qemu.series();
+    if qemu.at_least(10, 1) {
+        let expired = |&&(x, y): &&(u32, u32)| {
+            major - x > MACHINE_VER_DELETION_MAJOR || (major - x == MACHINE_VER_DELETION_MAJOR && y <= minor)
+        };
+        return MACHINE_VERSIONS
+            .iter()
+            .find(|v| !expired(v))
+            .copied()
+            .unwrap_or((major, minor));
+    }
+    match family {
+        MachineFamily::Q35 => OLDEST_Q35_BEFORE_AUTO_DELETION,
+        MachineFamily::I440fx if qemu.at_least(9, 1) => (2, 4),
+        MachineFamily::I440fx if qemu.at_least(8, 2) => (2, 0),
+        MachineFamily::I440fx => (1, 4),
+    }
+}
+
+/// The release series after `(x, y)` (QEMU's numbering: 2.0 … 2.12, 3.0, 3.1, then three a year
+/// X.0 … X.2 from 4.0 on).
+pub fn next_series((x, y): (u32, u32)) -> (u32, u32) {
+    match (x, y) {
+        (2, 12) | (3, 1) => (x + 1, 0),
+        (x, 2) if x >= 4 => (x + 1, 0),
+        _ => (x, y + 1),
+    }
+}
 
 /// QEMU's TYPE_PCI_DEVICE: a compat property of every PCI device.
 pub const TYPE_PCI_DEVICE: &str = "pci-device";
@@ -104,6 +173,18 @@ impl HwCompat {
     pub fn name(&self) -> String {
         format!("hw_compat_{}_{}", self.version.0, self.version.1)
     }
+
+    /// The release series whose development cycle created the array (X.Y's next series): the
+    /// behaviour it keeps for old machines is new in that release.
+    pub fn born_in(&self) -> (u32, u32) {
+        next_series(self.version)
+    }
+
+    /// The array exists in `qemu` (every QEMU newer than X.Y has `hw_compat_X_Y`). A QEMU
+    /// without it has the old behaviour for every machine type, the value the array sets.
+    pub fn exists_in(&self, qemu: QemuVersion) -> bool {
+        qemu.series() > self.version
+    }
 }
 
 const fn prop(driver: &'static str, property: &'static str, value: &'static str) -> CompatProperty {
@@ -114,8 +195,11 @@ const fn prop(driver: &'static str, property: &'static str, value: &'static str)
     }
 }
 
-/// The entries of QEMU 10.0.2's `hw_compat_*` arrays that change a config space pcimig models,
-/// newest array first. Entries that do not (migration, scsi, arm-cpu, fw_cfg …) are left out.
+/// The entries of QEMU's `hw_compat_*` arrays that change a config space pcimig models, newest
+/// array first. Entries that do not (migration, scsi, arm-cpu, fw_cfg …) are left out. Checked
+/// against 10.0.2's and 10.2.2's `hw/core/machine.c` and the 10.2 / 11.0 patches: the arrays
+/// `hw_compat_9_2` … `hw_compat_10_2` hold no entry that changes a modelled config space or mask
+/// (`docs/qemu-versions.md`).
 pub const HW_COMPAT: &[HwCompat] = &[
     HwCompat {
         version: (9, 1),
@@ -180,7 +264,8 @@ pub struct MachineTypeError {
     pub reason: &'static str,
 }
 
-/// An x86 machine type of QEMU 10.0.2: its chipset family and version.
+/// A versioned x86 machine type (one of [`MACHINE_VERSIONS`]): its chipset family and version.
+/// Whether a QEMU defines it is [`QemuVersion::defines`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MachineType {
     /// q35 or i440fx.
@@ -190,7 +275,7 @@ pub struct MachineType {
 }
 
 impl MachineType {
-    /// The newest machine type of a family (`pc-q35-10.0`, `pc-i440fx-10.0`).
+    /// The newest machine type of a family in QEMU 10.0.2 (`pc-q35-10.0`, `pc-i440fx-10.0`).
     pub fn latest(family: MachineFamily) -> Self {
         MachineType {
             family,
@@ -198,36 +283,58 @@ impl MachineType {
         }
     }
 
-    /// Parse a `-machine` type name as a user writes it: `pc-q35-X.Y`, `pc-i440fx-X.Y` (X.Y one
-    /// of [`MACHINE_VERSIONS`]), or the aliases `q35` (= pc-q35-10.0) and `pc`
-    /// (= pc-i440fx-10.0).
+    /// The newest machine type of a family in `qemu`: its own series (`pc-q35-9.0` in 9.0.x),
+    /// what the `q35` and `pc` aliases resolve to there.
+    pub fn newest_in(qemu: QemuVersion, family: MachineFamily) -> Self {
+        MachineType {
+            family,
+            version: qemu.series(),
+        }
+    }
+
+    /// Parse a `-machine` type name as a user writes it, for QEMU 10.0.2: see [`Self::parse_for`].
     pub fn parse(name: &str) -> Result<Self, MachineTypeError> {
+        Self::parse_for(name, QemuVersion::DEFAULT)
+    }
+
+    /// Parse a `-machine` type name as a user writes it: `pc-q35-X.Y`, `pc-i440fx-X.Y` (X.Y one
+    /// of [`MACHINE_VERSIONS`], defined by some QEMU pcimig knows: whether `qemu` defines it is
+    /// the caller's check, [`QemuVersion::defines`]), or the aliases `q35` and `pc`, which
+    /// resolve to `qemu`'s newest machine types.
+    pub fn parse_for(name: &str, qemu: QemuVersion) -> Result<Self, MachineTypeError> {
         let bad = |reason| MachineTypeError {
             name: name.to_string(),
             reason,
         };
         let (family, ver) = match name {
-            "q35" => return Ok(Self::latest(MachineFamily::Q35)),
-            "pc" => return Ok(Self::latest(MachineFamily::I440fx)),
+            "q35" => return Ok(Self::newest_in(qemu, MachineFamily::Q35)),
+            "pc" => return Ok(Self::newest_in(qemu, MachineFamily::I440fx)),
             _ => split_family(name).ok_or_else(|| bad("expected pc-q35-X.Y, pc-i440fx-X.Y, q35 or pc"))?,
         };
         let (ma, mi) = ver.split_once('.').ok_or_else(|| bad("no X.Y version"))?;
         let major: u32 = ma.parse().map_err(|_| bad("bad major version"))?;
         let minor: u32 = mi.parse().map_err(|_| bad("bad minor version"))?;
-        if !MACHINE_VERSIONS.contains(&(major, minor)) {
-            return Err(bad(
-                "QEMU 10.0.2 has no such machine type (it has 2.4 to 2.12, 3.0 to 9.2 and 10.0)",
-            ));
-        }
-        Ok(MachineType {
+        let m = MachineType {
             family,
             version: (major, minor),
-        })
+        };
+        if !m.is_known() {
+            return Err(bad(
+                "no QEMU version pcimig knows (7.2 to 11.1) defines it (pc-i440fx-1.4 to 11.1, pc-q35-2.4 to 11.1)",
+            ));
+        }
+        Ok(m)
+    }
+
+    /// Some QEMU pcimig knows defines this machine type (q35 starts at 2.4).
+    fn is_known(&self) -> bool {
+        MACHINE_VERSIONS.contains(&self.version) && (self.family == MachineFamily::I440fx || self.version >= (2, 4))
     }
 
     /// Parse the name a migration stream's configuration section carries: `pc-q35-X.Y` or
     /// `pc-i440fx-X.Y`, optionally followed by `-suffix` or a bugfix `.Z` (`pc-q35-4.0.1`), with
-    /// X.Y no newer than [`LATEST_MACHINE`]. No aliases: QEMU writes the resolved name.
+    /// X.Y no newer than the newest machine pcimig knows (11.1). No aliases: QEMU writes the
+    /// resolved name. Whether the saving QEMU defines it is the caller's check.
     pub fn from_config_section(name: &str) -> Result<Self, MachineTypeError> {
         let bad = |reason| MachineTypeError {
             name: name.to_string(),
@@ -242,8 +349,8 @@ impl MachineType {
         let (Some(major), Some(minor)) = (major, minor) else {
             return Err(bad("no X.Y version in the name"));
         };
-        if (major, minor) > LATEST_MACHINE {
-            return Err(bad("newer than QEMU 10.0.2's machine types"));
+        if Some(&(major, minor)) > MACHINE_VERSIONS.last() {
+            return Err(bad("newer than every QEMU version pcimig knows (11.1)"));
         }
         Ok(MachineType {
             family,
@@ -266,14 +373,26 @@ impl MachineType {
         self.version <= (major, minor)
     }
 
-    /// The compat entry that sets `driver.property` on this machine, with the array it is in:
-    /// the oldest applicable array that sets it, as in QEMU; `None` when no compat array of
-    /// this machine touches it (the property keeps its default).
+    /// The compat entry that sets `driver.property` on this machine in QEMU 10.0.2:
+    /// [`Self::compat_in`] with [`QemuVersion::DEFAULT`].
     pub fn compat(&self, driver: &str, property: &str) -> Option<(&'static HwCompat, &'static CompatProperty)> {
+        self.compat_in(QemuVersion::DEFAULT, driver, property)
+    }
+
+    /// The compat entry that sets `driver.property` on this machine in `qemu`, with the array it
+    /// is in: the oldest applicable array that `qemu` has ([`HwCompat::exists_in`]) and that sets
+    /// it, as in QEMU; `None` when no compat array of this machine in that QEMU touches it (the
+    /// property keeps that QEMU's default, or does not exist there).
+    pub fn compat_in(
+        &self,
+        qemu: QemuVersion,
+        driver: &str,
+        property: &str,
+    ) -> Option<(&'static HwCompat, &'static CompatProperty)> {
         HW_COMPAT
             .iter()
             .rev()
-            .filter(|a| self.applies_hw_compat(a.version.0, a.version.1))
+            .filter(|a| a.exists_in(qemu) && self.applies_hw_compat(a.version.0, a.version.1))
             .find_map(|a| {
                 a.properties
                     .iter()
@@ -399,10 +518,16 @@ mod tests {
             MachineType::parse("q35").unwrap(),
             MachineType::latest(MachineFamily::Q35)
         );
+        // Names some QEMU pcimig knows defines parse; whether the destination defines them is
+        // QemuVersion::defines.
+        for good in ["pc-q35-10.1", "pc-q35-11.1", "pc-i440fx-2.3", "pc-i440fx-1.4"] {
+            assert!(MachineType::parse(good).is_ok(), "{good}");
+        }
         for bad in [
-            "pc-q35-10.1",
             "pc-q35-9.3",
-            "pc-i440fx-2.3",
+            "pc-q35-2.3",
+            "pc-q35-11.2",
+            "pc-i440fx-1.3",
             "virt-9.0",
             "pc-q35-x",
             "pc-q35-4.0.1",
@@ -424,10 +549,36 @@ mod tests {
             (9, 2)
         );
         assert!(MachineType::from_config_section("q35").is_err());
+        assert_eq!(MachineType::from_config_section("pc-q35-11.1").unwrap().version, (11, 1));
         assert_eq!(
-            MachineType::from_config_section("pc-q35-10.1").unwrap_err().reason,
-            "newer than QEMU 10.0.2's machine types"
+            MachineType::from_config_section("pc-q35-11.2").unwrap_err().reason,
+            "newer than every QEMU version pcimig knows (11.1)"
         );
+    }
+
+    /// The aliases resolve to the given QEMU's newest machine types.
+    #[test]
+    fn aliases_resolve_per_qemu_version() {
+        let v = |s| QemuVersion::parse(s).unwrap();
+        assert_eq!(MachineType::parse_for("q35", v("7.2")).unwrap().name(), "pc-q35-7.2");
+        assert_eq!(MachineType::parse_for("pc", v("9.0")).unwrap().name(), "pc-i440fx-9.0");
+        assert_eq!(MachineType::parse_for("q35", v("11.1.3")).unwrap().name(), "pc-q35-11.1");
+        assert_eq!(MachineType::parse("q35").unwrap().name(), "pc-q35-10.0");
+    }
+
+    /// hw_compat_X_Y exists only in QEMU versions newer than X.Y.
+    #[test]
+    fn compat_arrays_exist_from_their_next_release() {
+        let v = |s| QemuVersion::parse(s).unwrap();
+        let m = MachineType::parse("pc-q35-9.0").unwrap();
+        assert!(m.compat_in(v("9.0"), TYPE_VFIO_PCI, "skip-vsc-check").is_none());
+        assert!(m.compat_in(v("9.1"), TYPE_VFIO_PCI, "skip-vsc-check").is_some());
+        let a = HW_COMPAT.iter().find(|a| a.version == (9, 0)).unwrap();
+        assert_eq!(a.born_in(), (9, 1));
+        assert_eq!(next_series((2, 12)), (3, 0));
+        assert_eq!(next_series((3, 1)), (4, 0));
+        assert_eq!(next_series((10, 2)), (11, 0));
+        assert_eq!(next_series((7, 1)), (7, 2));
     }
 
     /// Each property flips exactly at its hw_compat array's version.

@@ -12,6 +12,7 @@
 //! assert!(QemuVersion::parse("6.2").is_err());
 //! ```
 
+use crate::machine::{oldest_machine, MachineFamily, MachineType, MACHINE_VERSIONS};
 use std::cmp::Ordering;
 use std::fmt;
 use thiserror::Error;
@@ -98,6 +99,42 @@ impl QemuVersion {
     pub fn at_least(&self, major: u32, minor: u32) -> bool {
         self.series() >= (major, minor)
     }
+
+    /// This QEMU registers the machine type: its version lies between the family's oldest in
+    /// this QEMU ([`oldest_machine`]) and the QEMU's own series (the newest,
+    /// `DEFINE_*_MACHINE_AS_LATEST`).
+    pub fn defines(&self, machine: &MachineType) -> bool {
+        MACHINE_VERSIONS.contains(&machine.version)
+            && machine.version >= oldest_machine(*self, machine.family)
+            && machine.version <= self.series()
+    }
+
+    /// Every versioned x86 machine type this QEMU defines, q35 first, oldest first (as
+    /// `-machine help` lists them, without the `pc-q35-4.0.1` bugfix machine of QEMU ≤ 10.0).
+    pub fn machine_types(&self) -> Vec<MachineType> {
+        [MachineFamily::Q35, MachineFamily::I440fx]
+            .into_iter()
+            .flat_map(|family| MACHINE_VERSIONS.iter().map(move |&version| MachineType { family, version }))
+            .filter(|m| self.defines(m))
+            .collect()
+    }
+
+    /// Why this QEMU cannot run `machine` (`None` when it defines it): newer than the QEMU, or
+    /// removed from it.
+    pub fn lacks_machine(&self, machine: &MachineType) -> Option<String> {
+        if self.defines(machine) {
+            return None;
+        }
+        let why = if machine.version > self.series() {
+            "it is newer than this QEMU".to_string()
+        } else {
+            let (x, y) = oldest_machine(*self, machine.family);
+            format!("its oldest {} machine type is {x}.{y}", machine.family.name())
+        };
+        Some(format!(
+            "QEMU {self} does not define machine type {machine} ({why})"
+        ))
+    }
 }
 
 /// `7.2, 8.0, …, 11.1`.
@@ -155,6 +192,44 @@ mod tests {
             let e = QemuVersion::parse(bad).unwrap_err();
             assert!(e.to_string().starts_with(&format!("QEMU version '{bad}'")), "{e}");
         }
+    }
+
+    /// The lists of the real binaries' `-machine help` (7.2.22, 10.0.2, 11.1.3).
+    #[test]
+    fn machine_lists_match_the_real_binaries() {
+        let p = |s: &str| QemuVersion::parse(s).unwrap();
+        let names = |v: &str| -> Vec<String> { p(v).machine_types().iter().map(|m| m.name()).collect() };
+        let n72 = names("7.2.22");
+        assert_eq!(n72.first().unwrap(), "pc-q35-2.4");
+        assert!(n72.contains(&"pc-i440fx-1.4".to_string()) && n72.last().unwrap() == "pc-i440fx-7.2");
+        assert_eq!(n72.len(), 23 + 31);
+        let n100 = names("10.0.2");
+        assert_eq!(n100.len(), 2 * 30);
+        let n111 = names("11.1.3");
+        assert_eq!((n111.first().unwrap().as_str(), n111.len()), ("pc-q35-5.2", 2 * 18));
+        let first_i440fx = |v: &str| names(v).into_iter().find(|n| n.starts_with("pc-i440fx")).unwrap();
+        assert_eq!(first_i440fx("8.1"), "pc-i440fx-1.4");
+        assert_eq!(first_i440fx("8.2"), "pc-i440fx-2.0");
+        assert_eq!(first_i440fx("9.1"), "pc-i440fx-2.4");
+        assert_eq!(names("10.1")[0], "pc-q35-4.2");
+        assert_eq!(names("10.2")[0], "pc-q35-5.0");
+        assert_eq!(names("11.0")[0], "pc-q35-5.1");
+    }
+
+    #[test]
+    fn a_machine_newer_than_the_qemu_or_removed_from_it_is_named() {
+        let p = |s| QemuVersion::parse(s).unwrap();
+        let m = |s| MachineType::parse(s).unwrap();
+        assert_eq!(
+            p("9.0").lacks_machine(&m("pc-q35-10.0")).unwrap(),
+            "QEMU 9.0 does not define machine type pc-q35-10.0 (it is newer than this QEMU)"
+        );
+        assert_eq!(
+            p("11.1").lacks_machine(&m("pc-i440fx-5.1")).unwrap(),
+            "QEMU 11.1 does not define machine type pc-i440fx-5.1 (its oldest i440fx machine type is 5.2)"
+        );
+        assert!(p("10.0.2").lacks_machine(&m("pc-q35-10.0")).is_none());
+        assert!(p("7.2").lacks_machine(&m("pc-i440fx-1.4")).is_none());
     }
 
     #[test]
