@@ -78,6 +78,10 @@ pub struct SlotOptions {
     pub hotplug: bool,
     /// Power controller present (QEMU_PCIE_SLTCAP_PCP; on by default for root ports).
     pub power_control: bool,
+    /// SLTSTA Presence Detect State stays checked on restore: QEMU before 8.1 (8.1's "pcie: Add
+    /// hotplug detect state register to cmask", Leonardo Bras, clears it from the cmask; not in
+    /// 7.2 stable: the 7.2.22 binary checks it).
+    pub presence_detect_checked: bool,
 }
 
 /// Where the MSI-X table and PBA live (msix_init arguments).
@@ -441,7 +445,8 @@ impl ConfigSpace {
 
     /// pcie_cap_slot_init: slot implemented; SLTCAP (slot number, indicators, attention button,
     /// hot-plug, power control); SLTCTL indicators off; SLTCTL PIC|AIC|HPIE|CCIE|PDCE|ABPE|EIC
-    /// (+PCC) writable; SLTSTA ABP|PDC|CCI write-1-to-clear; SLTSTA presence detect unchecked.
+    /// (+PCC) writable; SLTSTA ABP|PDC|CCI write-1-to-clear; SLTSTA presence detect unchecked
+    /// (QEMU 8.1 and newer; checked with `presence_detect_checked`).
     pub fn pcie_cap_slot_init(&mut self, opts: &SlotOptions) -> Result<(), ConfigError> {
         let pos = self.exp("pcie_cap_slot_init")?;
         self.or_word(Array::Config, pos + PCI_EXP_FLAGS, PCI_EXP_FLAGS_SLOT);
@@ -479,7 +484,9 @@ impl ConfigSpace {
         );
         self.or_word(Array::Wmask, pos + PCI_EXP_SLTCTL, PCI_EXP_SLTCTL_QEMU_WMASK);
         self.or_word(Array::W1cmask, pos + PCI_EXP_SLTSTA, PCI_EXP_HP_EV_SUPPORTED);
-        self.clear_word(Array::Cmask, pos + PCI_EXP_SLTSTA, PCI_EXP_SLTSTA_PDS);
+        if !opts.presence_detect_checked {
+            self.clear_word(Array::Cmask, pos + PCI_EXP_SLTSTA, PCI_EXP_SLTSTA_PDS);
+        }
         Ok(())
     }
 
@@ -826,6 +833,7 @@ mod tests {
             slot: 0,
             hotplug: true,
             power_control: true,
+            presence_detect_checked: false,
         })
         .unwrap();
         assert_eq!(w(&s, p + 0x18, 2), 0x0ff9);

@@ -165,6 +165,7 @@ fn slot_without_hotplug_or_power_control_has_no_pcc_and_no_hps_hpc() {
         slot: 5,
         hotplug: false,
         power_control: false,
+        presence_detect_checked: false,
     })
     .unwrap();
     assert_eq!(word(&s, Array::Wmask, p + 0x18), 0x0bf9, "SLTCTL without PCC");

@@ -686,6 +686,7 @@ fn prepare(sc: &'static Scenario) -> Result<Prepared, String> {
             machine: &machine,
             query_pci: Some(&qp),
             rom_files: &roms,
+            qemu: pcimig_qemu::devices::QemuVersion::DEFAULT,
         })
         .map_err(|err| format!("{}: {err}", sc.name))?;
         // Without query-pci the table's own BAR sizes (and the ROM file's size) must give the same masks.
@@ -695,6 +696,7 @@ fn prepare(sc: &'static Scenario) -> Result<Prepared, String> {
             machine: &machine,
             query_pci: None,
             rom_files: &roms,
+            qemu: pcimig_qemu::devices::QemuVersion::DEFAULT,
         })
         .map_err(|err| format!("{} (no query-pci): {err}", sc.name))?;
         for (a, name) in [

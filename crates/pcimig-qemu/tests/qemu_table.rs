@@ -19,6 +19,7 @@ fn model(file: &str, idstr: &str, machine: &str) -> (Vec<u8>, EmulatedDevice) {
         machine,
         query_pci: Some(&qp),
         rom_files: &RomFiles::from_data_dirs(&qemu_data_dirs()),
+        qemu: pcimig_qemu::devices::QemuVersion::DEFAULT,
     })
     .unwrap();
     assert_eq!(m.space.config(), &cfg[..], "config is the destination's bytes");
@@ -178,6 +179,7 @@ fn unknown_machine_and_device_are_errors() {
         machine: "virt-10.0",
         query_pci: None,
         rom_files: &RomFiles::default(),
+        qemu: pcimig_qemu::devices::QemuVersion::DEFAULT,
     })
     .unwrap_err();
     assert!(e.to_string().contains("virt-10.0"), "{e}");
@@ -187,6 +189,7 @@ fn unknown_machine_and_device_are_errors() {
         machine: "pc-q35-10.0",
         query_pci: None,
         rom_files: &RomFiles::default(),
+        qemu: pcimig_qemu::devices::QemuVersion::DEFAULT,
     })
     .unwrap_err();
     assert!(e.to_string().contains("not in pcimig's table"), "{e}");

@@ -62,13 +62,15 @@ pub(super) fn dest_sltcap(c: &Ctx<'_>) -> u32 {
     }
 }
 
-/// SlotOptions (`slot`, hotplug, power controller) from the destination's SLTCAP.
+/// SlotOptions (`slot`, hotplug, power controller) from the destination's SLTCAP; Presence
+/// Detect State checked before QEMU 8.1 ("pcie: Add hotplug detect state register to cmask").
 pub(super) fn slot_options(c: &Ctx<'_>) -> SlotOptions {
     let sltcap = dest_sltcap(c);
     SlotOptions {
         slot: (sltcap >> PCI_EXP_SLTCAP_PSN_SHIFT) as u16,
         hotplug: sltcap & PCI_EXP_SLTCAP_HPC != 0,
         power_control: sltcap & PCI_EXP_SLTCAP_PCP != 0,
+        presence_detect_checked: !c.d.qemu.at_least(8, 1),
     }
 }
 

@@ -1,9 +1,11 @@
-//! The emulated-device table: QEMU 10.0.2's PCI device models as the destination of a restore.
+//! The emulated-device table: QEMU's PCI device models as the destination of a restore, as the
+//! destination's QEMU version ([`Destination::qemu`], 7.2 … 11.1) realizes them.
 //!
 //! Given a destination device's *current* config bytes (from a stream saved by the freshly
 //! started destination VM), its section idstr and the machine type, [`build_destination`] returns
 //! a [`ConfigSpace`] whose config is those bytes and whose cmask/wmask/w1cmask are what the
-//! device's realize in QEMU 10.0.2 sets: `do_pci_register_device`'s header masks, then the
+//! device's realize in the destination's QEMU sets (10.0.2's functions, with the differences
+//! of other versions listed in `docs/qemu-versions.md`): `do_pci_register_device`'s header masks, then the
 //! device's own BAR registrations and capability init helpers, in QEMU's order, with the compat
 //! properties of the machine type applied. The restore check of a saved config against that space
 //! is then exactly QEMU's `get_pci_config_device`.
@@ -96,6 +98,7 @@ pub enum DeviceError {
 // ---- machine types --------------------------------------------------------------------------------
 
 pub use pcimig_config::machine::{MachineFamily, MachineType};
+pub use pcimig_config::QemuVersion;
 
 /// The oldest machine version the table models (the compat properties of older ones are not).
 pub const OLDEST_MODELLED_MACHINE: (u32, u32) = (2, 12);
@@ -507,6 +510,8 @@ pub struct Destination<'a> {
     pub query_pci: Option<&'a QueryPci>,
     /// The option ROM files of the destination host (sizes), for ROM BARs query-pci does not give.
     pub rom_files: &'a RomFiles,
+    /// The destination's QEMU version: the masks its realize sets (`docs/qemu-versions.md`).
+    pub qemu: QemuVersion,
 }
 
 /// Where a BAR's size came from.
@@ -564,6 +569,9 @@ impl fmt::Display for EmulatedDevice {
 /// and the destination's bytes.
 pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceError> {
     let machine = parse_stream_machine(d.machine)?;
+    if let Some(why) = d.qemu.lacks_machine(&machine) {
+        return Err(DeviceError::Machine(d.machine.to_string(), why));
+    }
     let size = ConfigSize::from_len(d.config.len()).map_err(|e| DeviceError::Config {
         idstr: d.idstr.to_string(),
         type_name: "?",
@@ -572,6 +580,9 @@ pub fn build_destination(d: &Destination<'_>) -> Result<EmulatedDevice, DeviceEr
     let kind = identify(d.idstr, d.config).ok_or_else(|| unknown_device(d))?;
     let mut c = Ctx::new(d, kind.type_name, machine, do_pci_register_device(d.config, size));
     c.note(format!("machine {}", d.machine));
+    if d.qemu != QemuVersion::DEFAULT {
+        c.note(format!("QEMU {}", d.qemu));
+    }
     (kind.realize)(&mut c)?;
     verify_layout(&c)?;
     let type_name = c.type_name;
@@ -701,6 +712,7 @@ mod tests {
             machine: "pc-q35-10.0",
             query_pci: None,
             rom_files: &RomFiles::default(),
+            qemu: QemuVersion::DEFAULT,
         })
         .unwrap_err();
         let s = e.to_string();
@@ -719,6 +731,7 @@ mod tests {
             machine: "pc-q35-10.0",
             query_pci: None,
             rom_files: &RomFiles::default(),
+            qemu: QemuVersion::DEFAULT,
         })
         .unwrap();
         assert_eq!(d.space.checked()[0x10], 0xff);
@@ -726,5 +739,41 @@ mod tests {
         assert_eq!(d.space.checked()[0x12], 0x01);
         assert_eq!(d.space.checked()[0x14], 0x3f);
         assert_eq!(d.space.config(), &cfg[..]);
+    }
+
+    fn root_port(machine: &str, qemu: &str) -> Result<EmulatedDevice, DeviceError> {
+        let cfg = std::fs::read(format!(
+            "{}/tests/data/q35-10.0-pcie-root-port.bin",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        build_destination(&Destination {
+            idstr: "0000:00:02.0/pcie-root-port",
+            config: &cfg,
+            machine,
+            query_pci: None,
+            rom_files: &RomFiles::default(),
+            qemu: QemuVersion::parse(qemu).unwrap(),
+        })
+    }
+
+    /// SLTSTA Presence Detect State: checked by QEMU before 8.1 (7.2.22 included), not after.
+    #[test]
+    fn root_port_presence_detect_is_checked_before_8_1() {
+        let pds_checked = |qemu| {
+            let d = root_port("pc-q35-7.2", qemu).unwrap();
+            let exp = d.space.find_capability(pcimig_config::CapId::Exp).unwrap();
+            d.space.checked()[exp + PCI_EXP_SLTSTA] & PCI_EXP_SLTSTA_PDS as u8 != 0
+        };
+        assert!(pds_checked("7.2.22") && pds_checked("8.0"));
+        assert!(!pds_checked("8.1") && !pds_checked("10.0.2") && !pds_checked("11.1"));
+    }
+
+    /// A destination QEMU that lacks the machine type cannot build the device.
+    #[test]
+    fn machine_type_newer_than_the_destination_is_refused() {
+        let e = root_port("pc-q35-10.0", "9.0").unwrap_err().to_string();
+        assert!(e.contains("QEMU 9.0 does not define machine type pc-q35-10.0"), "{e}");
+        assert!(root_port("pc-q35-10.0", "11.1").is_ok());
     }
 }
