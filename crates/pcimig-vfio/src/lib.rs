@@ -37,9 +37,10 @@ mod virtualize;
 
 pub use kernel::{present as kernel_present, KernelFacts, KernelLayerError, KernelView, KERNEL_VERSION};
 pub use policy::{
-    effective_skip_vsc_check, resolve_slot_and_machine, Effective, MachineFamily, MachineType, MachineTypeError, Slot,
-    LATEST_MACHINE,
+    effective_skip_vsc_check, effective_skip_vsc_check_in, resolve_slot_and_machine, vfio_pci_property_since, Effective,
+    MachineFamily, MachineType, MachineTypeError, Slot, LATEST_MACHINE,
 };
+pub use pcimig_config::QemuVersion;
 pub use virtualize::{virtualize, DroppedCap, VfioDevice};
 
 use thiserror::Error;
@@ -60,6 +61,9 @@ pub struct VfioOptions {
     pub slot: Slot,
     /// The machine type (decides the `skip-vsc-check` default).
     pub machine: MachineType,
+    /// The destination's QEMU version: which vfio-pci properties exist and what its realize
+    /// does ([`vfio_pci_property_since`], `docs/qemu-versions.md`).
+    pub qemu: QemuVersion,
     /// An explicit `skip-vsc-check` property (wins over the machine-type compat).
     pub skip_vsc_check: Option<bool>,
     /// BAR 0..5 sizes in bytes, when known (`Some(0)` / `None` entry: not implemented).
@@ -96,6 +100,7 @@ impl Default for VfioOptions {
         VfioOptions {
             slot: Slot::PciePort,
             machine: MachineType::latest(MachineFamily::Q35),
+            qemu: QemuVersion::DEFAULT,
             skip_vsc_check: None,
             bar_sizes: None,
             rom_size: None,

@@ -5,6 +5,7 @@
 
 use crate::VfioError;
 use pcimig_config::machine::TYPE_VFIO_PCI;
+use pcimig_config::QemuVersion;
 pub use pcimig_config::machine::{MachineFamily, MachineType, MachineTypeError, LATEST_MACHINE};
 use std::fmt;
 use std::str::FromStr;
@@ -79,6 +80,62 @@ pub struct Effective {
     pub reason: String,
 }
 
+/// The vfio-pci properties pcimig models or knows whose existence depends on the QEMU version,
+/// with the release that added them (`-device vfio-pci,help` of 7.2.22, 10.0.2 and 11.1.3; the
+/// 7.2.0, 10.0.2 and 10.2.2 sources of hw/vfio/pci.c). Properties pcimig models that every
+/// version 7.2 … 11.1 has (`x-pci-vendor-id` … `x-pci-sub-device-id`, `x-nv-gpudirect-clique`,
+/// `multifunction`, `rombar`) are not listed.
+pub const VFIO_PCI_PROPERTIES_SINCE: &[(&str, (u32, u32))] = &[
+    // "vfio/pci: migration: Skip config space check for Vendor Specific Information in VSC during
+    // restore/load" (Vinayak Kale, pulled May 2024 for 9.1, with hw_compat_9_0).
+    ("skip-vsc-check", (9, 1)),
+    // vfio_pci_realize's class-code override, in 10.1 (absent from 10.0.2, present in 10.2.2).
+    ("x-pci-class-code", (10, 1)),
+];
+
+/// The release that added a vfio-pci property (`None`: every QEMU pcimig knows has it, or
+/// pcimig does not track it).
+pub fn vfio_pci_property_since(property: &str) -> Option<(u32, u32)> {
+    VFIO_PCI_PROPERTIES_SINCE
+        .iter()
+        .find(|(p, _)| *p == property)
+        .map(|&(_, v)| v)
+}
+
+/// `qemu`'s vfio-pci has the property; otherwise the error QEMU's option parsing gives in spirit
+/// (`QEMU 9.0's vfio-pci has no property skip-vsc-check`).
+pub fn require_vfio_pci_property(qemu: QemuVersion, property: &str) -> Result<(), VfioError> {
+    match vfio_pci_property_since(property) {
+        Some((x, y)) if !qemu.at_least(x, y) => Err(VfioError::BadOption(format!(
+            "QEMU {qemu}'s vfio-pci has no property {property} (added in QEMU {x}.{y})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `skip-vsc-check` as `qemu` resolves it on the destination. Before 9.1 the property does not
+/// exist: every VSC byte is checked whatever the machine type, and an explicit value is an
+/// error ([`require_vfio_pci_property`]). From 9.1 on, [`effective_skip_vsc_check`] in the
+/// compat arrays that QEMU has.
+pub fn effective_skip_vsc_check_in(
+    qemu: QemuVersion,
+    explicit: Option<bool>,
+    machine: &MachineType,
+) -> Result<Effective, VfioError> {
+    if explicit.is_some() {
+        require_vfio_pci_property(qemu, "skip-vsc-check")?;
+    }
+    if !qemu.at_least(9, 1) {
+        return Ok(Effective {
+            value: false,
+            reason: format!(
+                "QEMU {qemu}'s vfio-pci has no skip-vsc-check (added in 9.1): every VSC byte is checked"
+            ),
+        });
+    }
+    Ok(effective_skip_vsc_check(explicit, machine))
+}
+
 /// `skip-vsc-check` as QEMU 10.0.2 resolves it on the destination: an explicit property
 /// (`-device vfio-pci,skip-vsc-check=…` or `-global vfio-pci.skip-vsc-check=…`) always wins;
 /// otherwise the machine type's compat table decides ([`MachineType::compat`]: machine types 9.0
@@ -150,9 +207,11 @@ mod tests {
         assert!(MachineType::parse("pc-i440fx-2.12").unwrap().applies_hw_compat(9, 0));
         assert!(!MachineType::parse("q35").unwrap().applies_hw_compat(9, 0));
         assert_eq!(MachineType::parse("pc").unwrap().name(), "pc-i440fx-10.0");
-        assert!(MachineType::parse("pc-q35-10.1").is_err());
+        // Defined by some QEMU pcimig knows (11.1, 7.2): parsed; the destination decides.
+        assert!(MachineType::parse("pc-q35-10.1").is_ok());
         assert!(MachineType::parse("pc-q35-9.3").is_err());
-        assert!(MachineType::parse("pc-i440fx-2.3").is_err());
+        assert!(MachineType::parse("pc-i440fx-2.3").is_ok());
+        assert!(MachineType::parse("pc-q35-2.3").is_err());
         assert!(MachineType::parse("pc-i440fx-2.4").is_ok());
         assert!(MachineType::parse("pc-q35-3.1").is_ok());
         assert!(MachineType::parse("virt-9.0").is_err());
@@ -171,6 +230,27 @@ mod tests {
         assert!(effective_skip_vsc_check(None, &q("q35")).value);
         assert!(effective_skip_vsc_check(Some(true), &q("pc-q35-9.0")).value);
         assert!(!effective_skip_vsc_check(Some(false), &q("pc-q35-10.0")).value);
+    }
+
+    /// A 9.0-or-older destination checks every VSC byte; the explicit property is an error there.
+    #[test]
+    fn skip_vsc_check_exists_from_9_1() {
+        let v = |s| QemuVersion::parse(s).unwrap();
+        let q = |s| MachineType::parse(s).unwrap();
+        let e = effective_skip_vsc_check_in(v("9.0"), None, &q("pc-q35-9.0")).unwrap();
+        assert!(!e.value && e.reason.contains("no skip-vsc-check"), "{}", e.reason);
+        let e = effective_skip_vsc_check_in(v("9.1"), None, &q("pc-q35-9.1")).unwrap();
+        assert!(e.value);
+        // pc-q35-9.0 on 9.1: hw_compat_9_0 exists there and turns it off.
+        assert!(!effective_skip_vsc_check_in(v("9.1"), None, &q("pc-q35-9.0")).unwrap().value);
+        let err = effective_skip_vsc_check_in(v("9.0"), Some(true), &q("pc-q35-9.0")).unwrap_err();
+        assert_eq!(
+            err.to_string().trim_start_matches("bad option: "),
+            "QEMU 9.0's vfio-pci has no property skip-vsc-check (added in QEMU 9.1)"
+        );
+        assert!(effective_skip_vsc_check_in(v("9.1"), Some(true), &q("pc-q35-9.0")).unwrap().value);
+        assert!(require_vfio_pci_property(v("10.0.2"), "x-pci-class-code").is_err());
+        assert!(require_vfio_pci_property(v("10.1"), "x-pci-class-code").is_ok());
     }
 
     #[test]

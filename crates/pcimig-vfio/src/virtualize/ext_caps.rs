@@ -92,6 +92,11 @@ impl Realize<'_> {
             self.drop_cap(e.id, true, e.offset, &why);
             return Ok(());
         }
+        if id == ExtCapId::Rebar && !self.opts.qemu.at_least(8, 1) {
+            let why = "Resizable BAR dropped: QEMU before 8.1 hides it (8.1's \"vfio/pci: Static Resizable BAR capability\")";
+            self.drop_cap(e.id, true, e.offset, why);
+            return Ok(());
+        }
         if id == ExtCapId::Rebar && !self.vfio_setup_rebar_ecap(e.offset)? {
             let why = "Resizable BAR dropped: a current BAR size is outside 1 MiB..512 GiB";
             self.drop_cap(e.id, true, e.offset, why);
@@ -221,5 +226,32 @@ mod tests {
         assert!(e.to_string().contains("reaches 0x2c, below 0x100"), "{e}");
         assert!(e.to_string().contains("ID 0x1d0f"), "{e}");
         assert!(e.to_string().contains("pcie_add_capability would abort"), "{e}");
+    }
+
+    /// Resizable BAR: exposed (read-only) from QEMU 8.1, hidden before.
+    #[test]
+    fn resizable_bar_is_hidden_before_qemu_8_1() {
+        // One BAR, current size 256 MiB (8 = 2^(8+20)), supported sizes 1 MiB .. 256 MiB.
+        let ctrl: u32 = (1 << 5) | (8 << 8);
+        let mut data = Vec::new();
+        data.extend_from_slice(&0x0000_1ff0u32.to_le_bytes());
+        data.extend_from_slice(&ctrl.to_le_bytes());
+        let p = Phys::new(4096)
+            .cap(0x40, CapId::Exp, &[0x02, 0x00])
+            .ext(0x100, ExtCapId::Rebar, 1, &data)
+            .build();
+        let ext_ids = |qemu: &str| {
+            let opts = VfioOptions {
+                qemu: crate::QemuVersion::parse(qemu).unwrap(),
+                ..VfioOptions::default()
+            };
+            let d = virtualize(&p, &opts).unwrap();
+            let ids: Vec<u16> = d.space.ext_capabilities().entries.iter().map(|e| e.id).collect();
+            (ids, d.dropped.iter().map(|c| c.reason.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(ext_ids("8.1").0, vec![ExtCapId::Rebar.value()]);
+        let (ids, dropped) = ext_ids("7.2.22");
+        assert!(!ids.contains(&ExtCapId::Rebar.value()), "{ids:x?}");
+        assert!(dropped.iter().any(|r| r.contains("before 8.1")), "{dropped:?}");
     }
 }

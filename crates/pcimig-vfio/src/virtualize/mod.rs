@@ -21,7 +21,7 @@ mod reset;
 mod std_caps;
 mod virt_caps;
 
-use crate::policy::{effective_skip_vsc_check, Effective, MachineType, Slot};
+use crate::policy::{effective_skip_vsc_check_in, Effective, MachineType, Slot};
 use crate::{VfioError, VfioOptions};
 use pcimig_config::le;
 use pcimig_config::presets::MsixLayout;
@@ -126,7 +126,7 @@ impl<'a> Realize<'a> {
         // What vfio_msix_early_setup finds MSI-X on; vfio_add_capabilities walks the chain again
         // over the emulated header (and refuses a loop there).
         let physical_std_caps = physical_std_chain(physical).unwrap_or_default();
-        let skip = effective_skip_vsc_check(opts.skip_vsc_check, &opts.machine);
+        let skip = effective_skip_vsc_check_in(opts.qemu, opts.skip_vsc_check, &opts.machine)?;
         let mut space = ConfigSpace::new_device(&DeviceParams {
             size,
             header: HeaderKind::Type0,

@@ -96,12 +96,15 @@ impl Realize<'_> {
     }
 
     /// pci_pm_init (vfio_add_std_cap's PM case: PMCSR power state writable), over header
-    /// registers when the pointer leads into the header.
+    /// registers when the pointer leads into the header. Before QEMU 10.0 the case was a plain
+    /// pci_add_capability: PMCSR stays read-only and checked (10.0's "pci: Use PCI PM capability
+    /// initializer", Alex Williamson, added the wmask).
     fn vfio_pm_init(&mut self, pos: usize) -> Result<(), ConfigError> {
+        let state_writable = self.opts.qemu.at_least(10, 0);
         if pos >= PCI_CONFIG_HEADER_SIZE {
-            return self.space.pm_init(pos, true).map(drop);
+            return self.space.pm_init(pos, state_writable).map(drop);
         }
-        self.space.pm_init_in_header(pos, true)?;
+        self.space.pm_init_in_header(pos, state_writable)?;
         self.header_cap_note(CapId::Pm, pos, PCI_PM_SIZEOF);
         Ok(())
     }
@@ -258,5 +261,24 @@ mod tests {
         assert!(s.exemptions().is_empty());
         assert_eq!(&s.checked()[0x40..0x43], &[0xff, 0xff, 0xff]);
         assert_eq!(s.checked()[0x43], 0);
+    }
+
+    /// PMCSR's power state: writable (unchecked) from QEMU 10.0, read-only and checked before.
+    #[test]
+    fn pmcsr_power_state_is_checked_before_qemu_10_0() {
+        let p = Phys::new(PCI_CONFIG_SPACE_SIZE)
+            .cap(0x40, CapId::Pm, &[0x03, 0x00, 0x00, 0x00])
+            .build();
+        let state_checked = |qemu: &str| {
+            let opts = VfioOptions {
+                qemu: crate::QemuVersion::parse(qemu).unwrap(),
+                ..VfioOptions::default()
+            };
+            crate::virtualize(&p, &opts).unwrap().space.checked()[0x40 + PCI_PM_CTRL] & 0x03
+        };
+        assert_eq!(state_checked("9.2"), 0x03);
+        assert_eq!(state_checked("7.2.22"), 0x03);
+        assert_eq!(state_checked("10.0.2"), 0x00);
+        assert_eq!(state_checked("11.1"), 0x00);
     }
 }
