@@ -11,14 +11,18 @@ pub const QEMU_PREFIX: &str = "qemu-system-x86_64: ";
 pub fn check_text(o: &CheckOutput) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "verdict: {}", verdict_line(o));
+    if let Some(r) = &o.refusal {
+        let _ = writeln!(s, "  refused: {r}");
+    }
     let _ = writeln!(s, "  saved: {} [{}] {}", o.saved.origin, o.saved.id, o.saved.treatment);
     let _ = writeln!(s, "  dest:  {} [{}] {}", o.dest.origin, o.dest.id, o.dest.treatment);
+    let qemu = o.assumptions.qemu.dest;
     match &o.qemu_line {
         Some(line) => {
-            let _ = writeln!(s, "\nQEMU 10.0.2 would print:\n  {QEMU_PREFIX}{line}");
+            let _ = writeln!(s, "\nQEMU {qemu} would print:\n  {QEMU_PREFIX}{line}");
         }
         None => {
-            let _ = writeln!(s, "\nQEMU 10.0.2 would print no config error.");
+            let _ = writeln!(s, "\nQEMU {qemu} would print no config error.");
         }
     }
     mismatches_text(&mut s, o);
@@ -31,14 +35,18 @@ pub fn check_text(o: &CheckOutput) -> String {
 
 /// The verdict line: the chosen policies' verdict, and stock QEMU's when they differ.
 fn verdict_line(o: &CheckOutput) -> String {
+    let qemu = o.assumptions.qemu.dest;
     match (o.verdict, o.qemu_verdict) {
-        (Verdict::Pass, Verdict::Pass) => "PASS: QEMU 10.0.2 would accept this config space on restore".to_string(),
+        (Verdict::Pass, Verdict::Pass) => format!("PASS: QEMU {qemu} would accept this config space on restore"),
+        (Verdict::Fail, _) if o.refusal.is_some() => {
+            format!("FAIL: QEMU {qemu} cannot take this VM (its machine type)")
+        }
         (Verdict::Fail, _) => format!(
-            "FAIL: QEMU 10.0.2 would refuse this restore ({} failing byte{})",
+            "FAIL: QEMU {qemu} would refuse this restore ({} failing byte{})",
             o.mismatches.len(),
             if o.mismatches.len() == 1 { "" } else { "s" }
         ),
-        (Verdict::Pass, _) => "PASS under --exempt-ext-vendor on; stock QEMU 10.0.2 would FAIL".to_string(),
+        (Verdict::Pass, _) => format!("PASS under --exempt-ext-vendor on; stock QEMU {qemu} would FAIL"),
         (Verdict::Undecided, _) => o.verdict.to_string(),
     }
 }
@@ -82,6 +90,7 @@ fn assumptions_text(s: &mut String, o: &CheckOutput) {
     let _ = writeln!(s, "  mode: {}", a.mode);
     let _ = writeln!(s, "  slot: {} ({})", a.slot.value, a.slot.reason);
     let _ = writeln!(s, "  machine: {} ({})", a.machine.value, a.machine.reason);
+    let _ = writeln!(s, "  QEMU: {}", a.qemu.shown());
     let (vsc, vsc_reason) = a.skip_vsc_check_shown();
     let _ = writeln!(s, "  skip-vsc-check: {vsc} ({vsc_reason})");
     let _ = writeln!(

@@ -1,8 +1,10 @@
 //! The emulated check of one device: the destination is an emulated QEMU device whose current
 //! config is its config in a stream saved by the freshly started destination VM (same command
-//! line); its masks come from the table of QEMU 10.0.2's device models
-//! (`pcimig_qemu::devices`, documented in docs/device-models.md) for the machine type in the
-//! destination stream.
+//! line); its masks come from the table of QEMU's device models (`pcimig_qemu::devices`,
+//! documented in docs/device-models.md) for the machine type in the destination stream and the
+//! destination's QEMU version (`--dest-qemu`, docs/qemu-versions.md). A saved machine type the
+//! destination's QEMU does not define fails the migration; one the saving QEMU does not define is
+//! bad input.
 //!
 //! The saved config is read with the *destination's* config size, as QEMU's
 //! get_pci_config_device does (the size is not in the stream).
@@ -14,7 +16,7 @@ use super::{
 use crate::source::{SourceKind, SourceSpec, QEMU_VM_FILE_MAGIC};
 use pcimig_config::regs::PCI_INTERRUPT_PIN;
 use pcimig_config::restore_check;
-use pcimig_qemu::devices::{build_destination, Destination, EmulatedDevice, QueryPci};
+use pcimig_qemu::devices::{build_destination, parse_stream_machine, Destination, EmulatedDevice, QueryPci};
 use pcimig_qemu::{PciDeviceEntry, Stream};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -31,6 +33,7 @@ pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
     let host = DestHost {
         query_pci: qp.as_ref(),
         rom_files: &req.rom_files,
+        qemu: req.qemu,
     };
     if saved_sel.is_none() && dest_sel.is_none() {
         return Ok(Outcome::Streams(stream::check_streams(&saved, &dest, &host)));
@@ -110,6 +113,7 @@ pub fn dest_model(stream: &Stream, entry: &PciDeviceEntry, host: &DestHost<'_>) 
         machine,
         query_pci: host.query_pci,
         rom_files: host.rom_files,
+        qemu: host.qemu.dest,
     })
     .map_err(|error| CheckError::DeviceModel {
         path: stream.path().to_string(),
@@ -145,6 +149,16 @@ fn read_saved(stream: &Stream, entry: &PciDeviceEntry, size: usize) -> Result<Ve
     Ok(buf)
 }
 
+/// The saved stream's machine type on both sides' QEMU versions
+/// ([`super::QemuVersions::machine_refusal`]): bad input when the saving QEMU lacks it, the
+/// refusal when the destination's does. A name the table does not parse is left to the model.
+pub fn saved_machine_refusal(saved: &Stream, host: &DestHost<'_>) -> Result<Option<String>, CheckError> {
+    match saved.machine_type().map(parse_stream_machine) {
+        Some(Ok(m)) => host.qemu.machine_refusal(&m),
+        _ => Ok(None),
+    }
+}
+
 /// Compare one saved device with its emulated destination.
 pub fn check_device(
     saved: &Stream,
@@ -153,10 +167,11 @@ pub fn check_device(
     dest_entry: &PciDeviceEntry,
     host: &DestHost<'_>,
 ) -> Result<CheckOutput, CheckError> {
+    let refusal = saved_machine_refusal(saved, host)?;
     let model = dest_model(dest, dest_entry, host)?;
     let saved_bytes = read_saved(saved, saved_entry, model.space.size())?;
     let report = restore_check(&saved_bytes, &model.space).map_err(CheckError::Incomparable)?;
-    let verdict = Verdict::of(report.passed());
+    let verdict = Verdict::of(report.passed() && refusal.is_none());
     let dest_treatment = format!(
         "emulated QEMU device {} (current config from the destination's stream)",
         model.type_name
@@ -165,6 +180,7 @@ pub fn check_device(
         verdict,
         qemu_verdict: verdict,
         qemu_line: report.qemu_line(),
+        refusal,
         checked_bytes: report.checked_bytes,
         size: report.size,
         exempt: Vec::new(),
@@ -179,7 +195,7 @@ pub fn check_device(
             model.space.config(),
             &dest_treatment,
         ),
-        assumptions: assumptions(dest, dest_entry, &model, host.query_pci.is_some()),
+        assumptions: assumptions(dest, dest_entry, &model, host),
         warnings: warnings(saved, saved_entry, dest, &model, &saved_bytes),
     })
 }
@@ -243,8 +259,9 @@ fn assumptions(
     dest: &Stream,
     dest_entry: &PciDeviceEntry,
     model: &EmulatedDevice,
-    query_pci_given: bool,
+    host: &DestHost<'_>,
 ) -> Assumptions {
+    let query_pci_given = host.query_pci.is_some();
     let mut notes = vec![format!("{}: {}", model.type_name, model.source)];
     notes.extend(model.notes.iter().cloned());
     notes.push("model table: docs/device-models.md".into());
@@ -263,6 +280,7 @@ fn assumptions(
             value: dest.machine_type().unwrap_or("?").into(),
             reason: "the destination stream's configuration section (compat properties follow it)".into(),
         },
+        qemu: host.qemu,
         skip_vsc_check: None,
         exempt_ext_vendor: false,
         bar_sizes: bar_sizes.into(),

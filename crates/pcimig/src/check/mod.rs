@@ -22,7 +22,7 @@ pub use stream::{StreamCheckOutput, StreamDeviceResult};
 pub use vfio::VfioRequest;
 
 use crate::source::SourceKind;
-use pcimig_config::{Exemption, Mismatch};
+use pcimig_config::{Exemption, MachineType, Mismatch, QemuVersion};
 use pcimig_qemu::devices::{QueryPci, RomFiles};
 use pcimig_vfio::Effective;
 use serde::{Serialize, Serializer};
@@ -135,6 +135,51 @@ pub enum Request {
     Emulated(EmulatedRequest),
 }
 
+/// The QEMU version on each side of the migration (`--saved-qemu`, `--dest-qemu`; 10.0.2 each
+/// by default). Serialized as `{"saved": "10.0.2", "dest": "10.0.2"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QemuVersions {
+    /// The QEMU that saved the stream (the source).
+    #[serde(serialize_with = "display")]
+    pub saved: QemuVersion,
+    /// The QEMU that loads it (the destination).
+    #[serde(serialize_with = "display")]
+    pub dest: QemuVersion,
+}
+
+impl Default for QemuVersions {
+    fn default() -> Self {
+        QemuVersions {
+            saved: QemuVersion::DEFAULT,
+            dest: QemuVersion::DEFAULT,
+        }
+    }
+}
+
+impl QemuVersions {
+    /// The VM's machine type on both sides: an error (bad input) when the saved side's QEMU does
+    /// not define it (the source could not have run it); `Some(reason)` when the destination's
+    /// does not (a failed migration); `None` when both define it.
+    pub fn machine_refusal(&self, machine: &MachineType) -> Result<Option<String>, CheckError> {
+        if let Some(why) = self.saved.lacks_machine(machine) {
+            return Err(CheckError::Options(format!(
+                "--saved-qemu {}: {why}: the source could not have run it",
+                self.saved
+            )));
+        }
+        Ok(self.dest.lacks_machine(machine))
+    }
+
+    /// `saved 10.0.2, dest 10.0.2`, as the human report prints it.
+    pub fn shown(&self) -> String {
+        format!("saved {}, dest {}", self.saved, self.dest)
+    }
+}
+
+fn display<T: fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
 /// An emulated check: `stream:SRC.mig[#DEV]` against `stream:DEST.mig[#DEV]`.
 #[derive(Debug, Clone, Default)]
 pub struct EmulatedRequest {
@@ -147,6 +192,8 @@ pub struct EmulatedRequest {
     /// The destination host's option ROM files (their sizes decide the ROM BARs): a host fact,
     /// read by the caller (`RomFiles::from_data_dirs`), never inside the check.
     pub rom_files: RomFiles,
+    /// The QEMU version on each side.
+    pub qemu: QemuVersions,
 }
 
 /// What the destination host contributes to its device models besides the stream.
@@ -156,6 +203,8 @@ pub struct DestHost<'a> {
     pub query_pci: Option<&'a QueryPci>,
     /// The destination host's option ROM files.
     pub rom_files: &'a RomFiles,
+    /// The QEMU version on each side.
+    pub qemu: QemuVersions,
 }
 
 /// The result of a check: one device, or every device of a stream.
@@ -255,6 +304,8 @@ pub struct Assumptions {
     pub slot: Setting,
     /// The machine type and why.
     pub machine: Setting,
+    /// The QEMU version on each side.
+    pub qemu: QemuVersions,
     /// Effective skip-vsc-check and why (`None`: not vfio-pci). Serialized as
     /// `{"value": "on"|"off"|"n/a", "reason": …}`.
     #[serde(serialize_with = "skip_vsc_check_json")]
@@ -302,10 +353,14 @@ fn skip_vsc_check_json<S: Serializer>(e: &Option<Effective>, s: S) -> Result<S::
 pub struct CheckOutput {
     /// Pass or fail, following the chosen policies.
     pub verdict: Verdict,
-    /// What stock QEMU 10.0.2 decides with the same machine and skip-vsc-check.
+    /// What the destination's stock QEMU decides with the same machine and skip-vsc-check.
     pub qemu_verdict: Verdict,
     /// QEMU's line for the first failing byte (stock QEMU), without the program prefix.
     pub qemu_line: Option<String>,
+    /// Why the destination cannot take the VM at all, before any config byte (its QEMU does not
+    /// define the machine type): the verdict is then `fail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
     /// Destination bytes with any checked bit.
     pub checked_bytes: usize,
     /// Config size compared.

@@ -3,6 +3,7 @@
 //! virtualized as QEMU 10.0.2's vfio-pci realize would; a side read from a migration stream is
 //! used as saved, never re-virtualized.
 
+use super::QemuVersions;
 use super::{
     Assumptions, CheckError, CheckOutput, KernelLayer, Setting, SideInfo, Verdict, Warning, WarningKind, SCOPE,
 };
@@ -34,6 +35,8 @@ pub struct VfioRequest {
     /// `None`: on for physical reads (a dump, lspci text, sysfs), off for `vfio:` sources. A
     /// saved side from a migration stream never goes through it.
     pub kernel_layer: Option<bool>,
+    /// The QEMU version on each side (`--saved-qemu`, `--dest-qemu`).
+    pub qemu: QemuVersions,
 }
 
 /// How the device's BAR sizes were known, as reports say it.
@@ -90,6 +93,8 @@ struct Sides {
     dest_layer: LayerChoice,
     slot: Slot,
     machine: MachineType,
+    /// The destination's QEMU does not define the machine type (the migration fails).
+    refusal: Option<String>,
 }
 
 /// A side as QEMU realized it, and the kernel layer's notes on the way there.
@@ -117,10 +122,12 @@ pub fn run(req: &VfioRequest) -> Result<CheckOutput, CheckError> {
     let warnings = warnings(&sides, &dest.dev, &report);
     let mut exempt = report.exemptions.clone();
     exempt.sort_by_key(|e| e.start);
+    let refused = sides.refusal.is_some();
     Ok(CheckOutput {
-        verdict: Verdict::of(report.passed()),
-        qemu_verdict: Verdict::of(stock.passed()),
+        verdict: Verdict::of(report.passed() && !refused),
+        qemu_verdict: Verdict::of(stock.passed() && !refused),
         qemu_line: stock.qemu_line(),
+        refusal: sides.refusal.clone(),
         checked_bytes: report.checked_bytes,
         size: report.size,
         exempt,
@@ -144,14 +151,8 @@ fn read_sides(req: &VfioRequest) -> Result<Sides, CheckError> {
             req.dest
         )));
     }
-    let machine = req
-        .machine
-        .as_deref()
-        .map(MachineType::parse)
-        .transpose()
-        .map_err(CheckError::Machine)?;
-    let (slot, machine) =
-        resolve_slot_and_machine(req.slot, machine).map_err(|e| CheckError::Placement(Box::new(e)))?;
+    let (slot, machine) = slot_and_machine(req)?;
+    let refusal = req.qemu.machine_refusal(&machine)?;
     if saved.bytes.len() != dest.bytes.len() {
         return Err(CheckError::Incomparable(ConfigError::SizeMismatch {
             saved: saved.bytes.len(),
@@ -165,7 +166,26 @@ fn read_sides(req: &VfioRequest) -> Result<Sides, CheckError> {
         dest,
         slot,
         machine,
+        refusal,
     })
+}
+
+/// `--slot` and `--machine` resolved ([`resolve_slot_and_machine`]); the aliases and the default
+/// are the destination QEMU's newest machine types.
+fn slot_and_machine(req: &VfioRequest) -> Result<(Slot, MachineType), CheckError> {
+    let dest = req.qemu.dest;
+    let machine = req
+        .machine
+        .as_deref()
+        .map(|m| MachineType::parse_for(m, dest))
+        .transpose()
+        .map_err(CheckError::Machine)?;
+    let (slot, machine) =
+        resolve_slot_and_machine(req.slot, machine).map_err(|e| CheckError::Placement(Box::new(e)))?;
+    if req.machine.is_some() {
+        return Ok((slot, machine));
+    }
+    Ok((slot, MachineType::newest_in(dest, machine.family)))
 }
 
 fn refuse_truncated(src: &ConfigSource) -> Result<(), CheckError> {
@@ -205,6 +225,7 @@ fn options(
         slot: sides.slot,
         machine: sides.machine,
         skip_vsc_check: req.skip_vsc_check,
+        qemu: req.qemu.dest,
         bar_sizes,
         rom_size,
         exempt_ext_vendor,
@@ -250,7 +271,12 @@ fn saved_config(req: &VfioRequest, sides: &Sides) -> Result<SavedConfig, CheckEr
             kernel_notes: Vec::new(),
         }),
         SourceKind::Physical => {
-            let (o, _) = options(req, sides, sides.saved.bar_sizes, req.exempt_ext_vendor);
+            let (mut o, _) = options(req, sides, sides.saved.bar_sizes, req.exempt_ext_vendor);
+            // The saved config is what the source's QEMU realized (the property only changes masks).
+            o.qemu = req.qemu.saved;
+            if !o.qemu.at_least(9, 1) {
+                o.skip_vsc_check = None;
+            }
             let r = realize("saved", &sides.saved, &o, sides.saved_layer)?;
             Ok(SavedConfig {
                 bytes: r.dev.space.config().to_vec(),
@@ -331,7 +357,10 @@ fn assumptions(
     saved_kernel_notes: &[String],
     bars_how: &str,
 ) -> Assumptions {
-    let parsed = req.machine.as_deref().and_then(|m| MachineType::parse(m).ok());
+    let parsed = req
+        .machine
+        .as_deref()
+        .and_then(|m| MachineType::parse_for(m, req.qemu.dest).ok());
     let slot_reason = match (req.slot, parsed) {
         (Some(_), _) => "--slot".to_string(),
         (None, Some(m)) if !m.is_q35() => format!("implied by --machine {m}"),
@@ -351,6 +380,7 @@ fn assumptions(
             value: sides.machine.to_string(),
             reason: machine_reason.into(),
         },
+        qemu: req.qemu,
         skip_vsc_check: Some(dest.dev.skip_vsc_check.clone()),
         exempt_ext_vendor: req.exempt_ext_vendor,
         bar_sizes: bars_how.into(),

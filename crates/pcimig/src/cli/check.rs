@@ -1,7 +1,8 @@
 //! `pcimig check`: predict QEMU's verdict on restoring the saved config onto the destination.
 
 use clap::{Args, ValueEnum};
-use pcimig::check::{self, CheckError, EmulatedRequest, Outcome, Request, VfioRequest};
+use pcimig::check::{self, CheckError, EmulatedRequest, Outcome, QemuVersions, Request, VfioRequest};
+use pcimig_config::QemuVersion;
 use pcimig::report;
 use pcimig_qemu::devices::{qemu_data_dirs, RomFiles};
 use pcimig_vfio::Slot;
@@ -87,9 +88,29 @@ pub struct CheckArgs {
     /// for a saved config from a stream).
     #[arg(long, value_name = "on|off")]
     pub kernel_layer: Option<OnOff>,
+    /// The destination's QEMU version, `X.Y` or `X.Y.Z` (7.2 … 11.1; default 10.0.2): the
+    /// machine types, vfio-pci properties and masks it has.
+    #[arg(long, value_name = "VERSION")]
+    pub dest_qemu: Option<String>,
+    /// The QEMU version that saved the VM, `X.Y` or `X.Y.Z` (default 10.0.2): it must define
+    /// the machine type; a physical saved side is virtualized as it realizes vfio-pci.
+    #[arg(long, value_name = "VERSION")]
+    pub saved_qemu: Option<String>,
     /// Structured output (schema in README.md).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--saved-qemu` and `--dest-qemu` (10.0.2 each when not given); a bad version is bad input.
+fn qemu_versions(a: &CheckArgs) -> Result<QemuVersions, CheckError> {
+    let parse = |opt: &str, v: &Option<String>| match v {
+        Some(text) => QemuVersion::parse(text).map_err(|e| CheckError::Options(format!("{opt}: {e}"))),
+        None => Ok(QemuVersion::DEFAULT),
+    };
+    Ok(QemuVersions {
+        saved: parse("--saved-qemu", &a.saved_qemu)?,
+        dest: parse("--dest-qemu", &a.dest_qemu)?,
+    })
 }
 
 /// Parse a size: decimal or 0x-hex bytes, with an optional K/M/G/T suffix (powers of 1024).
@@ -149,6 +170,7 @@ fn vfio_request(a: &CheckArgs) -> Result<VfioRequest, CheckError> {
         rom,
         exempt_ext_vendor: a.exempt_ext_vendor.bool(),
         kernel_layer: a.kernel_layer.map(OnOff::bool),
+        qemu: qemu_versions(a)?,
     })
 }
 
@@ -178,6 +200,7 @@ fn emulated_request(a: &CheckArgs) -> Result<EmulatedRequest, CheckError> {
         dest_query_pci: a.dest_query_pci.clone(),
         // The host's ROM files, read once per run: an input of the device models.
         rom_files: RomFiles::from_data_dirs(&qemu_data_dirs()),
+        qemu: qemu_versions(a)?,
     })
 }
 
