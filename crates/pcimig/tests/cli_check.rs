@@ -340,3 +340,70 @@ fn demo_data_is_derived_from_the_h100_sample() {
         );
     }
 }
+
+// ---- QEMU versions (--saved-qemu, --dest-qemu) -------------------------------------------------
+
+fn json_of(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
+}
+
+/// Both versions are reported in the JSON assumptions, 10.0.2 each by default.
+#[test]
+fn qemu_versions_are_reported_in_json() {
+    let (a, b) = (demo("h100-gpu0.bin"), demo("h100-gpu1.bin"));
+    let o = run(&["check", "--saved", &a, "--dest", &b, "--json"]);
+    let q = &json_of(&o)["assumptions"]["qemu"];
+    assert_eq!((q["saved"].as_str(), q["dest"].as_str()), (Some("10.0.2"), Some("10.0.2")));
+    let o = run(&[
+        "check", "--saved", &a, "--dest", &b, "--json", "--saved-qemu", "9.0", "--dest-qemu", "11.1.3", "--machine",
+        "pc-q35-9.0",
+    ]);
+    let j = json_of(&o);
+    assert_eq!(j["assumptions"]["qemu"]["saved"], "9.0");
+    assert_eq!(j["assumptions"]["qemu"]["dest"], "11.1.3");
+    assert!(j.get("refusal").is_none());
+}
+
+#[test]
+fn bad_qemu_versions_exit_2_with_the_reason() {
+    let (a, b) = (demo("h100-gpu0.bin"), demo("h100-gpu1.bin"));
+    for (opt, v) in [("--dest-qemu", "6.2"), ("--saved-qemu", "ten"), ("--dest-qemu", "10.3")] {
+        let o = run(&["check", "--saved", &a, "--dest", &b, opt, v]);
+        assert_eq!(o.status.code(), Some(2), "{opt} {v}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&format!("{opt}: QEMU version '{v}'")), "{err}");
+    }
+}
+
+/// A machine type newer than the destination's QEMU is a failed migration naming both.
+#[test]
+fn machine_type_newer_than_the_destination_fails() {
+    let (a, b) = (demo("h100-gpu0.bin"), demo("h100-gpu1.bin"));
+    let args = ["check", "--saved", &a, "--dest", &b, "--dest-qemu", "9.0", "--machine", "pc-q35-10.0"];
+    let o = run(&[&args[..], &["--json"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    let j = json_of(&o);
+    assert_eq!(j["verdict"], "fail");
+    assert!(j["refusal"].as_str().unwrap().starts_with("QEMU 9.0 does not define machine type pc-q35-10.0"));
+    let text = String::from_utf8_lossy(&run(&args).stdout).to_string();
+    assert!(text.contains("refused: QEMU 9.0 does not define machine type pc-q35-10.0"), "{text}");
+    // The alias is the destination's newest: pc-q35-9.0 on 9.0.
+    let o = run(&["check", "--saved", &a, "--dest", &b, "--dest-qemu", "9.0", "--saved-qemu", "9.0", "--machine", "q35", "--json"]);
+    assert_eq!(json_of(&o)["assumptions"]["machine"]["value"], "pc-q35-9.0");
+}
+
+/// skip-vsc-check exists from 9.1: setting it for a 9.0 destination is an error, as in QEMU.
+#[test]
+fn skip_vsc_check_on_a_9_0_destination_is_an_error() {
+    let (a, b) = (demo("h100-gpu0.bin"), demo("h100-gpu1.bin"));
+    let base = ["check", "--saved", &a, "--dest", &b, "--saved-qemu", "9.0", "--machine", "pc-q35-9.0"];
+    let o = run(&[&base[..], &["--dest-qemu", "9.0", "--skip-vsc-check", "on"]].concat());
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("QEMU 9.0's vfio-pci has no property skip-vsc-check"), "{err}");
+    let o = run(&[&base[..], &["--dest-qemu", "9.0", "--json"]].concat());
+    let r = json_of(&o)["assumptions"]["skip_vsc_check"]["reason"].as_str().unwrap().to_string();
+    assert!(r.contains("no skip-vsc-check"), "{r}");
+    let o = run(&[&base[..], &["--dest-qemu", "9.1", "--skip-vsc-check", "on"]].concat());
+    assert_ne!(o.status.code(), Some(2));
+}
