@@ -549,7 +549,10 @@ mod tests {
             (9, 2)
         );
         assert!(MachineType::from_config_section("q35").is_err());
-        assert_eq!(MachineType::from_config_section("pc-q35-11.1").unwrap().version, (11, 1));
+        assert_eq!(
+            MachineType::from_config_section("pc-q35-11.1").unwrap().version,
+            (11, 1)
+        );
         assert_eq!(
             MachineType::from_config_section("pc-q35-11.2").unwrap_err().reason,
             "newer than every QEMU version pcimig knows (11.1)"
@@ -562,7 +565,10 @@ mod tests {
         let v = |s| QemuVersion::parse(s).unwrap();
         assert_eq!(MachineType::parse_for("q35", v("7.2")).unwrap().name(), "pc-q35-7.2");
         assert_eq!(MachineType::parse_for("pc", v("9.0")).unwrap().name(), "pc-i440fx-9.0");
-        assert_eq!(MachineType::parse_for("q35", v("11.1.3")).unwrap().name(), "pc-q35-11.1");
+        assert_eq!(
+            MachineType::parse_for("q35", v("11.1.3")).unwrap().name(),
+            "pc-q35-11.1"
+        );
         assert_eq!(MachineType::parse("q35").unwrap().name(), "pc-q35-10.0");
     }
 

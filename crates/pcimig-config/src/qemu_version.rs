@@ -114,7 +114,11 @@ impl QemuVersion {
     pub fn machine_types(&self) -> Vec<MachineType> {
         [MachineFamily::Q35, MachineFamily::I440fx]
             .into_iter()
-            .flat_map(|family| MACHINE_VERSIONS.iter().map(move |&version| MachineType { family, version }))
+            .flat_map(|family| {
+                MACHINE_VERSIONS
+                    .iter()
+                    .map(move |&version| MachineType { family, version })
+            })
             .filter(|m| self.defines(m))
             .collect()
     }
@@ -131,9 +135,7 @@ impl QemuVersion {
             let (x, y) = oldest_machine(*self, machine.family);
             format!("its oldest {} machine type is {x}.{y}", machine.family.name())
         };
-        Some(format!(
-            "QEMU {self} does not define machine type {machine} ({why})"
-        ))
+        Some(format!("QEMU {self} does not define machine type {machine} ({why})"))
     }
 }
 

@@ -36,11 +36,11 @@ mod policy;
 mod virtualize;
 
 pub use kernel::{present as kernel_present, KernelFacts, KernelLayerError, KernelView, KERNEL_VERSION};
-pub use policy::{
-    effective_skip_vsc_check, effective_skip_vsc_check_in, resolve_slot_and_machine, vfio_pci_property_since, Effective,
-    MachineFamily, MachineType, MachineTypeError, Slot, LATEST_MACHINE,
-};
 pub use pcimig_config::QemuVersion;
+pub use policy::{
+    effective_skip_vsc_check, effective_skip_vsc_check_in, resolve_slot_and_machine, vfio_pci_property_since,
+    Effective, MachineFamily, MachineType, MachineTypeError, Slot, LATEST_MACHINE,
+};
 pub use virtualize::{virtualize, DroppedCap, VfioDevice};
 
 use thiserror::Error;

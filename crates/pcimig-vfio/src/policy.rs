@@ -5,8 +5,8 @@
 
 use crate::VfioError;
 use pcimig_config::machine::TYPE_VFIO_PCI;
-use pcimig_config::QemuVersion;
 pub use pcimig_config::machine::{MachineFamily, MachineType, MachineTypeError, LATEST_MACHINE};
+use pcimig_config::QemuVersion;
 use std::fmt;
 use std::str::FromStr;
 
@@ -128,9 +128,7 @@ pub fn effective_skip_vsc_check_in(
     if !qemu.at_least(9, 1) {
         return Ok(Effective {
             value: false,
-            reason: format!(
-                "QEMU {qemu}'s vfio-pci has no skip-vsc-check (added in 9.1): every VSC byte is checked"
-            ),
+            reason: format!("QEMU {qemu}'s vfio-pci has no skip-vsc-check (added in 9.1): every VSC byte is checked"),
         });
     }
     Ok(effective_skip_vsc_check(explicit, machine))
@@ -242,13 +240,21 @@ mod tests {
         let e = effective_skip_vsc_check_in(v("9.1"), None, &q("pc-q35-9.1")).unwrap();
         assert!(e.value);
         // pc-q35-9.0 on 9.1: hw_compat_9_0 exists there and turns it off.
-        assert!(!effective_skip_vsc_check_in(v("9.1"), None, &q("pc-q35-9.0")).unwrap().value);
+        assert!(
+            !effective_skip_vsc_check_in(v("9.1"), None, &q("pc-q35-9.0"))
+                .unwrap()
+                .value
+        );
         let err = effective_skip_vsc_check_in(v("9.0"), Some(true), &q("pc-q35-9.0")).unwrap_err();
         assert_eq!(
             err.to_string().trim_start_matches("bad option: "),
             "QEMU 9.0's vfio-pci has no property skip-vsc-check (added in QEMU 9.1)"
         );
-        assert!(effective_skip_vsc_check_in(v("9.1"), Some(true), &q("pc-q35-9.0")).unwrap().value);
+        assert!(
+            effective_skip_vsc_check_in(v("9.1"), Some(true), &q("pc-q35-9.0"))
+                .unwrap()
+                .value
+        );
         assert!(require_vfio_pci_property(v("10.0.2"), "x-pci-class-code").is_err());
         assert!(require_vfio_pci_property(v("10.1"), "x-pci-class-code").is_ok());
     }

@@ -353,9 +353,22 @@ fn qemu_versions_are_reported_in_json() {
     let (a, b) = (demo("h100-gpu0.bin"), demo("h100-gpu1.bin"));
     let o = run(&["check", "--saved", &a, "--dest", &b, "--json"]);
     let q = &json_of(&o)["assumptions"]["qemu"];
-    assert_eq!((q["saved"].as_str(), q["dest"].as_str()), (Some("10.0.2"), Some("10.0.2")));
+    assert_eq!(
+        (q["saved"].as_str(), q["dest"].as_str()),
+        (Some("10.0.2"), Some("10.0.2"))
+    );
     let o = run(&[
-        "check", "--saved", &a, "--dest", &b, "--json", "--saved-qemu", "9.0", "--dest-qemu", "11.1.3", "--machine",
+        "check",
+        "--saved",
+        &a,
+        "--dest",
+        &b,
+        "--json",
+        "--saved-qemu",
+        "9.0",
+        "--dest-qemu",
+        "11.1.3",
+        "--machine",
         "pc-q35-9.0",
     ]);
     let j = json_of(&o);
@@ -379,16 +392,45 @@ fn bad_qemu_versions_exit_2_with_the_reason() {
 #[test]
 fn machine_type_newer_than_the_destination_fails() {
     let (a, b) = (demo("h100-gpu0.bin"), demo("h100-gpu1.bin"));
-    let args = ["check", "--saved", &a, "--dest", &b, "--dest-qemu", "9.0", "--machine", "pc-q35-10.0"];
+    let args = [
+        "check",
+        "--saved",
+        &a,
+        "--dest",
+        &b,
+        "--dest-qemu",
+        "9.0",
+        "--machine",
+        "pc-q35-10.0",
+    ];
     let o = run(&[&args[..], &["--json"]].concat());
     assert_eq!(o.status.code(), Some(1));
     let j = json_of(&o);
     assert_eq!(j["verdict"], "fail");
-    assert!(j["refusal"].as_str().unwrap().starts_with("QEMU 9.0 does not define machine type pc-q35-10.0"));
+    assert!(j["refusal"]
+        .as_str()
+        .unwrap()
+        .starts_with("QEMU 9.0 does not define machine type pc-q35-10.0"));
     let text = String::from_utf8_lossy(&run(&args).stdout).to_string();
-    assert!(text.contains("refused: QEMU 9.0 does not define machine type pc-q35-10.0"), "{text}");
+    assert!(
+        text.contains("refused: QEMU 9.0 does not define machine type pc-q35-10.0"),
+        "{text}"
+    );
     // The alias is the destination's newest: pc-q35-9.0 on 9.0.
-    let o = run(&["check", "--saved", &a, "--dest", &b, "--dest-qemu", "9.0", "--saved-qemu", "9.0", "--machine", "q35", "--json"]);
+    let o = run(&[
+        "check",
+        "--saved",
+        &a,
+        "--dest",
+        &b,
+        "--dest-qemu",
+        "9.0",
+        "--saved-qemu",
+        "9.0",
+        "--machine",
+        "q35",
+        "--json",
+    ]);
     assert_eq!(json_of(&o)["assumptions"]["machine"]["value"], "pc-q35-9.0");
 }
 
@@ -396,13 +438,29 @@ fn machine_type_newer_than_the_destination_fails() {
 #[test]
 fn skip_vsc_check_on_a_9_0_destination_is_an_error() {
     let (a, b) = (demo("h100-gpu0.bin"), demo("h100-gpu1.bin"));
-    let base = ["check", "--saved", &a, "--dest", &b, "--saved-qemu", "9.0", "--machine", "pc-q35-9.0"];
+    let base = [
+        "check",
+        "--saved",
+        &a,
+        "--dest",
+        &b,
+        "--saved-qemu",
+        "9.0",
+        "--machine",
+        "pc-q35-9.0",
+    ];
     let o = run(&[&base[..], &["--dest-qemu", "9.0", "--skip-vsc-check", "on"]].concat());
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("QEMU 9.0's vfio-pci has no property skip-vsc-check"), "{err}");
+    assert!(
+        err.contains("QEMU 9.0's vfio-pci has no property skip-vsc-check"),
+        "{err}"
+    );
     let o = run(&[&base[..], &["--dest-qemu", "9.0", "--json"]].concat());
-    let r = json_of(&o)["assumptions"]["skip_vsc_check"]["reason"].as_str().unwrap().to_string();
+    let r = json_of(&o)["assumptions"]["skip_vsc_check"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(r.contains("no skip-vsc-check"), "{r}");
     let o = run(&[&base[..], &["--dest-qemu", "9.1", "--skip-vsc-check", "on"]].concat());
     assert_ne!(o.status.code(), Some(2));

@@ -93,7 +93,8 @@ impl Realize<'_> {
             return Ok(());
         }
         if id == ExtCapId::Rebar && !self.opts.qemu.at_least(8, 1) {
-            let why = "Resizable BAR dropped: QEMU before 8.1 hides it (8.1's \"vfio/pci: Static Resizable BAR capability\")";
+            let why =
+                "Resizable BAR dropped: QEMU before 8.1 hides it (8.1's \"vfio/pci: Static Resizable BAR capability\")";
             self.drop_cap(e.id, true, e.offset, why);
             return Ok(());
         }

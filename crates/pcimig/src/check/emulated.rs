@@ -255,12 +255,7 @@ fn warnings(
     warnings
 }
 
-fn assumptions(
-    dest: &Stream,
-    dest_entry: &PciDeviceEntry,
-    model: &EmulatedDevice,
-    host: &DestHost<'_>,
-) -> Assumptions {
+fn assumptions(dest: &Stream, dest_entry: &PciDeviceEntry, model: &EmulatedDevice, host: &DestHost<'_>) -> Assumptions {
     let query_pci_given = host.query_pci.is_some();
     let mut notes = vec![format!("{}: {}", model.type_name, model.source)];
     notes.extend(model.notes.iter().cloned());

@@ -2,8 +2,8 @@
 
 use clap::{Args, ValueEnum};
 use pcimig::check::{self, CheckError, EmulatedRequest, Outcome, QemuVersions, Request, VfioRequest};
-use pcimig_config::QemuVersion;
 use pcimig::report;
+use pcimig_config::QemuVersion;
 use pcimig_qemu::devices::{qemu_data_dirs, RomFiles};
 use pcimig_vfio::Slot;
 
