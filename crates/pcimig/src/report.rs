@@ -190,6 +190,9 @@ fn streams_devices(s: &mut String, o: &StreamCheckOutput) {
     let _ = writeln!(s, "\nDevices (stream order):");
     for d in &o.devices {
         let detail = match (&d.report, &d.error) {
+            (Some(r), _) if r.rom_lengths.iter().any(RomLength::fails) => {
+                format!("option ROM block length ({} config bytes not reached)", r.checked_bytes)
+            }
             (Some(r), _) => match r.mismatches.first() {
                 Some(m) => format!(
                     "{} failing byte(s), first i={:#x} ({})",
