@@ -173,6 +173,9 @@ fn agree(d: &Path, src: &Path, dest_devices: &str, datadir: Option<&Path>, tag: 
     (qemu_line, j)
 }
 
+/// Padded ROM files: (file, new size).
+type Pads = &'static [(&'static str, u64)];
+
 #[test]
 fn rom_block_lengths_agree_with_qemu() {
     if skip() {
@@ -181,21 +184,7 @@ fn rom_block_lengths_agree_with_qemu() {
     let d = dir("main");
     let src = d.0.join("src.mig");
     save(&d.0, DEVICES, None, &src);
-
-    // The stream lists each option ROM block with the power of two of its host file.
-    let st = Stream::open(&src).unwrap();
-    let blocks: Vec<(&str, u64)> = st.ram_blocks().iter().map(|b| (b.idstr.as_str(), b.length)).collect();
-    for want in [
-        ("0000:00:01.0/e1000.rom", 0x40000),
-        ("0000:00:02.0/virtio-net-pci.rom", 0x40000),
-        ("0000:00:03.0/vga.rom", 0x10000),
-        ("pc.ram", 32 << 20),
-    ] {
-        assert!(blocks.contains(&want), "{want:?} in {blocks:?}");
-    }
-    for b in st.ram_blocks() {
-        assert_eq!(std::fs::read(&src).unwrap()[b.offset as usize] as usize, b.idstr.len());
-    }
+    blocks_are_listed(&src);
 
     // The host's own files: every block agrees.
     let (_, j) = agree(&d.0, &src, DEVICES, None, "host");
@@ -208,8 +197,32 @@ fn rom_block_lengths_agree_with_qemu() {
     );
     agree(&d.0, &src, DEVICES, Some(&within), "within");
 
-    // Across a power of two: QEMU refuses the block, before any device.
-    let cases: &[(&str, &[(&str, u64)], &str)] = &[
+    across_a_power_of_two(&d.0, &src);
+    rom_failure_comes_before_configs(&d.0, &src);
+    one_device(&d.0, &src);
+}
+
+/// The stream lists each option ROM block with the power of two of its host file.
+fn blocks_are_listed(src: &Path) {
+    let st = Stream::open(src).unwrap();
+    let blocks: Vec<(&str, u64)> = st.ram_blocks().iter().map(|b| (b.idstr.as_str(), b.length)).collect();
+    for want in [
+        ("0000:00:01.0/e1000.rom", 0x40000),
+        ("0000:00:02.0/virtio-net-pci.rom", 0x40000),
+        ("0000:00:03.0/vga.rom", 0x10000),
+        ("pc.ram", 32 << 20),
+    ] {
+        assert!(blocks.contains(&want), "{want:?} in {blocks:?}");
+    }
+    let bytes = std::fs::read(src).unwrap();
+    for b in st.ram_blocks() {
+        assert_eq!(bytes[b.offset as usize] as usize, b.idstr.len());
+    }
+}
+
+/// Across a power of two: QEMU refuses the block, before any device.
+fn across_a_power_of_two(d: &Path, src: &Path) {
+    let cases: &[(&str, Pads, &str)] = &[
         ("e1000", &[("efi-e1000.rom", 300_000)], "0000:00:01.0/e1000"),
         ("virtio", &[("efi-virtio.rom", 270_000)], "0000:00:02.0/virtio-net"),
         ("vga", &[("vgabios-stdvga.bin", 70_000)], "0000:00:03.0/vga"),
@@ -224,8 +237,8 @@ fn rom_block_lengths_agree_with_qemu() {
         ),
     ];
     for (tag, pads, device) in cases {
-        let dd = datadir(&d.0.join(tag), pads);
-        let (line, j) = agree(&d.0, &src, DEVICES, Some(&dd), tag);
+        let dd = datadir(&d.join(tag), pads);
+        let (line, j) = agree(d, src, DEVICES, Some(&dd), tag);
         let line = line.unwrap_or_else(|| panic!("{tag}: QEMU loaded the stream"));
         assert!(line.starts_with("Size mismatch: "), "{line}");
         assert_eq!(j["first_failing"], *device, "{tag}");
@@ -239,13 +252,15 @@ fn rom_block_lengths_agree_with_qemu() {
         assert_eq!(rom["romfile"], pads[0].0, "{tag}");
         assert_eq!(rom["dest_size"]["file_size"], pads[0].1, "{tag}");
     }
+}
 
-    // A config mismatch in an earlier device section (e1000 → e1000-82544gc: Device ID) and a
-    // ROM block mismatch of a later device: the RAM section is loaded first, so QEMU's first
-    // error is the ROM block's.
-    let dd = datadir(&d.0.join("order"), &[("vgabios-stdvga.bin", 70_000)]);
+/// A config mismatch in an earlier device section (e1000 → e1000-82544gc: Device ID) and a ROM
+/// block mismatch of a later device: the RAM section is loaded first, so QEMU's first error is
+/// the ROM block's.
+fn rom_failure_comes_before_configs(d: &Path, src: &Path) {
+    let dd = datadir(&d.join("order"), &[("vgabios-stdvga.bin", 70_000)]);
     let dest = "-device e1000-82544gc -device virtio-net-pci -device VGA";
-    let (line, j) = agree(&d.0, &src, dest, Some(&dd), "order");
+    let (line, j) = agree(d, src, dest, Some(&dd), "order");
     assert!(line.unwrap().starts_with("Size mismatch: 0000:00:03.0/vga.rom"));
     assert_eq!(j["first_failing"], "0000:00:03.0/vga");
     let e1000 = j["devices"]
@@ -258,20 +273,26 @@ fn rom_block_lengths_agree_with_qemu() {
         e1000["verdict"], "fail",
         "the config mismatch is still reported: {e1000:#}"
     );
+}
 
-    // One device: its own ROM block decides, and the text names the file and both sizes.
-    let dd = d.0.join("e1000");
-    let dst = d.0.join("e1000.dst.mig");
-    let o = pcimig(&[
-        "check",
-        "--emulated",
-        "--saved",
-        &format!("stream:{}#0000:00:01.0/e1000", s(&src)),
-        "--dest",
-        &format!("stream:{}#0000:00:01.0/e1000", s(&dst)),
-        "--dest-datadir",
-        &s(&dd),
-    ]);
+/// One device: its own ROM block decides, and the text names the file and both sizes; another
+/// device of the same streams passes.
+fn one_device(d: &Path, src: &Path) {
+    let dd = s(&d.join("e1000"));
+    let dst = s(&d.join("e1000.dst.mig"));
+    let run = |dev: &str| {
+        pcimig(&[
+            "check",
+            "--emulated",
+            "--saved",
+            &format!("stream:{}#{dev}", s(src)),
+            "--dest",
+            &format!("stream:{dst}#{dev}"),
+            "--dest-datadir",
+            &dd,
+        ])
+    };
+    let o = run("0000:00:01.0/e1000");
     assert_eq!(o.status.code(), Some(1));
     let text = String::from_utf8_lossy(&o.stdout);
     for want in [
@@ -281,16 +302,7 @@ fn rom_block_lengths_agree_with_qemu() {
     ] {
         assert!(text.contains(want), "{want} in {text}");
     }
-    let o = pcimig(&[
-        "check",
-        "--emulated",
-        "--saved",
-        &format!("stream:{}#0000:00:02.0/virtio-net", s(&src)),
-        "--dest",
-        &format!("stream:{}#0000:00:02.0/virtio-net", s(&dst)),
-        "--dest-datadir",
-        &s(&dd),
-    ]);
+    let o = run("0000:00:02.0/virtio-net");
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
 }
 
