@@ -22,6 +22,9 @@ use serde::Serialize;
 /// pci_add_option_rom's region name buffer (`char name[32]`): at most 31 characters.
 const ROM_REGION_NAME_MAX: usize = 31;
 
+/// The largest ROM file pci_add_option_rom accepts (2 GiB).
+const MAX_ROM_FILE: u64 = 2 << 30;
+
 /// QEMU 10.0.2's default option ROM files (the device class's `romfile`), by the name
 /// pci_add_option_rom builds the region name from: the vmsd name, or the type name for a
 /// device without a vmsd (eepro100's types, the virtio-pci proxies, virtio-vga).
@@ -182,6 +185,9 @@ fn dest_rom_size(path: &str, romfile: Option<&str>, query_pci: Option<&QueryPci>
     match rom_files.file_size(file) {
         Some(0) => DestRomSize::Unknown {
             why: format!("ROM file {file} is empty: the destination QEMU refuses to start (pci_add_option_rom)"),
+        },
+        Some(n) if n > MAX_ROM_FILE => DestRomSize::Unknown {
+            why: format!("ROM file {file} is over 2 GiB: the destination QEMU refuses to start (pci_add_option_rom)"),
         },
         Some(file_size) => DestRomSize::RomFile { file_size },
         None => DestRomSize::Unknown {
