@@ -69,7 +69,7 @@ mod stream;
 pub use error::{ErrorKind, SectionRef, StreamError};
 pub use stream::MAX_VMDESC;
 pub use stream::{
-    pci_path_of, section_type, vfio_flag, DeviceKind, PciDeviceEntry, Section, SectionKind, Stream, VmdescInfo,
-    MAX_SECTIONS, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT,
+    pci_path_of, section_type, vfio_flag, DeviceKind, PciDeviceEntry, RamBlock, Section, SectionKind, Stream,
+    VmdescInfo, MAX_SECTIONS, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT,
 };
 pub mod devices;

@@ -1,5 +1,6 @@
 //! Human-readable rendering of reports. JSON is the serde form of the same structs.
 
+use crate::check::rom_length::RomLength;
 use crate::check::{CheckOutput, KernelLayer, StreamCheckOutput, Verdict};
 use std::fmt::Write;
 
@@ -25,6 +26,7 @@ pub fn check_text(o: &CheckOutput) -> String {
             let _ = writeln!(s, "\nQEMU {qemu} would print no config error.");
         }
     }
+    rom_lengths_text(&mut s, &o.rom_lengths);
     mismatches_text(&mut s, o);
     exempt_text(&mut s, o);
     assumptions_text(&mut s, o);
@@ -36,6 +38,11 @@ pub fn check_text(o: &CheckOutput) -> String {
 /// The verdict line: the chosen policies' verdict, and stock QEMU's when they differ.
 fn verdict_line(o: &CheckOutput) -> String {
     let qemu = o.assumptions.qemu.dest;
+    if o.rom_lengths.iter().any(RomLength::fails) {
+        return format!(
+            "FAIL: QEMU {qemu} would refuse this restore at the device's option ROM block (RAM section, before any config)"
+        );
+    }
     match (o.verdict, o.qemu_verdict) {
         (Verdict::Pass, Verdict::Pass) => format!("PASS: QEMU {qemu} would accept this config space on restore"),
         (Verdict::Fail, _) if o.refusal.is_some() => {
@@ -138,7 +145,14 @@ fn warnings_text<W: std::fmt::Display>(s: &mut String, warnings: &[W]) {
 pub fn streams_text(o: &StreamCheckOutput) -> String {
     let mut s = String::new();
     let n = o.devices.len();
+    let rom_failure = o.rom_lengths.iter().find(|r| r.fails());
     let _ = match o.verdict {
+        Verdict::Fail if rom_failure.is_some() => writeln!(
+            s,
+            "verdict: FAIL: QEMU 10.0.2 would refuse this restore at the option ROM block of '{}' (the RAM \
+             section, loaded before any device section)",
+            o.first_failing.as_deref().unwrap_or("?")
+        ),
         Verdict::Pass => writeln!(
             s,
             "verdict: PASS: QEMU 10.0.2's config-space check would accept all {n} PCI devices"
@@ -154,6 +168,7 @@ pub fn streams_text(o: &StreamCheckOutput) -> String {
         ),
     };
     streams_qemu_lines(&mut s, o);
+    rom_lengths_text(&mut s, &o.rom_lengths);
     streams_devices(&mut s, o);
     warnings_text(&mut s, &o.warnings);
     let _ = writeln!(s, "\nscope: {}", o.scope);
@@ -164,7 +179,12 @@ pub fn streams_text(o: &StreamCheckOutput) -> String {
 fn streams_qemu_lines(s: &mut String, o: &StreamCheckOutput) {
     if let Some(l) = &o.qemu_line {
         let _ = writeln!(s, "\nQEMU 10.0.2 would print:\n  {QEMU_PREFIX}{l}");
-        if let Some(d) = o.devices.iter().find(|d| Some(&d.id) == o.first_failing.as_ref()) {
+        if o.rom_lengths.iter().any(|r| r.block.qemu_line.as_ref() == Some(l)) {
+            let _ = writeln!(
+                s,
+                "  {QEMU_PREFIX}error while loading state for instance 0x0 of device 'ram'"
+            );
+        } else if let Some(d) = o.devices.iter().find(|d| Some(&d.id) == o.first_failing.as_ref()) {
             let _ = writeln!(
                 s,
                 "  {QEMU_PREFIX}error while loading state for instance {:#x} of device '{}'",
@@ -179,6 +199,9 @@ fn streams_devices(s: &mut String, o: &StreamCheckOutput) {
     let _ = writeln!(s, "\nDevices (stream order):");
     for d in &o.devices {
         let detail = match (&d.report, &d.error) {
+            (Some(r), _) if r.rom_lengths.iter().any(RomLength::fails) => {
+                format!("option ROM block length ({} config bytes not reached)", r.checked_bytes)
+            }
             (Some(r), _) => match r.mismatches.first() {
                 Some(m) => format!(
                     "{} failing byte(s), first i={:#x} ({})",
@@ -200,6 +223,16 @@ fn streams_devices(s: &mut String, o: &StreamCheckOutput) {
                 let _ = writeln!(s, "\n== {} ==", d.id);
                 s.push_str(&check_text(r));
             }
+        }
+    }
+}
+
+/// The option ROM blocks compared (QEMU compares them in the RAM section, before any device).
+fn rom_lengths_text(s: &mut String, roms: &[RomLength]) {
+    if !roms.is_empty() {
+        let _ = writeln!(s, "\nOption ROM blocks (RAM section, loaded before any device):");
+        for r in roms {
+            let _ = writeln!(s, "  {:<9} {r}", r.verdict.as_str().to_uppercase());
         }
     }
 }

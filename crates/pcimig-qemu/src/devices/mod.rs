@@ -32,6 +32,7 @@ mod net;
 mod ports;
 mod query_pci;
 mod rom;
+pub mod rom_blocks;
 mod usb_audio_storage;
 mod virtio;
 

@@ -20,6 +20,7 @@ mod vmdesc;
 
 pub use entries::{pci_path_of, DeviceKind, PciDeviceEntry, Section, SectionKind, VmdescInfo};
 pub use format::{section_type, vfio_flag, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT};
+pub use ram::RamBlock;
 pub use section::MAX_SECTIONS;
 pub use vmdesc::MAX_VMDESC;
 
@@ -27,6 +28,7 @@ use crate::error::{ErrorKind, StreamError};
 use configuration::StreamFormat;
 use cursor::{Cursor, ReadAt};
 use entries::name_devices;
+use format::RAM_IDSTR;
 use pcimig_config::PciDeviceState;
 use section::{Found, Walker};
 use std::path::Path;
@@ -44,6 +46,7 @@ pub struct Stream {
     format: StreamFormat,
     vmdesc: Option<VmdescInfo>,
     found: Found,
+    ram_blocks: Vec<RamBlock>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -102,6 +105,7 @@ impl Stream {
             ..
         } = walker;
         name_devices(&found.sections, &mut found.devices);
+        let ram_blocks = read_ram_blocks(Cursor::new(src.as_ref(), &path, len), &format, &found.sections)?;
         Ok(Stream {
             path,
             src,
@@ -109,6 +113,7 @@ impl Stream {
             format,
             vmdesc: layout.info,
             found,
+            ram_blocks,
         })
     }
 
@@ -167,6 +172,13 @@ impl Stream {
             .filter(|s| s.kind == SectionKind::Full && pci_path_of(&s.idstr).is_some())
             .filter(|s| !self.found.devices.iter().any(|d| d.section_index == s.index))
             .collect()
+    }
+
+    /// The RAM blocks the RAM section lists (ram_save_setup's RAM_SAVE_FLAG_MEM_SIZE list), in
+    /// stream order: what the destination's parse_ramblocks compares with its own blocks before
+    /// any device section is loaded. Empty when the stream has no RAM section.
+    pub fn ram_blocks(&self) -> &[RamBlock] {
+        &self.ram_blocks
     }
 
     /// The vmdesc location, when the stream has one.
@@ -259,5 +271,23 @@ impl Stream {
                 StreamError::at(&self.path, ErrorKind::Malformed, dev.state_offset(), e)
                     .in_section(dev.section_id, &dev.idstr)
             })
+    }
+}
+
+/// The RAM block list of the stream's RAM section (`ram`, instance 0), read again from its first
+/// chunk after the walk has checked the section.
+fn read_ram_blocks(
+    mut cur: Cursor<'_>,
+    format: &StreamFormat,
+    sections: &[Section],
+) -> Result<Vec<RamBlock>, StreamError> {
+    let ram = sections
+        .iter()
+        .find(|s| s.kind == SectionKind::Iterable && s.idstr == RAM_IDSTR && s.instance_id == 0);
+    match ram {
+        Some(s) => {
+            ram::ram_block_list(&mut cur, format, s.body_offset).map_err(|e| e.in_section(s.section_id, &s.idstr))
+        }
+        None => Ok(Vec::new()),
     }
 }

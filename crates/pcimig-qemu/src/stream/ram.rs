@@ -1,4 +1,5 @@
-//! The RAM section (migration/ram.c): page headers walked, page payloads skipped, never read.
+//! The RAM section (migration/ram.c): page headers walked, page payloads skipped, never read;
+//! the RAM block list (every block's idstr and length) kept as [`RamBlock`]s.
 
 use super::configuration::StreamFormat;
 use super::cursor::Cursor;
@@ -7,6 +8,22 @@ use super::format::{
     RAM_SAVE_FLAG_MULTIFD_FLUSH, RAM_SAVE_FLAG_PAGE, RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO,
 };
 use crate::error::{ErrorKind, StreamError};
+use serde::Serialize;
+
+/// One entry of the RAM block list the RAM section starts with (ram_save_setup writes it,
+/// parse_ramblocks reads it): the destination looks the block up by its idstr and compares its
+/// length with its own block's (parse_ramblock, qemu_ram_resize).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RamBlock {
+    /// The block's idstr (qemu_ram_set_idstr): `<device path>/<region name>` for a block
+    /// registered with its device (`0000:00:03.0/e1000.rom`), the region name alone for a
+    /// global one (`pc.ram`, `/rom@etc/acpi/tables`).
+    pub idstr: String,
+    /// The block's used_length on the saving side (a multiple of the host page size).
+    pub length: u64,
+    /// Stream offset of the entry (its idstr's length byte).
+    pub offset: u64,
+}
 
 /// Most RAM blocks one RAM_SAVE_FLAG_MEM_SIZE list may name.
 const MAX_RAM_BLOCKS: u32 = 65536;
@@ -23,7 +40,7 @@ pub(super) fn ram_load_precopy(cur: &mut Cursor<'_>, format: &StreamFormat) -> R
         let addr = word & !(ps - 1);
         let named = flags & RAM_SAVE_FLAG_CONTINUE == 0;
         match flags & !RAM_SAVE_FLAG_CONTINUE {
-            RAM_SAVE_FLAG_MEM_SIZE => parse_ramblocks(cur, format, addr)?,
+            RAM_SAVE_FLAG_MEM_SIZE => parse_ramblocks(cur, format, addr, &mut |_| {})?,
             RAM_SAVE_FLAG_ZERO => zero_page(cur, off, named)?,
             RAM_SAVE_FLAG_PAGE => {
                 block_name(cur, named)?;
@@ -81,12 +98,36 @@ fn xbzrle_page(cur: &mut Cursor<'_>, off: u64, named: bool, page_size: u64) -> R
     cur.skip(u64::from(l), "XBZRLE data")
 }
 
+/// The RAM block list of a RAM section whose first chunk's body starts at `body`: the
+/// RAM_SAVE_FLAG_MEM_SIZE header ram_save_setup writes first, then each block. Empty when the
+/// first header is not RAM_SAVE_FLAG_MEM_SIZE. At most [`MAX_RAM_BLOCKS`] entries.
+pub(super) fn ram_block_list(
+    cur: &mut Cursor<'_>,
+    format: &StreamFormat,
+    body: u64,
+) -> Result<Vec<RamBlock>, StreamError> {
+    cur.seek_to(body, "RAM section")?;
+    let word = cur.be64("RAM page header")?;
+    let ps = format.page_size;
+    let mut blocks = Vec::new();
+    if word & (ps - 1) & !RAM_SAVE_FLAG_CONTINUE == RAM_SAVE_FLAG_MEM_SIZE {
+        parse_ramblocks(cur, format, word & !(ps - 1), &mut |b| blocks.push(b))?;
+    }
+    Ok(blocks)
+}
+
 /// The RAM block list (parse_ramblocks): each block's name and be64 length, and what
-/// parse_ramblock reads after them, until the lengths add up to `total`.
-fn parse_ramblocks(cur: &mut Cursor<'_>, format: &StreamFormat, total: u64) -> Result<(), StreamError> {
+/// parse_ramblock reads after them, until the lengths add up to `total`; `on_block` gets each.
+fn parse_ramblocks(
+    cur: &mut Cursor<'_>,
+    format: &StreamFormat,
+    total: u64,
+    on_block: &mut dyn FnMut(RamBlock),
+) -> Result<(), StreamError> {
     let mut left = total;
     let mut blocks = 0u32;
     while left > 0 {
+        let entry = cur.pos();
         let name = cur.short_str("RAM block name")?;
         let at = cur.pos();
         let length = cur.be64("RAM block length")?;
@@ -107,6 +148,11 @@ fn parse_ramblocks(cur: &mut Cursor<'_>, format: &StreamFormat, total: u64) -> R
             ));
         }
         parse_ramblock(cur, format, &name, length)?;
+        on_block(RamBlock {
+            idstr: name,
+            length,
+            offset: entry,
+        });
     }
     Ok(())
 }

@@ -10,8 +10,8 @@
 //! get_pci_config_device does (the size is not in the stream).
 
 use super::{
-    stream, Assumptions, CheckError, CheckOutput, DestHost, EmulatedRequest, Outcome, Setting, SideInfo, Verdict,
-    Warning, WarningKind, SCOPE,
+    rom_length, stream, Assumptions, CheckError, CheckOutput, DestHost, EmulatedRequest, Outcome, Setting, SideInfo,
+    Verdict, Warning, WarningKind, SCOPE,
 };
 use crate::source::{SourceKind, SourceSpec, QEMU_VM_FILE_MAGIC};
 use pcimig_config::regs::PCI_INTERRUPT_PIN;
@@ -176,7 +176,7 @@ pub fn check_device(
         "emulated QEMU device {} (current config from the destination's stream)",
         model.type_name
     );
-    Ok(CheckOutput {
+    let mut out = CheckOutput {
         verdict,
         qemu_verdict: verdict,
         qemu_line: report.qemu_line(),
@@ -197,7 +197,13 @@ pub fn check_device(
         ),
         assumptions: assumptions(dest, dest_entry, &model, host),
         warnings: warnings(saved, saved_entry, dest, &model, &saved_bytes),
-    })
+        rom_lengths: Vec::new(),
+    };
+    if let Some(path) = saved_entry.pci_path.as_deref() {
+        let roms = rom_length::rom_lengths(saved, dest, Some(path), host.query_pci, host.rom_files);
+        rom_length::apply_to_device(&mut out, roms);
+    }
+    Ok(out)
 }
 
 fn side(origin: String, bytes: &[u8], treatment: &str) -> SideInfo {

@@ -14,6 +14,7 @@
 
 pub mod emulated;
 mod error;
+pub mod rom_length;
 pub mod stream;
 pub mod vfio;
 
@@ -377,6 +378,10 @@ pub struct CheckOutput {
     pub assumptions: Assumptions,
     /// Hazards (never change the verdict).
     pub warnings: Vec<Warning>,
+    /// The device's option ROM block against the destination's (emulated checks; QEMU
+    /// compares it before any config).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rom_lengths: Vec<rom_length::RomLength>,
 }
 
 impl CheckOutput {

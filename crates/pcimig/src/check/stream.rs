@@ -2,7 +2,7 @@
 //! in the destination stream, in stream order; the first failing section is the one QEMU
 //! would report.
 
-use super::{emulated, CheckError, CheckOutput, DestHost, Verdict, SCOPE};
+use super::{emulated, rom_length, CheckError, CheckOutput, DestHost, Verdict, SCOPE};
 use pcimig_qemu::{PciDeviceEntry, Stream};
 use serde::Serialize;
 
@@ -42,6 +42,11 @@ pub struct StreamCheckOutput {
     pub scope: String,
     /// Stream-level warnings.
     pub warnings: Vec<String>,
+    /// Every PCI option ROM block of the saved stream against the destination's, in the RAM
+    /// block list's order (QEMU compares them before any device section); absent from the JSON
+    /// when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rom_lengths: Vec<rom_length::RomLength>,
 }
 
 impl StreamCheckOutput {
@@ -70,7 +75,7 @@ pub fn check_streams(saved: &Stream, dest: &Stream, host: &DestHost<'_>) -> Stre
     let (verdict, failing) = first_decisive(&devices);
     let first_failing = failing.map(|d| d.id.clone());
     let qemu_line = failing.and_then(|d| d.report.as_ref()?.qemu_line.clone());
-    StreamCheckOutput {
+    let mut out = StreamCheckOutput {
         mode: "emulated-streams".into(),
         verdict,
         first_failing,
@@ -78,7 +83,11 @@ pub fn check_streams(saved: &Stream, dest: &Stream, host: &DestHost<'_>) -> Stre
         devices,
         scope: SCOPE.into(),
         warnings,
-    }
+        rom_lengths: Vec::new(),
+    };
+    let roms = rom_length::rom_lengths(saved, dest, None, host.query_pci, host.rom_files);
+    rom_length::apply_to_streams(&mut out, roms);
+    out
 }
 
 /// Check one saved device against the destination device with its idstr and instance id.

@@ -136,6 +136,7 @@ pub fn run(req: &VfioRequest) -> Result<CheckOutput, CheckError> {
         dest: side_info(&sides.dest, VIRTUALIZED),
         assumptions: assumptions(req, &sides, &dest, &saved.kernel_notes, bars_how),
         warnings,
+        rom_lengths: Vec::new(),
     })
 }
 

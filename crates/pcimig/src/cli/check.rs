@@ -65,6 +65,11 @@ pub struct CheckArgs {
     /// QMP `query-pci` output of the destination VM (BAR sizes for --emulated).
     #[arg(long, value_name = "FILE", requires = "emulated")]
     pub dest_query_pci: Option<std::path::PathBuf>,
+    /// A data directory of the destination's QEMU (`-L DIR`), searched for ROM files before
+    /// the host's (`qemu-system-x86_64 -L help`, or PCIMIG_QEMU_DATADIRS) as QEMU does;
+    /// repeatable. The ROM files' sizes decide the ROM BARs and ROM block lengths.
+    #[arg(long = "dest-datadir", value_name = "DIR", requires = "emulated")]
+    pub dest_datadirs: Vec<std::path::PathBuf>,
     /// The vfio-pci property on the destination (default: on, off for machine types <= 9.0).
     #[arg(long, value_name = "on|off")]
     pub skip_vsc_check: Option<OnOff>,
@@ -198,10 +203,26 @@ fn emulated_request(a: &CheckArgs) -> Result<EmulatedRequest, CheckError> {
         saved: a.saved.clone(),
         dest: a.dest.clone(),
         dest_query_pci: a.dest_query_pci.clone(),
-        // The host's ROM files, read once per run: an input of the device models.
-        rom_files: RomFiles::from_data_dirs(&qemu_data_dirs()),
+        // The destination's ROM files, read once per run: an input of the device models.
+        rom_files: dest_rom_files(&a.dest_datadirs)?,
         qemu: qemu_versions(a)?,
     })
+}
+
+/// The ROM files of `--dest-datadir DIR…` then the host's data directories, in QEMU's order
+/// (qemu_add_data_dir for each `-L`, then qemu_add_default_firmwarepath); a DIR that is not a
+/// readable directory is an error.
+fn dest_rom_files(dirs: &[std::path::PathBuf]) -> Result<RomFiles, CheckError> {
+    for d in dirs {
+        std::fs::read_dir(d).map_err(|e| {
+            CheckError::Options(format!(
+                "--dest-datadir {}: cannot read the directory: {e}",
+                d.display()
+            ))
+        })?;
+    }
+    let all: Vec<std::path::PathBuf> = dirs.iter().cloned().chain(qemu_data_dirs()).collect();
+    Ok(RomFiles::from_data_dirs(&all))
 }
 
 /// The library's request for these arguments.
