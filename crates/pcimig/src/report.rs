@@ -146,20 +146,26 @@ pub fn streams_text(o: &StreamCheckOutput) -> String {
     let mut s = String::new();
     let n = o.devices.len();
     let rom_failure = o.rom_lengths.iter().find(|r| r.fails());
+    let qemu = o.qemu.dest;
     let _ = match o.verdict {
+        Verdict::Fail if o.refusal.is_some() => writeln!(
+            s,
+            "verdict: FAIL: QEMU {qemu} cannot take this VM: {}",
+            o.refusal.as_deref().unwrap_or("?")
+        ),
         Verdict::Fail if rom_failure.is_some() => writeln!(
             s,
-            "verdict: FAIL: QEMU 10.0.2 would refuse this restore at the option ROM block of '{}' (the RAM \
+            "verdict: FAIL: QEMU {qemu} would refuse this restore at the option ROM block of '{}' (the RAM \
              section, loaded before any device section)",
             o.first_failing.as_deref().unwrap_or("?")
         ),
         Verdict::Pass => writeln!(
             s,
-            "verdict: PASS: QEMU 10.0.2's config-space check would accept all {n} PCI devices"
+            "verdict: PASS: QEMU {qemu}'s config-space check would accept all {n} PCI devices"
         ),
         Verdict::Fail => writeln!(
             s,
-            "verdict: FAIL: QEMU 10.0.2 would refuse this restore at '{}' (the first failing section in stream order)",
+            "verdict: FAIL: QEMU {qemu} would refuse this restore at '{}' (the first failing section in stream order)",
             o.first_failing.as_deref().unwrap_or("?")
         ),
         Verdict::Undecided => writeln!(
@@ -167,6 +173,7 @@ pub fn streams_text(o: &StreamCheckOutput) -> String {
             "verdict: UNDECIDED: a device before any failure could not be checked"
         ),
     };
+    let _ = writeln!(s, "  QEMU: {}", o.qemu.shown());
     streams_qemu_lines(&mut s, o);
     rom_lengths_text(&mut s, &o.rom_lengths);
     streams_devices(&mut s, o);
@@ -178,7 +185,7 @@ pub fn streams_text(o: &StreamCheckOutput) -> String {
 /// What QEMU prints when the restore fails at the first failing device.
 fn streams_qemu_lines(s: &mut String, o: &StreamCheckOutput) {
     if let Some(l) = &o.qemu_line {
-        let _ = writeln!(s, "\nQEMU 10.0.2 would print:\n  {QEMU_PREFIX}{l}");
+        let _ = writeln!(s, "\nQEMU {} would print:\n  {QEMU_PREFIX}{l}", o.qemu.dest);
         if o.rom_lengths.iter().any(|r| r.block.qemu_line.as_ref() == Some(l)) {
             let _ = writeln!(
                 s,

@@ -11,7 +11,7 @@
 
 use super::{
     rom_length, stream, Assumptions, CheckError, CheckOutput, DestHost, EmulatedRequest, Outcome, Setting, SideInfo,
-    Verdict, Warning, WarningKind, SCOPE,
+    Verdict, Warning, WarningKind, SCOPE_EMULATED,
 };
 use crate::source::{SourceKind, SourceSpec, QEMU_VM_FILE_MAGIC};
 use pcimig_config::regs::PCI_INTERRUPT_PIN;
@@ -36,7 +36,7 @@ pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
         qemu: req.qemu,
     };
     if saved_sel.is_none() && dest_sel.is_none() {
-        return Ok(Outcome::Streams(stream::check_streams(&saved, &dest, &host)));
+        return Ok(Outcome::Streams(stream::check_streams(&saved, &dest, &host)?));
     }
     let s_name = saved_sel.clone().or_else(|| dest_sel.clone()).unwrap_or_default();
     let d_name = dest_sel.or(saved_sel).unwrap_or_default();
@@ -287,6 +287,6 @@ fn assumptions(dest: &Stream, dest_entry: &PciDeviceEntry, model: &EmulatedDevic
         bar_sizes: bar_sizes.into(),
         kernel_layer: None,
         notes,
-        scope: SCOPE.into(),
+        scope: SCOPE_EMULATED.into(),
     }
 }

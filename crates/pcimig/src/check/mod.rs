@@ -391,6 +391,12 @@ impl CheckOutput {
     }
 }
 
-/// The statement of scope every report carries.
+/// The statement of scope a vfio-pci report carries.
 pub const SCOPE: &str =
     "QEMU's config-space check (get_pci_config_device) only; device post-load checks are out of scope";
+
+/// The statement of scope an emulated report carries: the stream also carries the machine type
+/// and the option ROM RAM blocks, which QEMU checks before any device.
+pub const SCOPE_EMULATED: &str =
+    "QEMU's machine type, option ROM RAM block length and config-space (get_pci_config_device) \
+     checks only; device post-load checks are out of scope";

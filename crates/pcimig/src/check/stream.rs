@@ -2,7 +2,7 @@
 //! in the destination stream, in stream order; the first failing section is the one QEMU
 //! would report.
 
-use super::{emulated, rom_length, CheckError, CheckOutput, DestHost, Verdict, SCOPE};
+use super::{emulated, rom_length, CheckError, CheckOutput, DestHost, QemuVersions, Verdict, SCOPE_EMULATED};
 use pcimig_qemu::{PciDeviceEntry, Stream};
 use serde::Serialize;
 
@@ -32,6 +32,12 @@ pub struct StreamCheckOutput {
     pub mode: String,
     /// Pass, fail, or undecided (a device before any failure could not be decided).
     pub verdict: Verdict,
+    /// The QEMU version on each side.
+    pub qemu: QemuVersions,
+    /// Why the destination's QEMU cannot take the VM at all (it does not define the VM's
+    /// machine type); absent from the JSON when it can.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
     /// The device QEMU would fail on: the first failing one in stream order.
     pub first_failing: Option<String>,
     /// QEMU's line for it.
@@ -57,7 +63,10 @@ impl StreamCheckOutput {
 }
 
 /// Check every PCI device of `saved` against its namesake in `dest`, in the saved stream's order.
-pub fn check_streams(saved: &Stream, dest: &Stream, host: &DestHost<'_>) -> StreamCheckOutput {
+/// A machine type the saving QEMU does not define is bad input; one the destination's QEMU does
+/// not define fails the migration before any section (the output's `refusal`).
+pub fn check_streams(saved: &Stream, dest: &Stream, host: &DestHost<'_>) -> Result<StreamCheckOutput, CheckError> {
+    let refusal = emulated::saved_machine_refusal(saved, host)?;
     let mut entries: Vec<&PciDeviceEntry> = saved.pci_devices().iter().collect();
     entries.sort_by_key(|e| e.section_index);
     let devices: Vec<StreamDeviceResult> = entries
@@ -78,16 +87,30 @@ pub fn check_streams(saved: &Stream, dest: &Stream, host: &DestHost<'_>) -> Stre
     let mut out = StreamCheckOutput {
         mode: "emulated-streams".into(),
         verdict,
+        qemu: host.qemu,
+        refusal: None,
         first_failing,
         qemu_line,
         devices,
-        scope: SCOPE.into(),
+        scope: SCOPE_EMULATED.into(),
         warnings,
         rom_lengths: Vec::new(),
     };
     let roms = rom_length::rom_lengths(saved, dest, None, host.query_pci, host.rom_files);
     rom_length::apply_to_streams(&mut out, roms);
-    out
+    apply_refusal(&mut out, refusal);
+    Ok(out)
+}
+
+/// QEMU checks the machine type in the configuration section, before RAM and every device: a
+/// refusal decides the verdict and leaves no failing section.
+fn apply_refusal(out: &mut StreamCheckOutput, refusal: Option<String>) {
+    if refusal.is_some() {
+        out.verdict = Verdict::Fail;
+        out.first_failing = None;
+        out.qemu_line = None;
+        out.refusal = refusal;
+    }
 }
 
 /// Check one saved device against the destination device with its idstr and instance id.
