@@ -36,7 +36,7 @@ pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
         qemu: req.qemu,
     };
     if saved_sel.is_none() && dest_sel.is_none() {
-        return Ok(Outcome::Streams(stream::check_streams(&saved, &dest, &host)?));
+        return Ok(Outcome::Streams(Box::new(stream::check_streams(&saved, &dest, &host)?)));
     }
     let s_name = saved_sel.clone().or_else(|| dest_sel.clone()).unwrap_or_default();
     let d_name = dest_sel.or(saved_sel).unwrap_or_default();

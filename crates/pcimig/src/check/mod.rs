@@ -215,7 +215,7 @@ pub enum Outcome {
     /// One device.
     Device(Box<CheckOutput>),
     /// A whole stream.
-    Streams(StreamCheckOutput),
+    Streams(Box<StreamCheckOutput>),
 }
 
 impl Outcome {
