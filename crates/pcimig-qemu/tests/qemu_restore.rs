@@ -21,10 +21,10 @@
 //! `PCIMIG_QEMU_BIN` the binary; `PCIMIG_QEMU_ONLY=a,b` runs only the named scenarios;
 //! `PCIMIG_QEMU_DRY=1` saves and models the scenarios, counts the cases and loads nothing.
 
-#[path = "support/qemu.rs"]
-mod support;
 #[path = "support/restore.rs"]
 mod restore;
+#[path = "support/qemu.rs"]
+mod support;
 use restore::*;
 use std::time::Instant;
 use support::skip_reason;

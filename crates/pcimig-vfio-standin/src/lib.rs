@@ -75,3 +75,41 @@ pub fn harness() -> Result<Harness, String> {
         None => Harness::new(&qemu_bin()),
     }
 }
+
+/// The wrapper of an extra QEMU release series (`"7.2"`, `"11.1"`) that `scripts/qemu-versions`
+/// fetched: `$PCIMIG_QEMU_7_2` / `$PCIMIG_QEMU_11_1`, else
+/// `$PCIMIG_QEMU_VERSIONS_DIR/<series>/qemu-system-x86_64` (default `target/qemu-versions` of
+/// the workspace). `Err(reason)` when it is missing or runs another version.
+pub fn versioned_qemu_bin(series: &str) -> Result<String, String> {
+    let var = format!("PCIMIG_QEMU_{}", series.replace('.', "_"));
+    let bin = std::env::var(&var).unwrap_or_else(|_| {
+        let dir = std::env::var("PCIMIG_QEMU_VERSIONS_DIR")
+            .unwrap_or_else(|_| format!("{}/../../target/qemu-versions", env!("CARGO_MANIFEST_DIR")));
+        format!("{dir}/{series}/qemu-system-x86_64")
+    });
+    let out = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("QEMU {series} ({bin}, ${var}) not runnable: {e}; run scripts/qemu-versions"))?;
+    let v = String::from_utf8_lossy(&out.stdout);
+    if !v.contains(&format!("version {series}.")) {
+        return Err(format!(
+            "{bin} (${var}) is not QEMU {series}: {}",
+            v.lines().next().unwrap_or("")
+        ));
+    }
+    Ok(bin)
+}
+
+/// [`versioned_qemu_bin`], or `None` after printing why the caller skips; panics instead when
+/// `CI` is set (CI must run the cross-version suites).
+pub fn versioned_qemu_or_skip(series: &str, what: &str) -> Option<String> {
+    match versioned_qemu_bin(series) {
+        Ok(bin) => Some(bin),
+        Err(why) if std::env::var_os("CI").is_some() => panic!("{what} needs QEMU {series} under CI: {why}"),
+        Err(why) => {
+            println!("SKIPPED: {what} needs QEMU {series}: {why}");
+            None
+        }
+    }
+}

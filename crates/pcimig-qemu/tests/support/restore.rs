@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub fn new(tag: &str) -> TempDir {
         let base = std::env::temp_dir().join(format!(
             "pcimig-qemu-{tag}-{}-{}",
             std::process::id(),
@@ -60,6 +60,25 @@ pub fn read_stderr(child: &mut Child) -> String {
     s
 }
 
+/// Saving to or loading from a file.
+#[derive(Clone, Copy)]
+pub enum Direction {
+    Save,
+    Load,
+}
+
+/// The migration URI of `file` for `bin`: `file:` (QEMU 8.2 and newer), or `exec:cat` for the
+/// 7.2 wrapper that `scripts/qemu-versions` unpacks (a path under `qemu-versions/7.2/`).
+pub fn migration_uri(bin: &str, file: &Path, dir: Direction) -> String {
+    if !bin.contains("/7.2/") {
+        return format!("file:{}", file.display());
+    }
+    match dir {
+        Direction::Save => format!("exec:cat > '{}'", file.display()),
+        Direction::Load => format!("exec:cat '{}'", file.display()),
+    }
+}
+
 /// Start the source (`bin`), query-pci, migrate to `file:out`, quit. Returns the query-pci answer.
 pub fn save_stream(bin: &str, machine: &str, devices: &[&str], dir: &Path, out: &Path) -> Result<Value, String> {
     let sock = dir.join("src.sock");
@@ -74,7 +93,7 @@ pub fn save_stream(bin: &str, machine: &str, devices: &[&str], dir: &Path, out: 
     };
     let pci = q.cmd("query-pci", json!({})).ok_or("query-pci failed")?;
     let r = q
-        .cmd("migrate", json!({"uri": format!("file:{}", out.display())}))
+        .cmd("migrate", json!({"uri": migration_uri(bin, out, Direction::Save)}))
         .ok_or("migrate failed")?;
     if r.get("error").is_some() {
         let _ = child.kill();
@@ -122,7 +141,7 @@ pub fn load_stream(bin: &str, machine: &str, devices: &[&str], dir: &Path, strea
         stream.file_stem().unwrap_or_default().to_string_lossy()
     ));
     let mut cmd = qemu_command(bin, machine, devices, &sock);
-    cmd.arg("-incoming").arg(format!("file:{}", stream.display()));
+    cmd.arg("-incoming").arg(migration_uri(bin, stream, Direction::Load));
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return Outcome::OtherFailure(format!("spawn: {e}")),
@@ -856,4 +875,3 @@ impl Tally {
         t
     }
 }
-
