@@ -461,6 +461,61 @@ fn print_dry_summary(cases: &[XCase], harness_errors: &[String]) {
     println!("PCIMIG_QEMU_DRY: not loading");
 }
 
+/// Agreeing and total cases per pair, disagreements by [`category`]; harness errors go to
+/// `harness_errors`.
+type PerPair = BTreeMap<usize, (usize, usize)>;
+
+fn tally(
+    cases: &[XCase],
+    results: Vec<Result<(Verdict, Verdict), String>>,
+    harness_errors: &mut Vec<String>,
+) -> (PerPair, BTreeMap<String, Vec<String>>) {
+    let mut per_pair = PerPair::new();
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (c, r) in cases.iter().zip(results) {
+        let p = &PAIRS[c.pair];
+        let tag = format!("{}->{} {}", p.src, p.dst, p.machine);
+        let e = per_pair.entry(c.pair).or_default();
+        e.1 += 1;
+        match r {
+            Ok((q, pred)) if agree(&q, &pred) => e.0 += 1,
+            Ok((q, pred)) => groups.entry(category(&q, &pred)).or_default().push(format!(
+                "{tag} {}: QEMU {} | pcimig {}",
+                c.label,
+                show(&q),
+                show(&pred)
+            )),
+            Err(err) => harness_errors.push(format!("{tag} {}: {err}", c.label)),
+        }
+    }
+    (per_pair, groups)
+}
+
+/// The same verdict and line, or the same kind of other failure.
+fn agree(q: &Verdict, p: &Verdict) -> bool {
+    match (q, p) {
+        (Verdict::Other { kind: a, .. }, Verdict::Other { kind: b, .. }) => a == b,
+        _ => q == p,
+    }
+}
+
+/// Every disagreement by category, the harness errors and the figure per pair.
+fn print_tally(per_pair: &PerPair, groups: &BTreeMap<String, Vec<String>>, harness_errors: &[String]) {
+    for (cat, list) in groups {
+        println!("DISAGREE [{cat}] {} cases", list.len());
+        for l in list {
+            println!("  {l}");
+        }
+    }
+    for e in harness_errors {
+        println!("HARNESS ERROR {e}");
+    }
+    for (pi, (agree, total)) in per_pair {
+        let p = &PAIRS[*pi];
+        println!("cross-version {}->{} {}: {agree}/{total}", p.src, p.dst, p.machine);
+    }
+}
+
 #[test]
 fn cross_version_verdicts_equal_pcimig() {
     let Some(qs) = qemus() else { return };
@@ -502,42 +557,8 @@ fn cross_version_verdicts_equal_pcimig() {
         let q = qs.iter().find(|q| q.series == p.dst).expect("known series");
         run_case(c, n, src, dst, q, &dir.0)
     });
-    let mut per_pair: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
-    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (c, r) in cases.iter().zip(&results) {
-        let p = &PAIRS[c.pair];
-        let tag = format!("{}->{} {}", p.src, p.dst, p.machine);
-        let e = per_pair.entry(c.pair).or_default();
-        e.1 += 1;
-        match r {
-            Ok((q, pred))
-                if q == pred
-                    || matches!((q, pred), (Verdict::Other { kind: a, .. }, Verdict::Other { kind: b, .. }) if a == b) =>
-            {
-                e.0 += 1
-            }
-            Ok((q, pred)) => groups.entry(category(q, pred)).or_default().push(format!(
-                "{tag} {}: QEMU {} | pcimig {}",
-                c.label,
-                show(q),
-                show(pred)
-            )),
-            Err(err) => harness_errors.push(format!("{tag} {}: {err}", c.label)),
-        }
-    }
-    for (cat, list) in &groups {
-        println!("DISAGREE [{cat}] {} cases", list.len());
-        for l in list {
-            println!("  {l}");
-        }
-    }
-    for e in &harness_errors {
-        println!("HARNESS ERROR {e}");
-    }
-    for (pi, (agree, total)) in &per_pair {
-        let p = &PAIRS[*pi];
-        println!("cross-version {}->{} {}: {agree}/{total}", p.src, p.dst, p.machine);
-    }
+    let (per_pair, groups) = tally(&cases, results, &mut harness_errors);
+    print_tally(&per_pair, &groups, &harness_errors);
     println!("cross-version suite: {:.0} s", start.elapsed().as_secs_f64());
     assert!(harness_errors.is_empty(), "{} harness errors", harness_errors.len());
     if ALL_AGREE || std::env::var_os("PCIMIG_XVER_ALL_AGREE").is_some() {

@@ -711,13 +711,29 @@ fn vfio_demo_scenarios_agree_with_qemu() {
     );
 }
 
+/// `dc` again, on `machine` instead of its own machine type when given.
+fn on_machine(dc: &DiffCase, machine: Option<&str>) -> DiffCase {
+    let mut case = dc.case.clone();
+    let mut name = dc.name.clone();
+    if let Some(m) = machine {
+        name = name.replace(&format!("[{} ", case.machine), &format!("[{m} "));
+        case.machine = m.to_string();
+    }
+    DiffCase {
+        name,
+        case,
+        raw: dc.raw.clone(),
+    }
+}
+
 /// The suite's final assertion on QEMU 11.1: every case agrees (the goal), or only that every
 /// case ran. pcimig's model is QEMU 10.0.2's until it knows each version; the lead turns this on
 /// then.
 const ALL_AGREE_ON_11_1: bool = false;
 
 /// The differential suite on QEMU 11.1 (the wrapper `scripts/qemu-versions` unpacks,
-/// `PCIMIG_QEMU_11_1`): every `PCIMIG_VFIO_11_1_EVERY`-th case (default 1, all of them). Prints
+/// `PCIMIG_QEMU_11_1`): every `PCIMIG_VFIO_11_1_EVERY`-th case (default 1, all of them), and
+/// every tenth of those again on `pc-q35-10.1` and `pc-q35-11.1` (machine types 10.0.2 lacks). Prints
 /// its agreement figure and disagreements; skipped without QEMU 11.1, but failing under `CI`.
 #[test]
 fn vfio_differential_suite_on_qemu_11_1() {
@@ -739,7 +755,12 @@ fn vfio_differential_suite_on_qemu_11_1() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1usize)
         .max(1);
-    let cases: Vec<DiffCase> = all_cases().into_iter().step_by(every).collect();
+    let all = all_cases();
+    let mut cases: Vec<DiffCase> = all.iter().step_by(every).map(|dc| on_machine(dc, None)).collect();
+    // 11.1's own newest machine types, which 10.0.2 does not define.
+    for (i, dc) in all.iter().step_by(10 * every).enumerate() {
+        cases.push(on_machine(dc, Some(["pc-q35-10.1", "pc-q35-11.1"][i % 2])));
+    }
     println!("vfio suite on QEMU 11.1: {} cases on 2 workers", cases.len());
     let start = Instant::now();
     let outcomes = run_cases(&h, &cases, 2);

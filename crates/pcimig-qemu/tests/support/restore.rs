@@ -67,16 +67,36 @@ pub enum Direction {
     Load,
 }
 
-/// The migration URI of `file` for `bin`: `file:` (QEMU 8.2 and newer), or `exec:cat` for the
-/// 7.2 wrapper that `scripts/qemu-versions` unpacks (a path under `qemu-versions/7.2/`).
+/// The migration URI of `file` for `bin`: `file:` (QEMU 8.2 and newer), or `exec:cat` for an
+/// older QEMU (7.2), which has no `file:` migration.
 pub fn migration_uri(bin: &str, file: &Path, dir: Direction) -> String {
-    if !bin.contains("/7.2/") {
+    if has_file_migration(bin) {
         return format!("file:{}", file.display());
     }
     match dir {
         Direction::Save => format!("exec:cat > '{}'", file.display()),
         Direction::Load => format!("exec:cat '{}'", file.display()),
     }
+}
+
+/// Whether `bin --version` is QEMU 8.2 or newer (the `file:` migration URI), asked once per binary.
+fn has_file_migration(bin: &str) -> bool {
+    static KNOWN: Mutex<Vec<(String, bool)>> = Mutex::new(Vec::new());
+    if let Some(&(_, v)) = KNOWN.lock().unwrap().iter().find(|(b, _)| b == bin) {
+        return v;
+    }
+    let out = Command::new(bin).arg("--version").output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let version = text.split("version ").nth(1).unwrap_or("");
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let v = (major, minor) >= (8, 2) || version.is_empty();
+    KNOWN.lock().unwrap().push((bin.to_string(), v));
+    v
 }
 
 /// Start the source (`bin`), query-pci, migrate to `file:out`, quit. Returns the query-pci answer.
