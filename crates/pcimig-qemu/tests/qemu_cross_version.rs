@@ -150,6 +150,15 @@ fn save_base(q: &Qemu, machine: &'static str, sc: &'static Scenario, dir: &Path)
         });
     }
     devs.sort_by_key(|d| d.section_index);
+    // pcimig reads this version's stream: every device query-pci lists has its PCI section.
+    for qd in &query_pci.devices {
+        if !devs.iter().any(|d| d.idstr.split('/').next() == Some(qd.path.as_str())) {
+            return Err(format!(
+                "QEMU {} {machine} {}: query-pci device {} has no PCI section pcimig reads",
+                q.series, sc.name, qd.path
+            ));
+        }
+    }
     let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&path);
     Ok(Base {
@@ -264,7 +273,7 @@ struct XCase {
 
 /// The sampled bit flips per primary device and pair (an even sample of [`bit_flips`]'s
 /// candidates), besides every bit of the PCI Express Link and Slot Status registers.
-const BITS_PER_DEVICE: usize = 48;
+const BITS_PER_DEVICE: usize = 64;
 
 /// The single bits of a primary device to flip: every bit of the PCI Express capability's Link
 /// Status and Slot Status registers (their checked bits differ between QEMU versions), and an
