@@ -75,3 +75,49 @@ pub fn harness() -> Result<Harness, String> {
         None => Harness::new(&qemu_bin()),
     }
 }
+
+/// The wrapper of an extra QEMU release series (`"7.2"`, `"11.1"`) that `scripts/qemu-versions`
+/// fetched: `$PCIMIG_QEMU_7_2` / `$PCIMIG_QEMU_11_1`, else
+/// `$PCIMIG_QEMU_VERSIONS_DIR/<series>/qemu-system-x86_64` (default `target/qemu-versions` of
+/// the workspace). `Err(reason)` when it is missing or runs another version.
+pub fn versioned_qemu_bin(series: &str) -> Result<String, String> {
+    let var = format!("PCIMIG_QEMU_{}", series.replace('.', "_"));
+    let bin = std::env::var(&var).unwrap_or_else(|_| {
+        let dir = std::env::var("PCIMIG_QEMU_VERSIONS_DIR")
+            .unwrap_or_else(|_| format!("{}/../../target/qemu-versions", env!("CARGO_MANIFEST_DIR")));
+        format!("{dir}/{series}/qemu-system-x86_64")
+    });
+    let v = qemu_version_of(&bin)
+        .map_err(|e| format!("QEMU {series} ({bin}, ${var}) not runnable: {e}; run scripts/qemu-versions"))?;
+    if !v.starts_with(&format!("{series}.")) {
+        return Err(format!("{bin} (${var}) is not QEMU {series} but {v}"));
+    }
+    Ok(bin)
+}
+
+/// The version a QEMU binary reports, `X.Y.Z` from `QEMU emulator version X.Y.Z (…)`.
+pub fn qemu_version_of(bin: &str) -> Result<String, String> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("{bin} --version: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("version ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .map(str::to_string)
+        .ok_or_else(|| format!("{bin} --version printed {:?}", text.trim()))
+}
+
+/// [`versioned_qemu_bin`], or `None` after printing why the caller skips; panics instead when
+/// `CI` is set (CI must run the cross-version suites).
+pub fn versioned_qemu_or_skip(series: &str, what: &str) -> Option<String> {
+    match versioned_qemu_bin(series) {
+        Ok(bin) => Some(bin),
+        Err(why) if std::env::var_os("CI").is_some() => panic!("{what} needs QEMU {series} under CI: {why}"),
+        Err(why) => {
+            println!("SKIPPED: {what} needs QEMU {series}: {why}");
+            None
+        }
+    }
+}

@@ -524,7 +524,7 @@ fn qemu_judgement(v: &Verdict) -> Judgement {
 }
 
 /// `pcimig check` on the case's two images with the same machine, property, slot and sizes.
-fn pcimig_judgement(dir: &Path, dc: &DiffCase) -> Judgement {
+fn pcimig_judgement(dir: &Path, dc: &DiffCase, qemu: Option<&str>) -> Judgement {
     let c = &dc.case;
     let (saved, dest) = (dir.join("saved.bin"), dir.join("dest.bin"));
     let (saved_bytes, dest_bytes, layer) = match &dc.raw {
@@ -550,6 +550,10 @@ fn pcimig_judgement(dir: &Path, dc: &DiffCase) -> Judgement {
     ]);
     for (k, v) in &c.props {
         cmd.arg(format!("--{k}")).arg(v);
+    }
+    if let Some(v) = qemu {
+        // The harness saves and loads with the same binary.
+        cmd.args(["--saved-qemu", v, "--dest-qemu", v]);
     }
     for (i, size) in c.bars.iter().enumerate() {
         cmd.arg("--bar").arg(format!("{i}={size}"));
@@ -583,7 +587,8 @@ static QEMU_RUNS: Mutex<()> = Mutex::new(());
 /// Numbers the runs of this process (each gets its own work directory).
 static RUN_ID: AtomicUsize = AtomicUsize::new(0);
 
-fn run_cases(h: &Harness, cases: &[DiffCase], workers: usize) -> Vec<Outcome> {
+/// `version`: the QEMU version the harness runs, when not pcimig's default (`--dest-qemu`).
+fn run_cases(h: &Harness, cases: &[DiffCase], workers: usize, version: Option<&str>) -> Vec<Outcome> {
     let _one_at_a_time = QEMU_RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..cases.len()).map(|_| None).collect());
@@ -605,7 +610,7 @@ fn run_cases(h: &Harness, cases: &[DiffCase], workers: usize) -> Vec<Outcome> {
                         Ok(v) => qemu_judgement(&v),
                         Err(e) => panic!("{}: harness error: {e}", dc.name),
                     };
-                    let pcimig = pcimig_judgement(&dir, dc);
+                    let pcimig = pcimig_judgement(&dir, dc, version);
                     results.lock().unwrap()[i] = Some(Outcome {
                         name: dc.name.clone(),
                         qemu,
@@ -668,7 +673,7 @@ fn vfio_differential_suite_agrees_with_qemu() {
     let cases = all_cases();
     println!("vfio suite: {} cases on 2 workers", cases.len());
     let start = Instant::now();
-    let outcomes = run_cases(&h, &cases, 2);
+    let outcomes = run_cases(&h, &cases, 2, None);
     let bad = report(&outcomes, start.elapsed());
     assert!(
         cases.len() >= 500,
@@ -703,10 +708,72 @@ fn vfio_demo_scenarios_agree_with_qemu() {
         cases.push(make_case(format!("vgpu-a/dest-{what}"), &a, a.image.clone(), dest, 17));
     }
     let start = Instant::now();
-    let outcomes = run_cases(&h, &cases, 2);
+    let outcomes = run_cases(&h, &cases, 2, None);
     assert_eq!(
         report(&outcomes, start.elapsed()),
         0,
         "pcimig disagrees with QEMU (listed above)"
+    );
+}
+
+/// `dc` again, on `machine` instead of its own machine type when given.
+fn on_machine(dc: &DiffCase, machine: Option<&str>) -> DiffCase {
+    let mut case = dc.case.clone();
+    let mut name = dc.name.clone();
+    if let Some(m) = machine {
+        name = name.replace(&format!("[{} ", case.machine), &format!("[{m} "));
+        case.machine = m.to_string();
+    }
+    DiffCase {
+        name,
+        case,
+        raw: dc.raw.clone(),
+    }
+}
+
+/// The differential suite on QEMU 11.1 (the wrapper `scripts/qemu-versions` unpacks,
+/// `PCIMIG_QEMU_11_1`): every `PCIMIG_VFIO_11_1_EVERY`-th case (default 1, all of them), and
+/// every tenth of those again on `pc-q35-10.1` and `pc-q35-11.1` (machine types 10.0.2 lacks),
+/// with pcimig told the QEMU version (`--saved-qemu`/`--dest-qemu`). Every case must agree;
+/// skipped without QEMU 11.1, but failing under `CI`.
+#[test]
+fn vfio_differential_suite_on_qemu_11_1() {
+    if harness_or_skip().is_none() {
+        return;
+    }
+    let Some(qemu) = pcimig_vfio_standin::versioned_qemu_or_skip("11.1", "the vfio suite on 11.1") else {
+        return;
+    };
+    let version = pcimig_vfio_standin::qemu_version_of(&qemu).expect("QEMU 11.1 --version");
+    let h = match Harness::new(&qemu) {
+        Ok(h) => h.with_timeout(Duration::from_secs(3)),
+        Err(why) => {
+            println!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let every = std::env::var("PCIMIG_VFIO_11_1_EVERY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    let all = all_cases();
+    let mut cases: Vec<DiffCase> = all.iter().step_by(every).map(|dc| on_machine(dc, None)).collect();
+    // 11.1's own newest machine types, which 10.0.2 does not define.
+    for (i, dc) in all.iter().step_by(10 * every).enumerate() {
+        cases.push(on_machine(dc, Some(["pc-q35-10.1", "pc-q35-11.1"][i % 2])));
+    }
+    println!("vfio suite on QEMU 11.1: {} cases on 2 workers", cases.len());
+    let start = Instant::now();
+    let outcomes = run_cases(&h, &cases, 2, Some(&version));
+    let bad = report(&outcomes, start.elapsed());
+    println!(
+        "vfio suite on QEMU {version}: {}/{} agree",
+        outcomes.len() - bad,
+        outcomes.len()
+    );
+    assert_eq!(
+        bad, 0,
+        "pcimig disagrees with QEMU {version} on {bad} cases (listed above)"
     );
 }
