@@ -127,7 +127,9 @@ fn write(args: &SnapshotArgs, s: &Snapshot) -> anyhow::Result<u8> {
                 eprintln!("pcimig: error: {}: {e:#}", path.display());
                 return Ok(super::EXIT_UNDECIDED);
             }
-            eprintln!("pcimig: {} devices written to {}", s.devices.len(), path.display());
+            let n = s.devices.len();
+            let plural = if n == 1 { "" } else { "s" };
+            eprintln!("pcimig: {n} device{plural} written to {}", path.display());
         }
     }
     Ok(super::EXIT_PASS)

@@ -4,8 +4,9 @@
 //!   (every NVIDIA device), `10de:2330`, `:2330`;
 //! - otherwise an address pattern, matched case-insensitively as a prefix (an implicit `*` at
 //!   the end), `*` and `?` as in a shell glob: `0000:3b:` (bus 0x3b of domain 0),
-//!   `0000:3b:00.0`, `*:3b:00.` (every function of 3b:00 in any domain). A pattern with two
-//!   colons is matched against `DDDD:BB:DD.F`, one with fewer against `BB:DD.F` (any domain):
+//!   `0000:3b:00.0`, `*:3b:00.` (every function of 3b:00 in any domain), `0001:*` (domain 1).
+//!   A pattern with two colons, or whose part before the first colon is longer than a bus (two
+//!   digits), is matched against `DDDD:BB:DD.F`; any other against `BB:DD.F` (any domain):
 //!   `3b:00.` — write the `.` (or a `*`) to tell a bus:device prefix from `VENDOR:DEVICE`.
 //!
 //! Several filters (repeated, or separated by commas) keep a device any of them matches.
@@ -50,8 +51,9 @@ impl DeviceFilter {
                  nor an address pattern (0000:3b:00.0, 0000:3b:, *:3b:00.*)"
             ));
         }
+        let first = t.split(':').next().unwrap_or_default();
         Ok(DeviceFilter::Address {
-            with_domain: t.matches(':').count() >= 2,
+            with_domain: t.matches(':').count() >= 2 || first.len() > 2,
             pattern: t,
         })
     }
@@ -143,6 +145,8 @@ mod tests {
         assert!(hit("0000:3b:00.0", "0000:3b:00.0", 0, 0));
         assert!(!hit("0000:3b:00.0", "0000:3b:00.1", 0, 0));
         assert!(hit("*", "0000:3b:00.1", 0, 0));
+        assert!(hit("0001:*", "0001:00:03.0", 0, 0));
+        assert!(!hit("0001:*", "0000:00:03.0", 0, 0));
     }
 
     #[test]
