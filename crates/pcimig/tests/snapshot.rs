@@ -142,13 +142,16 @@ fn a_newer_major_version_is_refused_naming_the_file_and_both_versions() {
     );
 }
 
+/// A change made to a valid document.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 /// Each broken document gives an error naming the file and the JSON path (or line/column).
 #[test]
 fn invalid_documents_name_the_file_and_the_json_path() {
     let dir = tmpdir("invalid");
     let base = example("host-a.json");
     let hex = base["devices"][0]["config"].as_str().unwrap().to_string();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "bad-hex",
             Box::new(move |v| v["devices"][0]["config"] = format!("zz{}", &hex[2..]).into()),
