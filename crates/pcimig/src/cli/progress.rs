@@ -10,6 +10,15 @@ use std::time::Duration;
 /// How long a run goes before its progress is drawn.
 pub const SHOW_AFTER: Duration = Duration::from_secs(1);
 
+/// While the number of steps is unknown.
+const SPINNER: &str = "{spinner} {msg} [{elapsed}]";
+/// Once it is known.
+const COUNTED: &str = "{spinner} {msg} {human_pos}/{human_len} [{elapsed}]";
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
 /// Whether progress may be drawn: stderr is a terminal and the output is not JSON.
 pub fn wanted(json: bool) -> bool {
     !json && std::io::stderr().is_terminal()
@@ -27,10 +36,7 @@ impl Progress {
     /// (usually `wanted(args.json)`).
     pub fn new(message: &str, enabled: bool) -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos}/{len} [{elapsed}]")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
+        bar.set_style(style(SPINNER));
         bar.set_message(message.to_string());
         let stop = enabled.then(|| {
             let (tx, rx) = mpsc::channel::<()>();
@@ -49,12 +55,18 @@ impl Progress {
 
     /// `done` of `total` steps.
     pub fn update(&self, done: usize, total: usize) {
+        if self.bar.length().is_none() {
+            self.bar.set_style(style(COUNTED));
+        }
         self.bar.set_length(total as u64);
         self.bar.set_position(done as u64);
     }
 
-    /// Replace the message.
-    pub fn set_message(&self, message: &str) {
+    /// Start a new stage: a new message, the count cleared (a spinner until [`Progress::update`]).
+    pub fn stage(&self, message: &str) {
+        self.bar.unset_length();
+        self.bar.set_position(0);
+        self.bar.set_style(style(SPINNER));
         self.bar.set_message(message.to_string());
     }
 

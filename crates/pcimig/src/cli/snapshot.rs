@@ -100,7 +100,7 @@ fn build_snapshot(args: &SnapshotArgs) -> Result<Snapshot, SnapshotError> {
     } else {
         build::from_dumps(&args.from, &devices_opts, &mut tick)?
     };
-    progress.set_message("reading host facts");
+    progress.stage("reading host facts");
     let (host, more) = build::host_facts(&host_opts, live.then_some(&roots))?;
     progress.finish();
     warnings.extend(more);
