@@ -5,4 +5,5 @@ pub mod check;
 pub mod demo;
 pub mod report;
 pub mod show;
+pub mod snapshot;
 pub mod source;

@@ -4,7 +4,9 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod demo;
+pub mod progress;
 pub mod show;
+pub mod snapshot;
 pub mod stream;
 
 /// Exit code: the command succeeded (a check: the restore would pass).
@@ -32,6 +34,8 @@ pub enum Command {
     Stream(stream::StreamCommand),
     /// Run the bundled scenarios (vGPU across driver versions, GPU passthrough with DSNs).
     Demo(demo::DemoArgs),
+    /// Record this host's PCI devices, drivers, QEMU installs and ROM files as a snapshot (JSON).
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -41,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(a) => show::run(a),
         Command::Stream(c) => stream::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Snapshot(a) => snapshot::run(a),
     }
 }
 

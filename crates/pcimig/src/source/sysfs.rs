@@ -69,7 +69,12 @@ pub(super) fn load(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> 
         ));
     };
     let name = bdf.full();
-    let dir = devices_root().join(&name);
+    load_device(&devices_root().join(&name), name).map(|src| vec![src])
+}
+
+/// Read one device directory of a sysfs tree (`DIR/{config,resource,driver}`); `name` is its
+/// full BDF. The origin is `sysfs:NAME`.
+pub fn load_device(dir: &Path, name: String) -> Result<ConfigSource, SourceError> {
     let origin = format!("sysfs:{name}");
     if !dir.is_dir() {
         return Err(SourceError::new(
@@ -114,7 +119,7 @@ pub(super) fn load(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> 
     src.driver = std::fs::read_link(dir.join("driver"))
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-    Ok(vec![src])
+    Ok(src)
 }
 
 /// Read at most 4096 bytes of `config`; returns the bytes and the size the file claims.
