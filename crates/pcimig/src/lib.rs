@@ -4,5 +4,6 @@
 pub mod check;
 pub mod demo;
 pub mod report;
+pub mod report_html;
 pub mod show;
 pub mod source;
