@@ -249,3 +249,61 @@ fn text_report(s: &mut String, text: &str) {
         escape(text)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{self, Request, VfioRequest};
+
+    fn demo(name: &str) -> String {
+        format!("{}/../../data/demo/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The opening tag of the cell at `off` (`{off:#x}`, as `data-off` spells it).
+    fn cell_tag(page: &str, off: usize) -> &str {
+        let at = page.find(&format!("<td data-off=\"{off:#x}\"")).expect("cell");
+        &page[at..at + page[at..].find('>').unwrap()]
+    }
+
+    #[test]
+    fn escape_replaces_every_markup_character() {
+        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(escape("Vendor Specific (09) @0xc0"), "Vendor Specific (09) @0xc0");
+    }
+
+    #[test]
+    fn the_device_id_cell_is_a_checked_mismatch_and_the_vsc_payload_exempt() {
+        let req = Request::Vfio(VfioRequest {
+            saved: demo("vgpu-host-a-r550.bin"),
+            dest: demo("vgpu-host-b-r570-other-type.bin"),
+            ..VfioRequest::default()
+        });
+        let page = check_page(&check::run(&req).unwrap());
+        let id = cell_tag(&page, 0x02);
+        assert!(id.contains("data-class=\"checked\" data-mismatch=\"1\""), "{id}");
+        assert!(id.contains("Device ID"), "{id}");
+        for off in 0xc3..0x100 {
+            let c = cell_tag(&page, off);
+            assert!(
+                c.contains("data-class=\"exempt\"") && !c.contains("data-mismatch"),
+                "{c}"
+            );
+        }
+        assert_eq!(page.matches("data-mismatch=\"1\" title=").count(), 1);
+        assert_eq!(page.matches("<td data-off=").count(), 4096);
+        assert!(page.contains("id=\"legend\""));
+        assert!(!page.contains("src=") && !page.contains("href="), "no external asset");
+    }
+
+    #[test]
+    fn the_fleet_matrix_marks_pairs_of_other_kinds_as_not_applicable() {
+        let view = FleetMatrixView {
+            groups: vec![("a".into(), vec!["s1#0000:01:00.0".into()]), ("b&".into(), vec![])],
+            matrix: vec![("a".into(), "a".into(), true), ("b&".into(), "b&".into(), false)],
+        };
+        let s = fleet_section(&view);
+        assert!(s.contains("data-from=\"a\" data-to=\"a\" data-pass=\"1\""));
+        assert!(s.contains("data-from=\"b&amp;\" data-to=\"b&amp;\" data-pass=\"0\""));
+        assert_eq!(s.matches("class=\"na\"").count(), 2);
+    }
+}

@@ -15,7 +15,7 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid 
 code,pre,.cfgmap{font-family:ui-monospace,'DejaVu Sans Mono',monospace}
 .verdict{font-weight:bold;font-size:1.1em}.verdict-pass{color:#1a7f37}.verdict-fail{color:#b3261e}
 .verdict-undecided{color:#8a6100}
-.qemu-line{background:#f4f4f4;padding:.4em .6em;overflow-x:auto}
+.qemu-line{background:#f4f4f4;padding:.4em .6em;white-space:pre-wrap;word-break:break-all}
 .legend{display:flex;flex-wrap:wrap;gap:.4em 1.2em;list-style:none;padding:0}
 .legend li{display:flex;align-items:center;gap:.4em}
 .swatch{display:inline-block;width:1.1em;height:1.1em;border:1px solid #999}
