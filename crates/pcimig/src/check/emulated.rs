@@ -198,6 +198,7 @@ pub fn check_device(
         assumptions: assumptions(dest, dest_entry, &model, host),
         warnings: warnings(saved, saved_entry, dest, &model, &saved_bytes),
         rom_lengths: Vec::new(),
+        dest_space: model.space.clone(),
     };
     if let Some(path) = saved_entry.pci_path.as_deref() {
         let roms = rom_length::rom_lengths(saved, dest, Some(path), host.query_pci, host.rom_files);

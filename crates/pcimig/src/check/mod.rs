@@ -23,7 +23,7 @@ pub use stream::{StreamCheckOutput, StreamDeviceResult};
 pub use vfio::VfioRequest;
 
 use crate::source::SourceKind;
-use pcimig_config::{Exemption, MachineType, Mismatch, QemuVersion};
+use pcimig_config::{ConfigSpace, Exemption, MachineType, Mismatch, QemuVersion};
 use pcimig_qemu::devices::{QueryPci, RomFiles};
 use pcimig_vfio::Effective;
 use serde::{Serialize, Serializer};
@@ -382,6 +382,11 @@ pub struct CheckOutput {
     /// compares it before any config).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rom_lengths: Vec<rom_length::RomLength>,
+    /// The destination device as modelled (its config and the masks QEMU sets, the exempt
+    /// ranges and the capabilities), for reports that draw every byte (the HTML map); not in
+    /// the JSON.
+    #[serde(skip)]
+    pub dest_space: ConfigSpace,
 }
 
 impl CheckOutput {

@@ -137,6 +137,7 @@ pub fn run(req: &VfioRequest) -> Result<CheckOutput, CheckError> {
         assumptions: assumptions(req, &sides, &dest, &saved.kernel_notes, bars_how),
         warnings,
         rom_lengths: Vec::new(),
+        dest_space: dest.dev.space.clone(),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use pcimig::check::{self, CheckError, EmulatedRequest, Outcome, QemuVersions, Request, VfioRequest};
-use pcimig::report;
+use pcimig::{report, report_html};
 use pcimig_config::QemuVersion;
 use pcimig_qemu::devices::{qemu_data_dirs, RomFiles};
 use pcimig_vfio::Slot;
@@ -104,6 +104,10 @@ pub struct CheckArgs {
     /// Structured output (schema in README.md).
     #[arg(long)]
     pub json: bool,
+    /// Also write a self-contained HTML report to FILE: a map of each device's config space
+    /// coloured by what the check compares, every mismatch marked (README.md, "HTML report").
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// `--saved-qemu` and `--dest-qemu` (10.0.2 each when not given); a bad version is bad input.
@@ -236,6 +240,9 @@ fn request(a: &CheckArgs) -> Result<Request, CheckError> {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let out = request(&args).and_then(|r| check::run(&r))?;
+    if let Some(path) = &args.html {
+        super::write_atomic(path, report_html::check_page(&out).as_bytes())?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
