@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod demo;
+pub mod explain;
 pub mod show;
 pub mod stream;
 
@@ -32,6 +33,9 @@ pub enum Command {
     Stream(stream::StreamCommand),
     /// Run the bundled scenarios (vGPU across driver versions, GPU passthrough with DSNs).
     Demo(demo::DemoArgs),
+    /// Explain a failed incoming migration from QEMU's error output: device, register, cause.
+    /// Exit 0: explained, 2: no failure found or bad input.
+    Explain(explain::ExplainArgs),
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -41,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(a) => show::run(a),
         Command::Stream(c) => stream::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Explain(a) => explain::run(a),
     }
 }
 
