@@ -190,3 +190,57 @@ fn cli_exits_2_without_a_failure_or_with_bad_input() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent.mig"), "{err}");
 }
+
+/// vfio-pci through the stand-in on QEMU 10.0.2, machine pc-q35-9.0: the vGPU of
+/// `data/demo/vgpu-host-a-r550.bin` saved, loaded onto `vgpu-host-b-r570.bin`. QEMU refuses a
+/// byte of the Vendor Specific capability's payload at 0xca (hw_compat_9_0 turns skip-vsc-check
+/// off). The saved config is the one QEMU wrote (taken from the real stream; the stream is
+/// rebuilt around it).
+const VFIO_LOG: &str = "qemu-10.0-vfio-vsc-pc-q35-9.0.log";
+const VFIO_IDSTR: &str = "0000:00:02.0:00.0/vfio";
+
+#[test]
+fn vfio_vsc_byte_past_the_header_is_unknown_from_the_log_alone() {
+    let e = explain_fixture(VFIO_LOG);
+    assert_eq!(e.offset(), Some(0xca));
+    let d = e.device.unwrap();
+    assert_eq!((d.idstr.as_str(), d.model.as_deref()), (VFIO_IDSTR, Some("vfio-pci")));
+    assert_eq!(e.register.unwrap().certainty, Certainty::Unknown);
+}
+
+fn vfio_stream(dir: &std::path::Path) -> PathBuf {
+    let config = std::fs::read(data("qemu-10.0-vfio-vsc-saved-config.bin")).unwrap();
+    let mut b = pcimig_qemu::build::StreamBuilder::new("pc-q35-9.0");
+    b.vfio_pci(VFIO_IDSTR, &config, 9); // MSI-X Table Size 9 (Message Control 0x0008)
+    let path = dir.join("vfio-vsc.mig");
+    std::fs::write(&path, b.finish()).unwrap();
+    path
+}
+
+#[test]
+fn vfio_vsc_byte_is_named_from_the_stream_and_the_cause_is_hw_compat_9_0() {
+    let dir = std::env::temp_dir().join(format!("pcimig-explain-vfio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stream = vfio_stream(&dir);
+    let log = std::fs::read_to_string(data(VFIO_LOG)).unwrap();
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/vgpu-host-b-r570.bin");
+    let mut req = Request {
+        log_name: VFIO_LOG.into(),
+        stream: Some(stream),
+        ..Request::default()
+    };
+    let e = explain::explain(&log, &req).unwrap();
+    let r = e.register.as_ref().unwrap();
+    assert_eq!(r.register, "Vendor Specific (09) @0xc0 +0x0a payload");
+    assert_eq!(r.certainty, Certainty::SavedConfig);
+    assert_eq!(e.causes[0].kind, CauseKind::VendorSpecific);
+    assert!(e.causes[0].text.contains("hw_compat_9_0"), "{}", e.causes[0].text);
+    req.dest = Some(demo.to_string_lossy().into_owned());
+    let e = explain::explain(&log, &req).unwrap();
+    let re = e.recheck.as_ref().unwrap();
+    assert_eq!((re.mode, re.first_offset), ("vfio", Some(0xca)));
+    let offsets: Vec<usize> = re.mismatches.iter().map(|m| m.offset).collect();
+    assert_eq!(offsets, [0xca, 0xcc, 0xcd], "every mismatch, not only QEMU's first");
+    assert!(e.notes.is_empty(), "{:?}", e.notes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
