@@ -12,7 +12,9 @@ const VERSIONS: &[&str] = &["7.2", "10.0", "11.1"];
 const E1000E: &str = "0000:00:03.0/e1000e";
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/explain").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/explain")
+        .join(name)
 }
 
 fn explain_fixture(name: &str) -> Explanation {
@@ -38,7 +40,11 @@ fn assert_config(name: &str, e: &Explanation, offset: usize, register: &str, cau
     assert_eq!(e.failure, FailureKind::Config, "{name}");
     assert_eq!(e.offset(), Some(offset), "{name}");
     assert_eq!(e.device.as_ref().map(|d| d.idstr.as_str()), Some(E1000E), "{name}");
-    assert_eq!(e.device.as_ref().and_then(|d| d.model.as_deref()), Some("e1000e"), "{name}");
+    assert_eq!(
+        e.device.as_ref().and_then(|d| d.model.as_deref()),
+        Some("e1000e"),
+        "{name}"
+    );
     assert_eq!(e.register.as_ref().unwrap().register, register, "{name}");
     assert_eq!(e.causes[0].kind, cause, "{name}: {:?}", e.causes);
 }
@@ -68,14 +74,26 @@ fn e1000e_link_capabilities_byte_is_named_from_the_device_models_layout() {
 #[test]
 fn e1000e_serial_number_byte_is_a_dsn_cause() {
     for (name, e) in each_version("dsn") {
-        assert_config(&name, &e, 0x144, "Device Serial Number @0x140 Serial Number", CauseKind::Dsn);
+        assert_config(
+            &name,
+            &e,
+            0x144,
+            "Device Serial Number @0x140 Serial Number",
+            CauseKind::Dsn,
+        );
     }
 }
 
 #[test]
 fn timestamped_lines_read_like_plain_ones() {
     let e = explain_fixture("qemu-10.0-timestamps-pcie-lnkcap.log");
-    assert_config("timestamps", &e, 0xec, "PCI Express @0xe0 Link Capabilities", CauseKind::Capability);
+    assert_config(
+        "timestamps",
+        &e,
+        0xec,
+        "PCI Express @0xe0 Link Capabilities",
+        CauseKind::Capability,
+    );
 }
 
 #[test]
@@ -119,7 +137,11 @@ fn machine_type_failures_are_told_apart() {
     for (name, e) in each_version("machine-unknown") {
         assert_eq!(e.failure, FailureKind::MachineTypeUnknown, "{name}");
         // 7.2 does not name the machine type; 10.0 and 11.1 do.
-        assert_eq!(e.causes[0].text.contains("pc-q35-99.0"), !name.contains("7.2"), "{name}");
+        assert_eq!(
+            e.causes[0].text.contains("pc-q35-99.0"),
+            !name.contains("7.2"),
+            "{name}"
+        );
     }
 }
 
@@ -177,7 +199,10 @@ fn cli_explains_from_stdin_with_json() {
 
 #[test]
 fn cli_exits_2_without_a_failure_or_with_bad_input() {
-    let (code, _, err) = pcimig(&["explain", "-"], Some("qemu-system-x86_64: warning: nic e1000e.0 has no peer\n"));
+    let (code, _, err) = pcimig(
+        &["explain", "-"],
+        Some("qemu-system-x86_64: warning: nic e1000e.0 has no peer\n"),
+    );
     assert_eq!(code, 2);
     assert!(err.contains("no QEMU incoming-migration failure found"), "{err}");
     let (code, _, err) = pcimig(&["explain", "/nonexistent/qemu.log"], None);
@@ -186,7 +211,10 @@ fn cli_exits_2_without_a_failure_or_with_bad_input() {
     let (code, _, err) = pcimig(&["explain", "-"], Some("\u{0}\u{1}Bad config data: i=0x\u{ff}"));
     assert_eq!(code, 2, "{err}");
     let log = data("qemu-10.0-devid.log");
-    let (code, _, err) = pcimig(&["explain", log.to_str().unwrap(), "--stream", "/nonexistent.mig"], None);
+    let (code, _, err) = pcimig(
+        &["explain", log.to_str().unwrap(), "--stream", "/nonexistent.mig"],
+        None,
+    );
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent.mig"), "{err}");
 }

@@ -41,7 +41,8 @@ impl Drop for Dir {
 
 fn qemu(devs: &str, sock: &Path) -> Command {
     let mut c = Command::new(qemu_bin());
-    c.args(base_args("q35")).args(["-nic", "none", "-serial", "none", "-monitor", "none"]);
+    c.args(base_args("q35"))
+        .args(["-nic", "none", "-serial", "none", "-monitor", "none"]);
     c.args(devs.split(' '));
     c.arg("-qmp").arg(format!("unix:{},server=on,wait=off", sock.display()));
     c.stdin(Stdio::null()).stdout(Stdio::null());
@@ -178,7 +179,10 @@ fn check_case(d: &Path, c: &Case, saved: &Path, bytes: &[u8]) {
     assert_eq!(e["device"]["idstr"], c.idstr, "{e:#}");
     assert_eq!(e["register"]["register"], c.register, "{e:#}");
     let dest = d.join("dest.mig");
-    let full = explain(&log, &["--stream", mutated.to_str().unwrap(), "--dest", dest.to_str().unwrap()]);
+    let full = explain(
+        &log,
+        &["--stream", mutated.to_str().unwrap(), "--dest", dest.to_str().unwrap()],
+    );
     assert_eq!(full["recheck"]["first_offset"], c.offset, "{full:#}");
     assert_eq!(full["register"]["register"], c.register, "{full:#}");
     assert_eq!(full["register"]["certainty"], "destination_model", "{full:#}");
@@ -232,6 +236,11 @@ fn rom_size_case(d: &Path, saved: &Path) {
     ];
     let full = explain(&log, &args);
     let other = full["recheck"]["other_failures"].as_array().unwrap();
-    assert!(other.iter().any(|o| o.as_str().unwrap().starts_with("option ROM block")), "{full:#}");
+    assert!(
+        other
+            .iter()
+            .any(|o| o.as_str().unwrap().starts_with("option ROM block")),
+        "{full:#}"
+    );
     assert!(full["notes"].as_array().unwrap().is_empty(), "{full:#}");
 }

@@ -130,7 +130,10 @@ fn header_cause(register: &str, bad: &BadConfig) -> Cause {
              x-pci-sub-vendor-id/x-pci-sub-device-id override on one side only"
                 .to_string(),
         ),
-        "Secondary Latency Timer" => (CauseKind::CompatProperty, compat_text("x-pci-express-writeable-slt-bug")),
+        "Secondary Latency Timer" => (
+            CauseKind::CompatProperty,
+            compat_text("x-pci-express-writeable-slt-bug"),
+        ),
         other => (
             CauseKind::Header,
             format!(
@@ -170,9 +173,7 @@ fn vsc_cause(idstr: Option<&str>, ctx: &Context) -> Cause {
     };
     Cause::new(
         CauseKind::VendorSpecific,
-        format!(
-            "{subject}: vfio-pci leaves it unchecked only with skip-vsc-check on (QEMU 9.1 and newer); {why}"
-        ),
+        format!("{subject}: vfio-pci leaves it unchecked only with skip-vsc-check on (QEMU 9.1 and newer); {why}"),
     )
 }
 
@@ -279,7 +280,10 @@ pub fn other_causes(e: &Event, ctx: &Context) -> Option<Cause> {
         Event::MachineUnsupported { machine } => Cause::new(
             CauseKind::MachineTypeUnknown,
             match machine {
-                Some(m) => format!("the destination's QEMU does not define machine type {m}{}", lacks(m, ctx)),
+                Some(m) => format!(
+                    "the destination's QEMU does not define machine type {m}{}",
+                    lacks(m, ctx)
+                ),
                 None => "the destination's QEMU does not define the machine type it was started with".into(),
             },
         ),

@@ -75,7 +75,10 @@ pub fn read_log(path: &str) -> Result<String, ExplainError> {
     };
     let mut buf = Vec::new();
     if path == "-" {
-        std::io::stdin().take(MAX_LOG_BYTES + 1).read_to_end(&mut buf).map_err(read_err)?;
+        std::io::stdin()
+            .take(MAX_LOG_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(read_err)?;
     } else {
         let f = std::fs::File::open(path).map_err(read_err)?;
         f.take(MAX_LOG_BYTES + 1).read_to_end(&mut buf).map_err(read_err)?;
@@ -213,7 +216,8 @@ pub fn explain(log: &str, req: &Request) -> Result<Explanation, ExplainError> {
         Some(Event::BadConfig(b)) => explain_config(&mut out, *b, saved.as_ref(), &ctx),
         Some(e) => {
             out.causes.extend(cause::other_causes(e, &ctx));
-            out.notes.extend(out.recheck.as_ref().and_then(|r| r.rom_consistency(failure)));
+            out.notes
+                .extend(out.recheck.as_ref().and_then(|r| r.rom_consistency(failure)));
         }
         None => out.causes.push(Cause {
             kind: CauseKind::Unknown,

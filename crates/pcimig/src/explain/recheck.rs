@@ -5,7 +5,7 @@
 
 use super::locate::{Certainty, Named};
 use super::{ExplainError, Request};
-use crate::check::{self, CheckError, CheckOutput, EmulatedRequest, Outcome, QemuVersions, VfioRequest, Verdict};
+use crate::check::{self, CheckError, CheckOutput, EmulatedRequest, Outcome, QemuVersions, Verdict, VfioRequest};
 use crate::source::{SourceSpec, QEMU_VM_FILE_MAGIC};
 use pcimig_config::{locate_in_bytes, Mismatch, QemuVersion};
 use pcimig_qemu::devices::{qemu_data_dirs, RomFiles};
@@ -45,7 +45,10 @@ impl SavedStream {
     /// The register at `offset` by the capability chains of the saved config.
     pub fn name(&self, offset: usize) -> Option<Named> {
         let c = self.config.as_ref().filter(|c| offset < c.len())?;
-        Some(Named::from_location(&locate_in_bytes(c, offset), Certainty::SavedConfig))
+        Some(Named::from_location(
+            &locate_in_bytes(c, offset),
+            Certainty::SavedConfig,
+        ))
     }
 }
 
@@ -156,7 +159,10 @@ pub fn run(s: &SavedStream, dest: &str, req: &Request, idstr: Option<&str>) -> R
 fn dest_rom_files(dirs: &[PathBuf]) -> Result<RomFiles, ExplainError> {
     for d in dirs {
         std::fs::read_dir(d).map_err(|e| {
-            ExplainError::Options(format!("--dest-datadir {}: cannot read the directory: {e}", d.display()))
+            ExplainError::Options(format!(
+                "--dest-datadir {}: cannot read the directory: {e}",
+                d.display()
+            ))
         })?;
     }
     let all: Vec<PathBuf> = dirs.iter().cloned().chain(qemu_data_dirs()).collect();
@@ -170,7 +176,12 @@ fn from_outcome(mode: &'static str, out: Outcome, idstr: Option<&str>) -> Rechec
         Outcome::Streams(o) => o,
     };
     let mut other: Vec<String> = o.refusal.iter().map(|r| format!("machine type: {r}")).collect();
-    other.extend(o.rom_lengths.iter().filter(|r| r.fails()).map(|r| format!("option ROM block: {r}")));
+    other.extend(
+        o.rom_lengths
+            .iter()
+            .filter(|r| r.fails())
+            .map(|r| format!("option ROM block: {r}")),
+    );
     let mine = o.devices.iter().find(|d| Some(d.idstr.as_str()) == idstr);
     other.extend(
         o.devices
@@ -200,7 +211,12 @@ fn from_outcome(mode: &'static str, out: Outcome, idstr: Option<&str>) -> Rechec
 
 fn from_device(mode: &'static str, o: &CheckOutput, device: Option<String>) -> Recheck {
     let mut other: Vec<String> = o.refusal.iter().map(|r| format!("machine type: {r}")).collect();
-    other.extend(o.rom_lengths.iter().filter(|r| r.fails()).map(|r| format!("option ROM block: {r}")));
+    other.extend(
+        o.rom_lengths
+            .iter()
+            .filter(|r| r.fails())
+            .map(|r| format!("option ROM block: {r}")),
+    );
     Recheck {
         mode,
         verdict: o.verdict,
