@@ -272,3 +272,23 @@ fn vfio_vsc_byte_is_named_from_the_stream_and_the_cause_is_hw_compat_9_0() {
     assert!(e.notes.is_empty(), "{:?}", e.notes);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A log cut anywhere (a partial write, a rotated file) is read without a panic: every prefix
+/// of every captured log either explains a failure or says there is none.
+#[test]
+fn every_prefix_of_every_log_is_read_without_panic() {
+    for entry in std::fs::read_dir(data("")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "log") {
+            continue;
+        }
+        let log = std::fs::read_to_string(&path).unwrap();
+        for cut in (0..=log.len()).filter(|&i| log.is_char_boundary(i)) {
+            let req = Request::default();
+            match explain::explain(&log[..cut], &req) {
+                Ok(_) | Err(explain::ExplainError::NoFailure { .. }) => {}
+                Err(e) => panic!("{}: prefix {cut}: {e}", path.display()),
+            }
+        }
+    }
+}

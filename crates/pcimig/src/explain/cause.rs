@@ -99,11 +99,17 @@ pub fn config_causes(bad: &BadConfig, named: &Named, idstr: Option<&str>, ctx: &
         None => vec![Cause::new(
             CauseKind::Unknown,
             format!(
-                "a read-only byte differs (saved {:02x}, destination {:02x}, bits {:02x}); give --stream to name \
-                 the capability",
+                "a read-only byte differs (saved {:02x}, destination {:02x}, bits {:02x}){}; give --stream to \
+                 name the capability",
                 bad.saved,
                 bad.device,
-                bad.bad_bits()
+                bad.bad_bits(),
+                if is_vfio(idstr) {
+                    ": on vfio-pci most often a Vendor Specific payload (skip-vsc-check off), the Device Serial \
+                     Number or a PCI Express capability field"
+                } else {
+                    ""
+                }
             ),
         )],
     }
