@@ -292,3 +292,21 @@ fn every_prefix_of_every_log_is_read_without_panic() {
         }
     }
 }
+
+/// A libvirt log keeps every start of the VM: the last failed attempt is the one explained.
+#[test]
+fn the_last_of_several_attempts_is_explained() {
+    let first = std::fs::read_to_string(data("qemu-10.0-rom-size.log")).unwrap();
+    let second = std::fs::read_to_string(data("qemu-10.0-dsn.log")).unwrap();
+    let req = Request::default();
+    let e = explain::explain(&format!("{first}{second}"), &req).unwrap();
+    assert_eq!(e.failure, FailureKind::Config);
+    assert_eq!(e.offset(), Some(0x144));
+    assert!(
+        e.notes.iter().any(|n| n.contains("2 failed incoming migrations")),
+        "{:?}",
+        e.notes
+    );
+    let e = explain::explain(&format!("{second}{first}"), &req).unwrap();
+    assert_eq!(e.failure, FailureKind::RamBlockSize);
+}

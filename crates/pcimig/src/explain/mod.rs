@@ -181,10 +181,12 @@ pub fn explain(log: &str, req: &Request) -> Result<Explanation, ExplainError> {
         ));
     }
     let events = parse::events(log);
-    let (failure, primary) = primary_failure(&events).ok_or_else(|| ExplainError::NoFailure {
+    let attempts = attempts(&events);
+    let last = attempts.last().copied().unwrap_or(&[]);
+    let (failure, primary) = primary_failure(last).ok_or_else(|| ExplainError::NoFailure {
         path: req.log_name.clone(),
     })?;
-    let device = failing_device(&events, primary);
+    let device = failing_device(last, primary);
     let idstr = device.as_ref().map(|d| d.idstr.clone());
     let saved = match &req.stream {
         Some(p) => Some(recheck::SavedStream::open(p, idstr.as_deref())?),
@@ -209,6 +211,12 @@ pub fn explain(log: &str, req: &Request) -> Result<Explanation, ExplainError> {
         recheck: None,
         notes: Vec::new(),
     };
+    if attempts.len() > 1 {
+        out.notes.push(format!(
+            "the log holds {} failed incoming migrations; the last one is explained",
+            attempts.len()
+        ));
+    }
     if let (Some(s), Some(dest)) = (&saved, &req.dest) {
         out.recheck = Some(recheck::run(s, dest, req, idstr.as_deref())?);
     }
@@ -227,6 +235,19 @@ pub fn explain(log: &str, req: &Request) -> Result<Explanation, ExplainError> {
         }),
     }
     Ok(out)
+}
+
+/// The log's failed attempts, in order: each ends at its `load of migration failed` line (a
+/// libvirt log keeps every start of the VM); events after the last such line form one more
+/// attempt when any of them names a failure.
+fn attempts(events: &[Event]) -> Vec<&[Event]> {
+    let mut out: Vec<&[Event]> = events
+        .split_inclusive(|e| matches!(e, Event::LoadFailed { .. }))
+        .collect();
+    if out.last().is_some_and(|tail| primary_failure(tail).is_none()) {
+        out.pop();
+    }
+    out
 }
 
 /// The failure QEMU stopped at: the first event that names one (QEMU stops at the first), or
