@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod explain;
 pub mod report;
 pub mod report_html;
 pub mod show;

@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 pub mod check;
 pub mod demo;
 pub mod progress;
+
+pub mod explain;
 pub mod show;
 pub mod snapshot;
 pub mod stream;
@@ -36,6 +38,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Record this host's PCI devices, drivers, QEMU installs and ROM files as a snapshot (JSON).
     Snapshot(snapshot::SnapshotArgs),
+
+    /// Explain a failed incoming migration from QEMU's error output: device, register, cause.
+    /// Exit 0: explained, 2: no failure found or bad input.
+    Explain(explain::ExplainArgs),
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -46,6 +52,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Stream(c) => stream::run(c),
         Command::Demo(a) => demo::run(a),
         Command::Snapshot(a) => snapshot::run(a),
+
+        Command::Explain(a) => explain::run(a),
     }
 }
 
