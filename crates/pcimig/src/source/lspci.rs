@@ -222,6 +222,9 @@ struct Parser<'o, 'e> {
     emit: &'e mut dyn FnMut(DumpDevice) -> Result<(), SourceError>,
     current: Option<DumpDevice>,
     lineno: usize,
+    /// Every device address seen (domain, bus, device, function packed), with its line: a
+    /// device given twice is an error, not last-wins (8 bytes and a line per device).
+    seen: std::collections::HashMap<u64, usize>,
 }
 
 /// The device length is the highest byte written, as pciutils counts it.
@@ -237,6 +240,27 @@ impl Parser<'_, '_> {
         match self.current.take() {
             Some(d) => (self.emit)(finish(d)),
             None => Ok(()),
+        }
+    }
+
+    /// A device line: the same address (domain 0 when none is written) twice is an error
+    /// naming both lines.
+    fn first_time(&mut self, bdf: &Bdf) -> Result<(), SourceError> {
+        let key = (u64::from(bdf.domain_or_zero()) << 16)
+            | (u64::from(bdf.bus) << 8)
+            | (u64::from(bdf.device) << 3)
+            | u64::from(bdf.function);
+        match self.seen.insert(key, self.lineno) {
+            None => Ok(()),
+            Some(first) => Err(SourceError::new(
+                self.origin,
+                format!(
+                    "line {}: device {} appears again (first at line {first}); a dump holds each device once, and \
+                     pcimig does not pick one of two",
+                    self.lineno,
+                    bdf.full()
+                ),
+            )),
         }
     }
 
@@ -258,6 +282,7 @@ impl Parser<'_, '_> {
         }
         if let Some((bdf, rest)) = device_line(line) {
             self.close()?;
+            self.first_time(&bdf)?;
             self.current = Some(DumpDevice {
                 bdf,
                 line: self.lineno,
@@ -393,6 +418,7 @@ pub fn parse_each<R: BufRead>(
         emit,
         current: None,
         lineno: 0,
+        seen: std::collections::HashMap::new(),
     };
     let mut pos = 0usize;
     let mut partial: Vec<u8> = Vec::new();
