@@ -13,6 +13,7 @@ use std::sync::mpsc;
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// The config source (file, FILE#BDF, sysfs:BDF, `-` for standard input, …).
+    #[arg(allow_hyphen_values = true)]
     pub src: std::ffi::OsString,
     /// Structured output.
     #[arg(long)]
