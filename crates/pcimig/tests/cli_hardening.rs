@@ -271,6 +271,8 @@ fn standard_input_is_read_for_dumps_and_lspci_text_but_not_streams() {
         &express_base()[..256],
     );
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let err = fails(&["check", "--saved", "-", "--dest", "-"]);
+    assert!(err.contains("at most one"), "{err}");
     // A stream needs a seekable file.
     let (stream, _) = stream_with(DEV);
     let o = run(&[show, dash], &stream);

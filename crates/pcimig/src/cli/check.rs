@@ -233,6 +233,12 @@ fn src_arg(opt: &str, raw: &std::ffi::OsStr) -> Result<String, CheckError> {
 
 /// The library's request for these arguments.
 fn request(a: &CheckArgs) -> Result<Request, CheckError> {
+    let stdin = |s: &std::ffi::OsStr| s == "-" || s.to_str().is_some_and(|s| s.starts_with("-#"));
+    if stdin(&a.saved) && stdin(&a.dest) {
+        return Err(CheckError::Options(
+            "--saved and --dest both read standard input (`-`); at most one can".into(),
+        ));
+    }
     if a.emulated {
         emulated_request(a).map(Request::Emulated)
     } else {

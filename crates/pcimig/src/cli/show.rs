@@ -122,7 +122,8 @@ struct Sink {
     /// Output not yet written (until it passes [`HOLD`]).
     held: Vec<u8>,
     streaming: bool,
-    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    /// Standard output, unbuffered here: chunks of devices are large writes already.
+    out: std::io::StdoutLock<'static>,
     /// A write failed: the error (a closed pipe is not one).
     failed: Option<std::io::Error>,
     closed: bool,
@@ -137,7 +138,7 @@ impl Sink {
             many: None,
             held: Vec::new(),
             streaming: false,
-            out: std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
+            out: std::io::stdout().lock(),
             failed: None,
             closed: false,
             mask_error: None,

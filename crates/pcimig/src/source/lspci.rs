@@ -116,8 +116,8 @@ pub struct DumpDevice {
     pub description: String,
     /// The bytes, 0xff where the dump gives none; as long as the highest byte written.
     pub bytes: Vec<u8>,
-    /// Which bytes the dump gave.
-    present: Vec<bool>,
+    /// Which bytes the dump gave (1) or not (0): bytes, so that memchr finds the gaps.
+    present: Vec<u8>,
 }
 
 fn is_hex(b: u8) -> bool {
@@ -229,7 +229,7 @@ struct Parser<'o, 'e> {
 
 /// The device length is the highest byte written, as pciutils counts it.
 fn finish(mut d: DumpDevice) -> DumpDevice {
-    let len = d.present.iter().rposition(|&p| p).map_or(0, |i| i + 1);
+    let len = memchr::memrchr(1, &d.present).map_or(0, |i| i + 1);
     d.bytes.truncate(len);
     d.present.truncate(len);
     d
@@ -328,7 +328,7 @@ impl Parser<'_, '_> {
                 dev.cover(off + 1);
             }
             dev.bytes[off] = (hi << 4) | lo;
-            dev.present[off] = true;
+            dev.present[off] = 1;
             off += 1;
             rest = if rest.len() > 2 { &rest[3..] } else { &rest[2..] };
         }
@@ -371,7 +371,7 @@ fn whole_line(dev: &mut DumpDevice, off: usize, rest: &[u8]) -> bool {
     }
     dev.cover(off + LINE_BYTES);
     dev.bytes[off..off + LINE_BYTES].copy_from_slice(&out);
-    dev.present[off..off + LINE_BYTES].fill(true);
+    dev.present[off..off + LINE_BYTES].fill(1);
     true
 }
 
@@ -389,7 +389,7 @@ impl DumpDevice {
         };
         if self.bytes.len() < need {
             self.bytes.resize(need, 0xff);
-            self.present.resize(need, false);
+            self.present.resize(need, 0);
         }
     }
 }
@@ -476,7 +476,7 @@ fn has_express_cap(bytes: &[u8]) -> bool {
 
 fn to_source(spec_path: &str, origin: String, d: DumpDevice) -> ConfigSource {
     let have = d.bytes.len();
-    let missing: Vec<(usize, usize)> = runs(&d.present, false);
+    let missing: Vec<(usize, usize)> = gaps(&d.present);
     let mut src = ConfigSource::physical(origin, Vec::new());
     src.bdf = Some(d.bdf.full());
     let what = format!("{spec_path} line {} ({})", d.line, d.bdf);
@@ -546,20 +546,15 @@ fn to_source(spec_path: &str, origin: String, d: DumpDevice) -> ConfigSource {
     src
 }
 
-/// Runs of `want` in `v`, as (start, end) half-open.
-fn runs(v: &[bool], want: bool) -> Vec<(usize, usize)> {
+/// The runs of bytes the dump does not give (0 in `present`), as (start, end) half-open.
+fn gaps(present: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
-    while i < v.len() {
-        if v[i] == want {
-            let s = i;
-            while i < v.len() && v[i] == want {
-                i += 1;
-            }
-            out.push((s, i));
-        } else {
-            i += 1;
-        }
+    while let Some(k) = memchr::memchr(0, &present[i..]) {
+        let start = i + k;
+        let end = memchr::memchr(1, &present[start..]).map_or(present.len(), |n| start + n);
+        out.push((start, end));
+        i = end;
     }
     out
 }
