@@ -231,8 +231,8 @@ struct Rendered {
 
 /// Decode and render consecutive devices.
 fn render_part(part: &[ConfigSource], ids: &pcimig::show::PciIds, json: bool, masks: bool) -> Rendered {
-    let mut buf = Vec::with_capacity(part.len() * 12 * 1024);
-    let mut text = String::new();
+    let mut buf = Vec::with_capacity(if json { part.len() * 12 * 1024 } else { 0 });
+    let mut text = String::with_capacity(if json { 0 } else { part.len() * 8 * 1024 });
     let mut mask_error = None;
     for (i, s) in part.iter().enumerate() {
         let mut r = pcimig::show::decode(s, ids);
@@ -251,18 +251,21 @@ fn render_part(part: &[ConfigSource], ids: &pcimig::show::PciIds, json: bool, ma
             }
             serde_json::to_writer(&mut buf, &r).expect("serialize to memory");
         } else {
-            text.clear();
             if i > 0 {
                 text.push('\n');
             }
             pcimig::show::render::device(&mut text, &r);
-            buf.extend_from_slice(output::terminal_safe(&text).as_bytes());
         }
     }
     if json {
         if let std::borrow::Cow::Owned(safe) = output::json_safe(&buf) {
             buf = safe;
         }
+    } else {
+        buf = match output::terminal_safe(&text) {
+            std::borrow::Cow::Borrowed(_) => text.into_bytes(),
+            std::borrow::Cow::Owned(safe) => safe.into_bytes(),
+        };
     }
     Rendered {
         bytes: buf,
