@@ -596,6 +596,17 @@ pub(super) fn stream<R: BufRead>(
     Ok(count)
 }
 
+/// A dump with no device, or with no device that has bytes, is an error.
+fn check_some_bytes(path: &str, devices: usize, with_bytes: usize) -> Result<(), SourceError> {
+    if devices == 0 {
+        return Err(no_devices(path));
+    }
+    if with_bytes == 0 {
+        return Err(no_hex(path));
+    }
+    Ok(())
+}
+
 fn no_hex(path: &str) -> SourceError {
     SourceError::new(
         path,
@@ -612,14 +623,13 @@ fn no_devices(path: &str) -> SourceError {
 
 /// Read the device(s) of lspci text: all of them, or the one `#BDF` selects.
 pub(super) fn load<R: BufRead>(spec: &SourceSpec, reader: R) -> Result<Vec<ConfigSource>, SourceError> {
-    let devices = parse_reader(&spec.path, reader)?;
-    if devices.is_empty() {
-        return Err(no_devices(&spec.path));
-    }
-    if devices.iter().all(|d| d.bytes.is_empty()) {
-        return Err(no_hex(&spec.path));
-    }
     let Some(sel) = spec.selector.as_deref() else {
+        let devices = parse_reader(&spec.path, reader)?;
+        check_some_bytes(
+            &spec.path,
+            devices.len(),
+            devices.iter().filter(|d| !d.bytes.is_empty()).count(),
+        )?;
         let many = devices.len() > 1;
         return Ok(devices
             .into_iter()
@@ -639,7 +649,18 @@ pub(super) fn load<R: BufRead>(spec: &SourceSpec, reader: R) -> Result<Vec<Confi
             format!("'#{sel}' is not a device address: use BB:DD.F or DDDD:BB:DD.F as lspci writes it"),
         ));
     };
-    let mut hits: Vec<DumpDevice> = devices.into_iter().filter(|d| d.bdf.matches(&want)).collect();
+    // Only the devices the selector names are kept, however many the file holds.
+    let (mut count, mut with_bytes) = (0, 0);
+    let mut hits: Vec<DumpDevice> = Vec::new();
+    parse_each(&spec.path, reader, &mut |d| {
+        count += 1;
+        with_bytes += usize::from(!d.bytes.is_empty());
+        if d.bdf.matches(&want) {
+            hits.push(d);
+        }
+        Ok(())
+    })?;
+    check_some_bytes(&spec.path, count, with_bytes)?;
     match hits.len() {
         0 => Err(SourceError::new(&spec.raw, format!("no device {sel} in {}", spec.path))),
         1 => {
