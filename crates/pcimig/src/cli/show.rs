@@ -73,12 +73,19 @@ pub fn run(args: ShowArgs) -> anyhow::Result<u8> {
         drop(done_tx);
         let mut pending = std::collections::BTreeMap::new();
         let mut next = 0;
+        let mut credit_tx = Some(credit_tx);
         for (i, r) in done_rx {
             pending.insert(i, r);
             while let Some(r) = pending.remove(&next) {
                 out.part(r, masks);
                 next += 1;
-                let _ = credit_tx.send(());
+                if let Some(tx) = &credit_tx {
+                    let _ = tx.send(());
+                }
+            }
+            if out.closed {
+                // The reader of our output has gone (`| head`): no more credits stops ours.
+                credit_tx = None;
             }
         }
         reader.join().expect("reader thread")
@@ -94,18 +101,15 @@ fn read_chunks(
 ) -> Result<usize, pcimig::source::SourceError> {
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut i = 0;
-    let send = |chunk: Vec<ConfigSource>, i: usize| {
-        // No credit: the writer has stopped (a closed pipe); the rest is only read.
-        if credit_rx.recv().is_ok() {
-            let _ = work_tx.send((i, chunk));
-        }
-    };
-    let r = pcimig::source::load_each(src, &mut |s| {
+    // No credit: the writer has stopped (a closed pipe), and so does the reader.
+    let send = |chunk: Vec<ConfigSource>, i: usize| credit_rx.recv().is_ok() && work_tx.send((i, chunk)).is_ok();
+    let r = pcimig::source::load_each_while(src, &mut |s| {
         chunk.push(s);
-        if chunk.len() == CHUNK {
-            send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)), i);
-            i += 1;
+        if chunk.len() < CHUNK {
+            return true;
         }
+        i += 1;
+        send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)), i - 1)
     });
     if !chunk.is_empty() {
         send(chunk, i);

@@ -560,39 +560,44 @@ fn gaps(present: &[u8]) -> Vec<(usize, usize)> {
 }
 
 /// Hand every device of lspci text to `emit` as soon as it is read, named as [`load`] names
-/// them; returns how many there were.
+/// them, until `emit` returns false (the reader stops there); returns how many were read.
 pub(super) fn stream<R: BufRead>(
     spec: &SourceSpec,
     reader: R,
-    emit: &mut dyn FnMut(ConfigSource),
+    emit: &mut dyn FnMut(ConfigSource) -> bool,
 ) -> Result<usize, SourceError> {
     let mut first: Option<DumpDevice> = None;
     let mut count = 0usize;
     let mut with_bytes = 0usize;
-    parse_each(&spec.path, reader, &mut |d| {
+    let mut stopped = false;
+    let parsed = parse_each(&spec.path, reader, &mut |d| {
         count += 1;
         with_bytes += usize::from(!d.bytes.is_empty());
         if count == 1 {
             first = Some(d);
             return Ok(());
         }
+        let mut more = true;
         if let Some(f) = first.take() {
             let origin = format!("{}#{}", spec.path, f.bdf);
-            emit(to_source(&spec.path, origin, f));
+            more = emit(to_source(&spec.path, origin, f));
         }
         let origin = format!("{}#{}", spec.path, d.bdf);
-        emit(to_source(&spec.path, origin, d));
+        more = more && emit(to_source(&spec.path, origin, d));
+        if !more {
+            stopped = true;
+            return Err(SourceError::new(&spec.path, "stopped by the consumer"));
+        }
         Ok(())
-    })?;
+    });
+    if stopped {
+        return Ok(count);
+    }
+    parsed?;
     if let Some(f) = first.take() {
         emit(to_source(&spec.path, spec.path.clone(), f));
     }
-    if count == 0 {
-        return Err(no_devices(&spec.path));
-    }
-    if with_bytes == 0 {
-        return Err(no_hex(&spec.path));
-    }
+    check_some_bytes(&spec.path, count, with_bytes)?;
     Ok(count)
 }
 

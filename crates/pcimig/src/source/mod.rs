@@ -228,6 +228,15 @@ pub fn detect(data: &[u8]) -> Option<Format> {
 /// reported after the devices before it were emitted); every other source is read whole first,
 /// as [`load_all`] reads it.
 pub fn load_each(raw: &str, emit: &mut dyn FnMut(ConfigSource)) -> Result<usize, SourceError> {
+    load_each_while(raw, &mut |s| {
+        emit(s);
+        true
+    })
+}
+
+/// [`load_each`], stopping as soon as `emit` returns false (a consumer that has gone away):
+/// the count is then of the devices read so far.
+pub fn load_each_while(raw: &str, emit: &mut dyn FnMut(ConfigSource) -> bool) -> Result<usize, SourceError> {
     use std::io::{Read, Seek};
     let spec = SourceSpec::parse(raw);
     let plain_file = matches!(spec.scheme.as_deref(), None | Some("file")) && spec.selector.is_none();
@@ -249,7 +258,11 @@ pub fn load_each(raw: &str, emit: &mut dyn FnMut(ConfigSource)) -> Result<usize,
     }
     let all = load_all(raw)?;
     let n = all.len();
-    all.into_iter().for_each(emit);
+    for s in all {
+        if !emit(s) {
+            break;
+        }
+    }
     Ok(n)
 }
 

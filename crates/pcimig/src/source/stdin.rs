@@ -65,13 +65,17 @@ fn open(spec: &SourceSpec) -> Result<(SourceSpec, Opened), SourceError> {
 }
 
 /// Every device on standard input, handed to `emit` as it is read.
-pub(super) fn each(spec: &SourceSpec, emit: &mut dyn FnMut(ConfigSource)) -> Result<usize, SourceError> {
+pub(super) fn each(spec: &SourceSpec, emit: &mut dyn FnMut(ConfigSource) -> bool) -> Result<usize, SourceError> {
     match open(spec)? {
         (named, Opened::Lspci(r)) => lspci::stream(&named, r, emit),
         (named, Opened::Other(data)) => {
             let all = from_bytes(&named, data)?;
             let n = all.len();
-            all.into_iter().for_each(emit);
+            for s in all {
+                if !emit(s) {
+                    break;
+                }
+            }
             Ok(n)
         }
     }
