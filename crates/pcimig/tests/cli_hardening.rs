@@ -524,3 +524,25 @@ fn write_show_bench_inputs() {
         out.flush().unwrap();
     }
 }
+
+#[test]
+fn show_into_a_closed_pipe_stops_early_with_exit_0() {
+    use std::io::Read;
+    let d = temp_dir("harden-pipe");
+    let p = write(&d, "many.txt", lspci_devices(3000).as_bytes());
+    for json in [false, true] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pcimig"));
+        c.arg("show");
+        if json {
+            c.arg("--json");
+        }
+        let mut child = c.arg(&p).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut head = [0u8; 100];
+        child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+        // The pipe's read end is closed here, as `| head -c 100` closes it.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
