@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("pcimig: error: {}", error_text(&e));
+            eprintln!("pcimig: error: {}", cli::output::terminal_safe(&error_text(&e)));
             ExitCode::from(cli::EXIT_UNDECIDED)
         }
     }

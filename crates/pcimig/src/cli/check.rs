@@ -1,5 +1,6 @@
 //! `pcimig check`: predict QEMU's verdict on restoring the saved config onto the destination.
 
+use super::output;
 use clap::{Args, ValueEnum};
 use pcimig::check::{self, CheckError, EmulatedRequest, Outcome, QemuVersions, Request, VfioRequest};
 use pcimig::{report, report_html};
@@ -51,10 +52,10 @@ pub struct CheckArgs {
     /// The saved side: the source host's physical config (virtualized as vfio-pci would), or a
     /// config from a migration stream (`stream:FILE#DEVICE`, used as saved).
     #[arg(long)]
-    pub saved: String,
+    pub saved: std::ffi::OsString,
     /// The destination: the destination host's physical config of the same device model.
     #[arg(long)]
-    pub dest: String,
+    pub dest: std::ffi::OsString,
     /// Both sides are physical configs virtualized as vfio-pci (the default for raw dumps).
     #[arg(long)]
     pub vfio: bool,
@@ -170,8 +171,8 @@ fn vfio_request(a: &CheckArgs) -> Result<VfioRequest, CheckError> {
         None => None,
     };
     Ok(VfioRequest {
-        saved: a.saved.clone(),
-        dest: a.dest.clone(),
+        saved: src_arg("--saved", &a.saved)?,
+        dest: src_arg("--dest", &a.dest)?,
         slot: a.slot.map(Slot::from),
         machine: a.machine.clone(),
         skip_vsc_check: a.skip_vsc_check.map(OnOff::bool),
@@ -204,8 +205,8 @@ fn emulated_request(a: &CheckArgs) -> Result<EmulatedRequest, CheckError> {
         ));
     }
     Ok(EmulatedRequest {
-        saved: a.saved.clone(),
-        dest: a.dest.clone(),
+        saved: src_arg("--saved", &a.saved)?,
+        dest: src_arg("--dest", &a.dest)?,
         dest_query_pci: a.dest_query_pci.clone(),
         // The destination's ROM files, read once per run: an input of the device models.
         rom_files: dest_rom_files(&a.dest_datadirs)?,
@@ -229,8 +230,19 @@ fn dest_rom_files(dirs: &[std::path::PathBuf]) -> Result<RomFiles, CheckError> {
     Ok(RomFiles::from_data_dirs(&all))
 }
 
+/// A SRC argument as the library takes it (UTF-8).
+fn src_arg(opt: &str, raw: &std::ffi::OsStr) -> Result<String, CheckError> {
+    super::output::utf8_src(raw).map_err(|e| CheckError::Options(format!("{opt} {e}")))
+}
+
 /// The library's request for these arguments.
 fn request(a: &CheckArgs) -> Result<Request, CheckError> {
+    let stdin = |s: &std::ffi::OsStr| s == "-" || s.to_str().is_some_and(|s| s.starts_with("-#"));
+    if stdin(&a.saved) && stdin(&a.dest) {
+        return Err(CheckError::Options(
+            "--saved and --dest both read standard input (`-`); at most one can".into(),
+        ));
+    }
     if a.emulated {
         emulated_request(a).map(Request::Emulated)
     } else {
@@ -244,11 +256,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         super::write_atomic(path, report_html::check_page(&out).as_bytes())?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        output::print_json(&out)?;
     } else {
         match &out {
-            Outcome::Device(o) => print!("{}", report::check_text(o)),
-            Outcome::Streams(o) => print!("{}", report::streams_text(o)),
+            Outcome::Device(o) => output::print_text(&report::check_text(o)),
+            Outcome::Streams(o) => output::print_text(&report::streams_text(o)),
         }
     }
     Ok(out.verdict().exit_code())

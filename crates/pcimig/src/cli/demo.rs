@@ -28,7 +28,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         std::fs::create_dir_all(&dir)?;
         for (name, bytes) in demo::derive_files(&h100) {
             super::write_atomic(&dir.join(name), &bytes)?;
-            println!("wrote {}", dir.join(name).display());
+            println!("wrote {}", super::output::path_text(&dir.join(name)));
         }
         return Ok(0);
     }

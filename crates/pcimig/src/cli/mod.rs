@@ -7,6 +7,7 @@ pub mod demo;
 pub mod progress;
 
 pub mod explain;
+pub mod output;
 pub mod show;
 pub mod snapshot;
 pub mod stream;
@@ -57,31 +58,5 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Write `data` to `path` atomically: a temporary file in the same directory, then rename.
-pub fn write_atomic(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
-    use anyhow::Context;
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .context("output path has no file name")?
-        .to_string_lossy()
-        .to_string();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> anyhow::Result<()> {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(data)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.sync_all().ok();
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+/// Write `data` to `path` atomically; see [`output::write_output`] for what is refused.
+pub use output::write_atomic;

@@ -1,6 +1,6 @@
 //! `pcimig stream ls|extract` (streams issue).
 
-use anyhow::Context;
+use super::output;
 use clap::{Args, Subcommand};
 use pcimig_qemu::{SectionKind, Stream};
 
@@ -14,8 +14,8 @@ pub enum StreamCommand {
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// The stream file.
-    pub file: String,
+    /// The stream file (a regular file: streams are read by seeking).
+    pub file: std::path::PathBuf,
     /// Structured output.
     #[arg(long)]
     pub json: bool,
@@ -28,7 +28,8 @@ pub struct LsArgs {
 pub struct ExtractArgs {
     /// FILE#DEVICE.
     pub src: String,
-    /// Output file (written atomically).
+    /// Output file: written atomically, never over the stream itself, a link or a special
+    /// file; `-` writes to standard output.
     #[arg(short, long)]
     pub output: std::path::PathBuf,
 }
@@ -41,13 +42,14 @@ pub fn run(cmd: StreamCommand) -> anyhow::Result<u8> {
 }
 
 fn ls(mut a: LsArgs) -> anyhow::Result<u8> {
-    if let Some(f) = a.file.strip_prefix("stream:") {
-        a.file = f.to_string();
+    if let Some(f) = a.file.to_str().and_then(|f| f.strip_prefix("stream:")) {
+        a.file = f.into();
     }
     let s = Stream::open(&a.file)?;
+    let name = a.file.to_string_lossy();
     if a.json {
         let v = serde_json::json!({
-            "file": a.file,
+            "file": name,
             "machine_type": s.machine_type(),
             "page_size": s.page_size(),
             "capabilities": s.capabilities(),
@@ -57,21 +59,34 @@ fn ls(mut a: LsArgs) -> anyhow::Result<u8> {
             "vmdesc": s.vmdesc(),
             "warnings": s.warnings(),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        output::print_json(&v)?;
         return Ok(super::EXIT_PASS);
     }
+    output::print_text(&ls_text(&s, &name, a.all));
+    for w in s.warnings() {
+        eprintln!("pcimig: warning: {}", output::terminal_safe(&format!("{name}: {w}")));
+    }
+    Ok(super::EXIT_PASS)
+}
+
+/// `stream ls`'s human listing.
+fn ls_text(s: &Stream, name: &str, all: bool) -> String {
+    use std::fmt::Write;
+    let mut t = String::new();
     let iterable = s.sections().iter().filter(|x| x.kind == SectionKind::Iterable).count();
-    println!(
+    let _ = writeln!(
+        t,
         "{}: machine {}, {} sections ({} iterable), {} PCI devices",
-        a.file,
+        name,
         s.machine_type().unwrap_or("(no configuration section)"),
         s.sections().len(),
         iterable,
         s.pci_devices().len()
     );
-    if a.all {
-        println!();
-        println!(
+    if all {
+        t.push('\n');
+        let _ = writeln!(
+            t,
             "{:>4} {:<40} {:>4} {:>4} {:<8} {:>12} {:>12}",
             "ID", "IDSTR", "INST", "VER", "KIND", "OFFSET", "BYTES"
         );
@@ -80,19 +95,22 @@ fn ls(mut a: LsArgs) -> anyhow::Result<u8> {
                 SectionKind::Full => "full".to_string(),
                 SectionKind::Iterable => format!("iter/{}", x.chunks),
             };
-            println!(
+            let _ = writeln!(
+                t,
                 "{:>4} {:<40} {:>4} {:>4} {:<8} {:>#12x} {:>12}",
                 x.section_id, x.idstr, x.instance_id, x.version_id, kind, x.offset, x.body_len
             );
         }
     }
-    println!();
-    println!(
+    t.push('\n');
+    let _ = writeln!(
+        t,
         "{:>4} {:<40} {:>4} {:>4} {:<10} {:>6} {:>12}",
         "SEC", "DEVICE", "INST", "VER", "KIND", "CONFIG", "AT"
     );
     for d in s.pci_devices() {
-        println!(
+        let _ = writeln!(
+            t,
             "{:>4} {:<40} {:>4} {:>4} {:<10} {:>6} {:>#12x}",
             d.section_id,
             d.id,
@@ -105,45 +123,47 @@ fn ls(mut a: LsArgs) -> anyhow::Result<u8> {
     }
     let bare = s.pci_sections_without_config();
     if !bare.is_empty() {
-        println!();
-        println!(
+        t.push('\n');
+        let _ = writeln!(
+            t,
             "PCI device sections without a saved config (their vmsd does not embed PCIDevice; QEMU checks nothing):"
         );
         for x in bare {
-            println!(
+            let _ = writeln!(
+                t,
                 "{:>4} {:<40} {:>4} {:>4}",
                 x.section_id, x.idstr, x.instance_id, x.version_id
             );
         }
     }
-    for w in s.warnings() {
-        eprintln!("pcimig: warning: {}: {w}", a.file);
-    }
-    Ok(super::EXIT_PASS)
+    t
 }
 
 fn extract(a: ExtractArgs) -> anyhow::Result<u8> {
     let raw = a.src.strip_prefix("stream:").unwrap_or(&a.src);
+    let shown = output::terminal_safe(&a.src);
     let Some((file, dev)) = raw.rsplit_once('#') else {
-        anyhow::bail!(
-            "{}: name the device as FILE#DEVICE (see `pcimig stream ls FILE`)",
-            a.src
-        );
+        anyhow::bail!("{shown}: name the device as FILE#DEVICE (see `pcimig stream ls FILE`)");
     };
     let s = Stream::open(file)?;
     let d = s.find_device(dev)?;
     let bytes = s.read_config(d)?;
-    super::write_atomic(&a.output, &bytes).with_context(|| format!("writing {}", a.output.display()))?;
-    eprintln!(
-        "{}#{}: {} bytes of config (section {}, {}, stream byte {:#x}) written to {}",
+    output::write_output(&a.output, &bytes, &[std::path::Path::new(file)])?;
+    let to = if a.output.as_os_str() == "-" {
+        "standard output".to_string()
+    } else {
+        output::path_text(&a.output)
+    };
+    let what = format!(
+        "{}#{}: {} bytes of config (section {}, {}, stream byte {:#x}) written to {to}",
         file,
         d.id,
         bytes.len(),
         d.section_id,
         d.kind,
         d.config_offset,
-        a.output.display()
     );
+    eprintln!("{}", output::terminal_safe(&what));
     Ok(super::EXIT_PASS)
 }
 
@@ -165,7 +185,7 @@ mod tests {
         let f = file.display().to_string();
         assert_eq!(
             run(StreamCommand::Ls(LsArgs {
-                file: f.clone(),
+                file: f.clone().into(),
                 json: true,
                 all: true
             }))
@@ -174,7 +194,7 @@ mod tests {
         );
         assert_eq!(
             run(StreamCommand::Ls(LsArgs {
-                file: f.clone(),
+                file: f.clone().into(),
                 json: false,
                 all: true
             }))

@@ -116,8 +116,8 @@ pub struct DumpDevice {
     pub description: String,
     /// The bytes, 0xff where the dump gives none; as long as the highest byte written.
     pub bytes: Vec<u8>,
-    /// Which bytes the dump gave.
-    present: Vec<bool>,
+    /// Which bytes the dump gave (1) or not (0): bytes, so that memchr finds the gaps.
+    present: Vec<u8>,
 }
 
 fn is_hex(b: u8) -> bool {
@@ -222,11 +222,14 @@ struct Parser<'o, 'e> {
     emit: &'e mut dyn FnMut(DumpDevice) -> Result<(), SourceError>,
     current: Option<DumpDevice>,
     lineno: usize,
+    /// Every device address seen (domain, bus, device, function packed), with its line: a
+    /// device given twice is an error, not last-wins (8 bytes and a line per device).
+    seen: std::collections::HashMap<u64, usize>,
 }
 
 /// The device length is the highest byte written, as pciutils counts it.
 fn finish(mut d: DumpDevice) -> DumpDevice {
-    let len = d.present.iter().rposition(|&p| p).map_or(0, |i| i + 1);
+    let len = memchr::memrchr(1, &d.present).map_or(0, |i| i + 1);
     d.bytes.truncate(len);
     d.present.truncate(len);
     d
@@ -237,6 +240,27 @@ impl Parser<'_, '_> {
         match self.current.take() {
             Some(d) => (self.emit)(finish(d)),
             None => Ok(()),
+        }
+    }
+
+    /// A device line: the same address (domain 0 when none is written) twice is an error
+    /// naming both lines.
+    fn first_time(&mut self, bdf: &Bdf) -> Result<(), SourceError> {
+        let key = (u64::from(bdf.domain_or_zero()) << 16)
+            | (u64::from(bdf.bus) << 8)
+            | (u64::from(bdf.device) << 3)
+            | u64::from(bdf.function);
+        match self.seen.insert(key, self.lineno) {
+            None => Ok(()),
+            Some(first) => Err(SourceError::new(
+                self.origin,
+                format!(
+                    "line {}: device {} appears again (first at line {first}); a dump holds each device once, and \
+                     pcimig does not pick one of two",
+                    self.lineno,
+                    bdf.full()
+                ),
+            )),
         }
     }
 
@@ -258,6 +282,7 @@ impl Parser<'_, '_> {
         }
         if let Some((bdf, rest)) = device_line(line) {
             self.close()?;
+            self.first_time(&bdf)?;
             self.current = Some(DumpDevice {
                 bdf,
                 line: self.lineno,
@@ -303,7 +328,7 @@ impl Parser<'_, '_> {
                 dev.cover(off + 1);
             }
             dev.bytes[off] = (hi << 4) | lo;
-            dev.present[off] = true;
+            dev.present[off] = 1;
             off += 1;
             rest = if rest.len() > 2 { &rest[3..] } else { &rest[2..] };
         }
@@ -346,7 +371,7 @@ fn whole_line(dev: &mut DumpDevice, off: usize, rest: &[u8]) -> bool {
     }
     dev.cover(off + LINE_BYTES);
     dev.bytes[off..off + LINE_BYTES].copy_from_slice(&out);
-    dev.present[off..off + LINE_BYTES].fill(true);
+    dev.present[off..off + LINE_BYTES].fill(1);
     true
 }
 
@@ -364,7 +389,7 @@ impl DumpDevice {
         };
         if self.bytes.len() < need {
             self.bytes.resize(need, 0xff);
-            self.present.resize(need, false);
+            self.present.resize(need, 0);
         }
     }
 }
@@ -393,6 +418,7 @@ pub fn parse_each<R: BufRead>(
         emit,
         current: None,
         lineno: 0,
+        seen: std::collections::HashMap::new(),
     };
     let mut pos = 0usize;
     let mut partial: Vec<u8> = Vec::new();
@@ -450,7 +476,7 @@ fn has_express_cap(bytes: &[u8]) -> bool {
 
 fn to_source(spec_path: &str, origin: String, d: DumpDevice) -> ConfigSource {
     let have = d.bytes.len();
-    let missing: Vec<(usize, usize)> = runs(&d.present, false);
+    let missing: Vec<(usize, usize)> = gaps(&d.present);
     let mut src = ConfigSource::physical(origin, Vec::new());
     src.bdf = Some(d.bdf.full());
     let what = format!("{spec_path} line {} ({})", d.line, d.bdf);
@@ -520,59 +546,70 @@ fn to_source(spec_path: &str, origin: String, d: DumpDevice) -> ConfigSource {
     src
 }
 
-/// Runs of `want` in `v`, as (start, end) half-open.
-fn runs(v: &[bool], want: bool) -> Vec<(usize, usize)> {
+/// The runs of bytes the dump does not give (0 in `present`), as (start, end) half-open.
+fn gaps(present: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
-    while i < v.len() {
-        if v[i] == want {
-            let s = i;
-            while i < v.len() && v[i] == want {
-                i += 1;
-            }
-            out.push((s, i));
-        } else {
-            i += 1;
-        }
+    while let Some(k) = memchr::memchr(0, &present[i..]) {
+        let start = i + k;
+        let end = memchr::memchr(1, &present[start..]).map_or(present.len(), |n| start + n);
+        out.push((start, end));
+        i = end;
     }
     out
 }
 
 /// Hand every device of lspci text to `emit` as soon as it is read, named as [`load`] names
-/// them; returns how many there were.
+/// them, until `emit` returns false (the reader stops there); returns how many were read.
 pub(super) fn stream<R: BufRead>(
     spec: &SourceSpec,
     reader: R,
-    emit: &mut dyn FnMut(ConfigSource),
+    emit: &mut dyn FnMut(ConfigSource) -> bool,
 ) -> Result<usize, SourceError> {
     let mut first: Option<DumpDevice> = None;
     let mut count = 0usize;
     let mut with_bytes = 0usize;
-    parse_each(&spec.path, reader, &mut |d| {
+    let mut stopped = false;
+    let parsed = parse_each(&spec.path, reader, &mut |d| {
         count += 1;
         with_bytes += usize::from(!d.bytes.is_empty());
         if count == 1 {
             first = Some(d);
             return Ok(());
         }
+        let mut more = true;
         if let Some(f) = first.take() {
             let origin = format!("{}#{}", spec.path, f.bdf);
-            emit(to_source(&spec.path, origin, f));
+            more = emit(to_source(&spec.path, origin, f));
         }
         let origin = format!("{}#{}", spec.path, d.bdf);
-        emit(to_source(&spec.path, origin, d));
+        more = more && emit(to_source(&spec.path, origin, d));
+        if !more {
+            stopped = true;
+            return Err(SourceError::new(&spec.path, "stopped by the consumer"));
+        }
         Ok(())
-    })?;
+    });
+    if stopped {
+        return Ok(count);
+    }
+    parsed?;
     if let Some(f) = first.take() {
         emit(to_source(&spec.path, spec.path.clone(), f));
     }
-    if count == 0 {
-        return Err(no_devices(&spec.path));
+    check_some_bytes(&spec.path, count, with_bytes)?;
+    Ok(count)
+}
+
+/// A dump with no device, or with no device that has bytes, is an error.
+fn check_some_bytes(path: &str, devices: usize, with_bytes: usize) -> Result<(), SourceError> {
+    if devices == 0 {
+        return Err(no_devices(path));
     }
     if with_bytes == 0 {
-        return Err(no_hex(&spec.path));
+        return Err(no_hex(path));
     }
-    Ok(count)
+    Ok(())
 }
 
 fn no_hex(path: &str) -> SourceError {
@@ -591,14 +628,13 @@ fn no_devices(path: &str) -> SourceError {
 
 /// Read the device(s) of lspci text: all of them, or the one `#BDF` selects.
 pub(super) fn load<R: BufRead>(spec: &SourceSpec, reader: R) -> Result<Vec<ConfigSource>, SourceError> {
-    let devices = parse_reader(&spec.path, reader)?;
-    if devices.is_empty() {
-        return Err(no_devices(&spec.path));
-    }
-    if devices.iter().all(|d| d.bytes.is_empty()) {
-        return Err(no_hex(&spec.path));
-    }
     let Some(sel) = spec.selector.as_deref() else {
+        let devices = parse_reader(&spec.path, reader)?;
+        check_some_bytes(
+            &spec.path,
+            devices.len(),
+            devices.iter().filter(|d| !d.bytes.is_empty()).count(),
+        )?;
         let many = devices.len() > 1;
         return Ok(devices
             .into_iter()
@@ -618,7 +654,18 @@ pub(super) fn load<R: BufRead>(spec: &SourceSpec, reader: R) -> Result<Vec<Confi
             format!("'#{sel}' is not a device address: use BB:DD.F or DDDD:BB:DD.F as lspci writes it"),
         ));
     };
-    let mut hits: Vec<DumpDevice> = devices.into_iter().filter(|d| d.bdf.matches(&want)).collect();
+    // Only the devices the selector names are kept, however many the file holds.
+    let (mut count, mut with_bytes) = (0, 0);
+    let mut hits: Vec<DumpDevice> = Vec::new();
+    parse_each(&spec.path, reader, &mut |d| {
+        count += 1;
+        with_bytes += usize::from(!d.bytes.is_empty());
+        if d.bdf.matches(&want) {
+            hits.push(d);
+        }
+        Ok(())
+    })?;
+    check_some_bytes(&spec.path, count, with_bytes)?;
     match hits.len() {
         0 => Err(SourceError::new(&spec.raw, format!("no device {sel} in {}", spec.path))),
         1 => {

@@ -6,10 +6,14 @@
 //! - `FILE#SELECTOR` — one device of a many-device file (a BDF for lspci text, a device name
 //!   for a stream);
 //! - `sysfs:DDDD:BB:DD.F` (or a bare BDF when no file of that name exists), `vfio:…`,
-//!   `stream:FILE#DEVICE`.
+//!   `stream:FILE#DEVICE`;
+//! - `-` — standard input: a binary dump or lspci text (at most [`MAX_TEXT_SOURCE`] bytes; a
+//!   stream needs a seekable file). Anything else that is not a regular file (a FIFO, a device,
+//!   a directory) is refused before it is opened.
 
 mod binary;
 pub mod lspci;
+mod stdin;
 mod stream;
 pub mod sysfs;
 mod vfio;
@@ -141,12 +145,19 @@ pub struct SourceSpec {
 impl SourceSpec {
     /// Parse `[scheme:]PATH[#SELECTOR]`. A `scheme:` prefix is recognised only for the known
     /// schemes, so paths with colons (`0000:00:06.0.config.bin`) are paths.
+    ///
+    /// A file name may hold `#`: when PATH with everything after it names an existing file,
+    /// that file is meant (`./a#b.bin`); a trailing `#` (`a#b.bin#`) is the escape that always
+    /// means "the whole name, no selector". Otherwise the last `#` starts the selector.
     pub fn parse(raw: &str) -> Self {
         let (scheme, rest) = match raw.split_once(':') {
             Some((s, rest)) if matches!(s, "sysfs" | "vfio" | "stream" | "file") => (Some(s.to_string()), rest),
             _ => (None, raw),
         };
+        let names_a_file = |p: &str| scheme.as_deref() != Some("sysfs") && std::fs::symlink_metadata(p).is_ok();
         let (path, selector) = match rest.rsplit_once('#') {
+            Some((p, "")) => (p.to_string(), None),
+            Some(_) if names_a_file(rest) => (rest.to_string(), None),
             Some((p, sel)) => (p.to_string(), Some(sel.to_string())),
             None => (rest.to_string(), None),
         };
@@ -217,9 +228,21 @@ pub fn detect(data: &[u8]) -> Option<Format> {
 /// reported after the devices before it were emitted); every other source is read whole first,
 /// as [`load_all`] reads it.
 pub fn load_each(raw: &str, emit: &mut dyn FnMut(ConfigSource)) -> Result<usize, SourceError> {
+    load_each_while(raw, &mut |s| {
+        emit(s);
+        true
+    })
+}
+
+/// [`load_each`], stopping as soon as `emit` returns false (a consumer that has gone away):
+/// the count is then of the devices read so far.
+pub fn load_each_while(raw: &str, emit: &mut dyn FnMut(ConfigSource) -> bool) -> Result<usize, SourceError> {
     use std::io::{Read, Seek};
     let spec = SourceSpec::parse(raw);
     let plain_file = matches!(spec.scheme.as_deref(), None | Some("file")) && spec.selector.is_none();
+    if plain_file && spec.path == STDIN {
+        return stdin::each(&spec, emit);
+    }
     if plain_file && Path::new(&spec.path).is_file() {
         let cannot = |e: std::io::Error| SourceError::new(&spec.path, format!("cannot read: {e}"));
         let mut f = std::fs::File::open(&spec.path).map_err(cannot)?;
@@ -235,7 +258,11 @@ pub fn load_each(raw: &str, emit: &mut dyn FnMut(ConfigSource)) -> Result<usize,
     }
     let all = load_all(raw)?;
     let n = all.len();
-    all.into_iter().for_each(emit);
+    for s in all {
+        if !emit(s) {
+            break;
+        }
+    }
     Ok(n)
 }
 
@@ -260,13 +287,14 @@ pub fn load_one(raw: &str) -> Result<ConfigSource, SourceError> {
 
 fn load_file(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> {
     use std::io::{Read, Seek};
+    if spec.path == STDIN {
+        return stdin::all(spec);
+    }
     let path = Path::new(&spec.path);
     let origin = spec.path.as_str();
     let cannot = |e: std::io::Error| SourceError::new(origin, format!("cannot read: {e}"));
     let meta = std::fs::metadata(path).map_err(cannot)?;
-    if meta.is_dir() {
-        return Err(SourceError::new(origin, "is a directory, not a config source"));
-    }
+    regular_file(origin, &meta)?;
     let mut f = std::fs::File::open(path).map_err(cannot)?;
     // Detection needs the start only: the magic, the size, the first lines of text.
     let mut head = Vec::with_capacity(HEAD);
@@ -288,6 +316,13 @@ fn load_file(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> {
         f.rewind().map_err(cannot)?;
         return lspci::load(spec, std::io::BufReader::with_capacity(1 << 20, f));
     }
+    dump_or_error(spec, head, meta.len())
+}
+
+/// A file that is not lspci text or a stream, whose first [`HEAD`] bytes are `head` and whose
+/// length is `len`: a binary dump, or an error saying what it is not.
+fn dump_or_error(spec: &SourceSpec, head: Vec<u8>, len: u64) -> Result<Vec<ConfigSource>, SourceError> {
+    let origin = spec.path.as_str();
     let complete = head.len() < HEAD;
     match detect(&head) {
         Some(Format::Binary) if complete => binary::load(spec, head),
@@ -295,13 +330,45 @@ fn load_file(spec: &SourceSpec) -> Result<Vec<ConfigSource>, SourceError> {
         _ => Err(SourceError::new(
             origin,
             format!(
-                "not a config source: {} bytes that are neither a binary config dump (256 or 4096 bytes, or the 64 of an \
+                "not a config source: {len} bytes that are neither a binary config dump (256 or 4096 bytes, or the 64 of an \
                  unprivileged sysfs read), lspci -x/-xxx/-xxxx text (no line like '00:1f.3 …' followed by hex lines), \
-                 nor a QEMU migration stream (magic QEVM)",
-                meta.len()
+                 nor a QEMU migration stream (magic QEVM)"
             ),
         )),
     }
+}
+
+/// The SRC that means standard input.
+pub const STDIN: &str = "-";
+
+/// Refuse what is not a regular file before opening it: opening a FIFO waits for a writer, a
+/// character device (`/dev/zero`) never ends, a directory has no bytes.
+fn regular_file(origin: &str, meta: &std::fs::Metadata) -> Result<(), SourceError> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(());
+    }
+    let what = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(SourceError::new(
+        origin,
+        format!(
+            "is {what}, not a config source: pcimig reads dumps, lspci text and streams from regular files; \
+             pipe a dump or lspci text into standard input and give `-` as SRC instead"
+        ),
+    ))
 }
 
 /// How much of a file format detection looks at.
