@@ -253,7 +253,8 @@ fn request(a: &CheckArgs) -> Result<Request, CheckError> {
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let out = request(&args).and_then(|r| check::run(&r))?;
     if let Some(path) = &args.html {
-        super::write_atomic(path, report_html::check_page(&out).as_bytes())?;
+        let inputs = [std::path::Path::new(&args.saved), std::path::Path::new(&args.dest)];
+        super::output::write_output(path, report_html::check_page(&out).as_bytes(), &inputs)?;
     }
     if args.json {
         output::print_json(&out)?;

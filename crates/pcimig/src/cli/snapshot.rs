@@ -123,13 +123,20 @@ fn write(args: &SnapshotArgs, s: &Snapshot) -> anyhow::Result<u8> {
             std::io::stdout().lock().write_all(text.as_bytes())?;
         }
         Some(path) => {
-            if let Err(e) = super::write_atomic(path, text.as_bytes()) {
-                eprintln!("pcimig: error: {}: {e:#}", path.display());
+            // Never over one of the dumps the snapshot was built from (`FILE@BDF` names FILE).
+            let inputs: Vec<&std::path::Path> = args
+                .from
+                .iter()
+                .flat_map(|f| [f.as_str(), f.rsplit_once('@').map_or(f.as_str(), |(file, _)| file)])
+                .map(std::path::Path::new)
+                .collect();
+            if let Err(e) = super::output::write_output(path, text.as_bytes(), &inputs) {
+                eprintln!("pcimig: error: {e:#}");
                 return Ok(super::EXIT_UNDECIDED);
             }
             let n = s.devices.len();
             let plural = if n == 1 { "" } else { "s" };
-            eprintln!("pcimig: {n} device{plural} written to {}", path.display());
+            eprintln!("pcimig: {n} device{plural} written to {}", super::output::path_text(path));
         }
     }
     Ok(super::EXIT_PASS)
