@@ -5,14 +5,9 @@ use super::cursor::{be_u32, Cursor};
 use super::format::{
     SectionType, QEMU_VM_SECTION_FOOTER, QEMU_VM_VMDESCRIPTION, SECTION_FOOTER_LEN, VMDESC_HEADER_LEN,
 };
-use super::vmdesc::MAX_VMDESC;
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::{FOOTER_SCAN_BUDGET, FOOTER_SCAN_LIMIT, MAX_VMDESC};
 
-/// How far the reader searches for a section footer when the vmdesc is missing.
-const FOOTER_SCAN_LIMIT: u64 = 64 * 1024 * 1024;
-/// Bytes all footer searches of one stream may read together (hostile streams could otherwise
-/// make every section search far).
-pub(super) const FOOTER_SCAN_BUDGET: u64 = 1 << 30;
 /// Bytes a search reads at a time (consecutive reads overlap by a footer and the type byte
 /// after it).
 const SCAN_CHUNK: usize = 64 * 1024;

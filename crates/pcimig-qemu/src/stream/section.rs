@@ -9,16 +9,13 @@ use super::format::{
     QEMU_VM_FILE_HEADER_LEN, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT,
     QEMU_VM_SECTION_FOOTER, QEMU_VM_VMDESCRIPTION, RAM_IDSTR, RAM_SECTION_VERSION,
 };
-use super::pci_state::VIRTIO_SEARCHES;
 use super::ram::ram_load_precopy;
-use super::scan::FOOTER_SCAN_BUDGET;
 use super::vfio::{is_vfio, vfio_load_state};
 use super::vmdesc::Layout;
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::{FOOTER_SCAN_BUDGET, MAX_SECTIONS, VIRTIO_SEARCHES};
 use std::collections::HashMap;
 
-/// Most sections a stream may declare (QEMU has a few hundred at most).
-pub const MAX_SECTIONS: usize = 65536;
 
 /// Bounds on the work a hostile stream can cause.
 #[derive(Debug)]
