@@ -31,6 +31,15 @@ pub(super) fn footer_at(cur: &Cursor<'_>, off: u64, id: u32) -> bool {
     cur.read_exact_at(&mut found, off, "footer").is_ok() && found == footer_bytes(id)
 }
 
+/// The section id of a footer at `off` that is followed by a byte that may follow a footer
+/// (so that a footer, not a body byte that happens to be QEMU_VM_SECTION_FOOTER, is there).
+pub(super) fn other_footer_at(cur: &Cursor<'_>, off: u64) -> Option<u32> {
+    let mut found = [0u8; FOOTER_MATCH_LEN];
+    cur.read_exact_at(&mut found, off, "footer").ok()?;
+    let next = SectionType::from_byte(found[SECTION_FOOTER_LEN]);
+    (found[0] == QEMU_VM_SECTION_FOOTER && next.is_some_and(SectionType::may_follow_footer)).then(|| be_u32(&found[1..]))
+}
+
 /// Where in `buf` a footer of the section is followed by a byte that may follow a footer
 /// (another section, a command, EOF).
 fn footer_in(buf: &[u8], footer: &[u8; SECTION_FOOTER_LEN]) -> Option<usize> {

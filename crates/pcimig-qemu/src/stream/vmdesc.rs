@@ -225,7 +225,7 @@ impl Layout {
             return Err(cur.err(
                 ErrorKind::TooLarge,
                 off + 1,
-                format!("vmdesc length {len:#x} exceeds the limit {MAX_VMDESC:#x}"),
+                format!("vmdesc length {len:#x} exceeds the limit MAX_VMDESC ({MAX_VMDESC:#x} bytes)"),
             ));
         }
         Ok(Layout {

@@ -159,6 +159,30 @@ pub fn saved_machine_refusal(saved: &Stream, host: &DestHost<'_>) -> Result<Opti
     }
 }
 
+/// The start of QEMU's line for a section version it does not support.
+pub const UNSUPPORTED_VERSION: &str = "savevm: unsupported version";
+
+/// QEMU's version check of a section (qemu_loadvm_section_start_full, then vmstate_load_state):
+/// a saved section whose version_id is above the destination's is refused with QEMU's line. The
+/// destination's version is the one its own stream carries for the section (the saving side
+/// writes se->version_id, the vmsd's version_id, in every section header).
+pub fn version_refusal(idstr: &str, saved_version: u32, dest_version: u32) -> Option<String> {
+    (saved_version > dest_version).then(|| format!("{UNSUPPORTED_VERSION} {saved_version} for '{idstr}' v{dest_version}"))
+}
+
+/// The first section of the saved stream, in stream order, whose version the destination's QEMU
+/// refuses ([`version_refusal`] against the destination stream's section of the same idstr and
+/// instance).
+pub fn first_version_refusal(saved: &Stream, dest: &Stream) -> Option<String> {
+    saved.sections().iter().find_map(|s| {
+        let d = dest
+            .sections()
+            .iter()
+            .find(|d| d.idstr == s.idstr && d.instance_id == s.instance_id)?;
+        version_refusal(&s.idstr, s.version_id, d.version_id)
+    })
+}
+
 /// Compare one saved device with its emulated destination.
 pub fn check_device(
     saved: &Stream,
@@ -167,7 +191,8 @@ pub fn check_device(
     dest_entry: &PciDeviceEntry,
     host: &DestHost<'_>,
 ) -> Result<CheckOutput, CheckError> {
-    let refusal = saved_machine_refusal(saved, host)?;
+    let refusal = saved_machine_refusal(saved, host)?
+        .or_else(|| version_refusal(&saved_entry.idstr, saved_entry.version, dest_entry.version));
     let model = dest_model(dest, dest_entry, host)?;
     let saved_bytes = read_saved(saved, saved_entry, model.space.size())?;
     let report = restore_check(&saved_bytes, &model.space).map_err(CheckError::Incomparable)?;
