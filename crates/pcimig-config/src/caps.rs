@@ -87,7 +87,10 @@ impl std::fmt::Display for ChainIssue {
                 write!(f, "extended pointer at {from:#x} points below 0x100 ({to:#x})")
             }
             ChainIssue::TooManySteps { at, limit } => {
-                write!(f, "chain longer than the limit of {limit} capabilities (stopped at {at:#x})")
+                write!(
+                    f,
+                    "chain longer than the limit of {limit} capabilities (stopped at {at:#x})"
+                )
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Human-readable rendering of reports. JSON is the serde form of the same structs.
 
-use crate::check::rom_length::RomLength;
 use crate::check::emulated::UNSUPPORTED_VERSION;
+use crate::check::rom_length::RomLength;
 use crate::check::{CheckOutput, KernelLayer, StreamCheckOutput, Verdict};
 use std::fmt::Write;
 

@@ -26,7 +26,6 @@ pub struct RamBlock {
     pub offset: u64,
 }
 
-
 /// One chunk of the RAM section (ram_load_precopy): be64 page headers (the page address, with
 /// RAM_SAVE_FLAG_* in the bits below the page size) and what each carries, until
 /// RAM_SAVE_FLAG_EOS.

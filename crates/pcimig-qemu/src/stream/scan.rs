@@ -37,7 +37,8 @@ pub(super) fn other_footer_at(cur: &Cursor<'_>, off: u64) -> Option<u32> {
     let mut found = [0u8; FOOTER_MATCH_LEN];
     cur.read_exact_at(&mut found, off, "footer").ok()?;
     let next = SectionType::from_byte(found[SECTION_FOOTER_LEN]);
-    (found[0] == QEMU_VM_SECTION_FOOTER && next.is_some_and(SectionType::may_follow_footer)).then(|| be_u32(&found[1..]))
+    (found[0] == QEMU_VM_SECTION_FOOTER && next.is_some_and(SectionType::may_follow_footer))
+        .then(|| be_u32(&found[1..]))
 }
 
 /// Where in `buf` a footer of the section is followed by a byte that may follow a footer

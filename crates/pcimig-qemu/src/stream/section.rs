@@ -16,7 +16,6 @@ use crate::error::{ErrorKind, StreamError};
 use crate::limits::{FOOTER_SCAN_BUDGET, MAX_PCI_DEVICES, MAX_SECTIONS, MAX_VMDESC, VIRTIO_SEARCHES};
 use std::collections::HashMap;
 
-
 /// Bounds on the work a hostile stream can cause.
 #[derive(Debug)]
 pub(super) struct Budget {

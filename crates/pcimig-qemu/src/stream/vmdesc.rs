@@ -9,7 +9,6 @@ use crate::error::{ErrorKind, StreamError};
 use crate::limits::{MAX_VMDESC, MAX_VMDESC_DEPTH};
 use serde::Deserialize;
 
-
 #[derive(Debug, Deserialize)]
 pub(crate) struct Vmdesc {
     #[serde(default)]
@@ -120,7 +119,6 @@ impl DescEntry {
         Content::Other
     }
 }
-
 
 /// Find the PCIDevice struct (or a virtio field) in a layout, its body offset from `base`.
 fn find(fields: &[Field], subsections: &[Vmsd], base: u64, path: &mut Vec<String>, depth: usize) -> Option<Content> {

@@ -167,7 +167,8 @@ pub const UNSUPPORTED_VERSION: &str = "savevm: unsupported version";
 /// destination's version is the one its own stream carries for the section (the saving side
 /// writes se->version_id, the vmsd's version_id, in every section header).
 pub fn version_refusal(idstr: &str, saved_version: u32, dest_version: u32) -> Option<String> {
-    (saved_version > dest_version).then(|| format!("{UNSUPPORTED_VERSION} {saved_version} for '{idstr}' v{dest_version}"))
+    (saved_version > dest_version)
+        .then(|| format!("{UNSUPPORTED_VERSION} {saved_version} for '{idstr}' v{dest_version}"))
 }
 
 /// The first section of the saved stream, in stream order, whose version the destination's QEMU
