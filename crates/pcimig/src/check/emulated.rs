@@ -27,8 +27,7 @@ const INTX_PINS: std::ops::RangeInclusive<u8> = 1..=4;
 /// Run an emulated check: every PCI device of the saved stream when neither side names a
 /// device, else the one device `#DEV` names (on one side, it names the same device on the other).
 pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
-    let (saved, saved_sel) = open_stream(&req.saved, "saved")?;
-    let (dest, dest_sel) = open_stream(&req.dest, "dest")?;
+    let ((saved, saved_sel), (dest, dest_sel)) = open_both(&req.saved, &req.dest)?;
     let qp = load_query_pci(req.dest_query_pci.as_deref())?;
     let host = DestHost {
         query_pci: qp.as_ref(),
@@ -49,6 +48,19 @@ pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
         error: Box::new(error),
     })?;
     check_device(&saved, se, &dest, de, &host).map(|o| Outcome::Device(Box::new(o)))
+}
+
+/// Open the saved and the destination stream, each walked on its own thread (two streams of the
+/// same VM are about the same size, so the check takes the time of one walk).
+fn open_both(saved: &str, dest: &str) -> Result<((Stream, Option<String>), (Stream, Option<String>)), CheckError> {
+    std::thread::scope(|scope| {
+        let dest_walk = scope.spawn(|| open_stream(dest, "dest"));
+        let saved = open_stream(saved, "saved");
+        let dest = dest_walk.join().unwrap_or_else(|_| {
+            Err(CheckError::Options(format!("--dest {dest}: the stream reader stopped unexpectedly")))
+        });
+        Ok((saved?, dest?))
+    })
 }
 
 /// Open `stream:FILE[#DEV]` (or a file with the QEVM magic); returns the stream and the selector.
