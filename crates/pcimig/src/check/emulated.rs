@@ -50,14 +50,19 @@ pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
     check_device(&saved, se, &dest, de, &host).map(|o| Outcome::Device(Box::new(o)))
 }
 
+/// A stream and the device its `#DEV` selector names, if any.
+type Selected = (Stream, Option<String>);
+
 /// Open the saved and the destination stream, each walked on its own thread (two streams of the
 /// same VM are about the same size, so the check takes the time of one walk).
-fn open_both(saved: &str, dest: &str) -> Result<((Stream, Option<String>), (Stream, Option<String>)), CheckError> {
+fn open_both(saved: &str, dest: &str) -> Result<(Selected, Selected), CheckError> {
     std::thread::scope(|scope| {
         let dest_walk = scope.spawn(|| open_stream(dest, "dest"));
         let saved = open_stream(saved, "saved");
         let dest = dest_walk.join().unwrap_or_else(|_| {
-            Err(CheckError::Options(format!("--dest {dest}: the stream reader stopped unexpectedly")))
+            Err(CheckError::Options(format!(
+                "--dest {dest}: the stream reader stopped unexpectedly"
+            )))
         });
         Ok((saved?, dest?))
     })
