@@ -33,8 +33,8 @@ use section::{Found, Walker};
 use std::path::Path;
 
 /// A parsed migration stream: sections, PCI devices, machine type. The walk happens in
-/// [`Stream::open`]; RAM pages are skipped, never read, so memory stays bounded whatever the
-/// stream size. Config bytes are read on demand by [`Stream::read_config`].
+/// [`Stream::open`], in [`READ_CHUNK`](crate::limits::READ_CHUNK) reads; RAM pages are skipped,
+/// never kept, so memory stays bounded whatever the stream size. Config bytes are read on demand by [`Stream::read_config`].
 pub struct Stream {
     path: String,
     src: Box<dyn ReadAt + Send + Sync>,

@@ -1,4 +1,5 @@
-//! The RAM section (migration/ram.c): page headers walked, page payloads skipped, never read;
+//! The RAM section (migration/ram.c): page headers walked (runs of them parsed in memory from
+//! the reader's buffer), page payloads skipped, never decoded or kept;
 //! the RAM block list (every block's idstr and length) kept as [`RamBlock`]s.
 
 use super::configuration::StreamFormat;
