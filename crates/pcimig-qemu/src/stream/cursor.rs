@@ -44,6 +44,11 @@ pub(crate) fn be_u64(b: &[u8]) -> u64 {
 
 use crate::limits::READ_CHUNK;
 
+/// Bytes read after a jump away from the buffer (a far seek, or the first read): a jump costs a
+/// small read, so a stream that makes the walk jump around (backwards over mapped-ram pages,
+/// many times) cannot make it copy a whole [`READ_CHUNK`] per jump.
+const JUMP_READ: usize = 4096;
+
 /// A cursor over a [`ReadAt`] of known length.
 pub(crate) struct Cursor<'a> {
     src: &'a dyn ReadAt,
@@ -113,12 +118,18 @@ impl<'a> Cursor<'a> {
         Ok(&self.buf[off..off + n])
     }
 
-    /// Read up to [`READ_CHUNK`] bytes at `pos` into the buffer; at least `n` must come.
+    /// Read at `pos` into the buffer: [`READ_CHUNK`] bytes when `pos` is at most that far past
+    /// the buffer's end (the walk goes on forward), [`JUMP_READ`] after a jump; at least `n`
+    /// must come.
     fn refill(&mut self, n: usize, what: &str) -> Result<(), StreamError> {
         if self.buf.is_empty() {
             self.buf = vec![0; READ_CHUNK];
         }
-        let want = (READ_CHUNK.max(n) as u64).min(self.remaining()) as usize;
+        let end = self.win_start + self.win_len as u64;
+        let onward =
+            self.win_len > 0 && self.pos >= self.win_start && self.pos - end.min(self.pos) <= READ_CHUNK as u64;
+        let size = if onward { READ_CHUNK } else { JUMP_READ };
+        let want = (size.max(n) as u64).min(self.remaining()) as usize;
         let mut got = 0;
         while got < want {
             match self.src.read_at(&mut self.buf[got..want], self.pos + got as u64) {
