@@ -5,6 +5,7 @@
 use crate::error::ConfigError;
 use crate::ids::{AnyCapId, CapId, ExtCapId};
 use crate::le;
+use crate::limits::{MAX_EXT_CAP_STEPS, MAX_STD_CAP_STEPS};
 use crate::origin::Preset;
 use crate::regs::*;
 use crate::space::{Array, CapRecord, ConfigSpace};
@@ -61,6 +62,14 @@ pub enum ChainIssue {
         /// Where it points.
         to: usize,
     },
+    /// The walk reached its step limit ([`crate::limits::MAX_STD_CAP_STEPS`],
+    /// [`crate::limits::MAX_EXT_CAP_STEPS`]).
+    TooManySteps {
+        /// The capability it stopped at.
+        at: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl std::fmt::Display for ChainIssue {
@@ -76,6 +85,12 @@ impl std::fmt::Display for ChainIssue {
             }
             ChainIssue::BelowExtended { from, to } => {
                 write!(f, "extended pointer at {from:#x} points below 0x100 ({to:#x})")
+            }
+            ChainIssue::TooManySteps { at, limit } => {
+                write!(
+                    f,
+                    "chain longer than the limit of {limit} capabilities (stopped at {at:#x})"
+                )
             }
         }
     }
@@ -203,6 +218,13 @@ pub fn walk_std_with(config: &[u8], rules: WalkRules) -> CapChain {
             chain.issue = Some(ChainIssue::Looped { at: pos });
             break;
         }
+        if chain.entries.len() >= MAX_STD_CAP_STEPS {
+            chain.issue = Some(ChainIssue::TooManySteps {
+                at: pos,
+                limit: MAX_STD_CAP_STEPS,
+            });
+            break;
+        }
         visited[pos] = true;
         let id = config[pos + PCI_CAP_LIST_ID];
         if rules.std_absent_id_ends && id == PCI_CAP_ID_ABSENT {
@@ -246,6 +268,13 @@ pub fn walk_ext_with(config: &[u8], rules: WalkRules) -> CapChain {
         }
         if visited[pos] {
             chain.issue = Some(ChainIssue::Looped { at: pos });
+            break;
+        }
+        if chain.entries.len() >= MAX_EXT_CAP_STEPS {
+            chain.issue = Some(ChainIssue::TooManySteps {
+                at: pos,
+                limit: MAX_EXT_CAP_STEPS,
+            });
             break;
         }
         visited[pos] = true;

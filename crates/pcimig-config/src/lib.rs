@@ -55,6 +55,7 @@ pub mod header;
 mod header_caps;
 mod ids;
 pub mod le;
+pub mod limits;
 pub mod machine;
 pub mod names;
 mod origin;

@@ -64,12 +64,13 @@
 
 pub mod build;
 mod error;
+pub mod limits;
 mod stream;
 
 pub use error::{ErrorKind, SectionRef, StreamError};
-pub use stream::MAX_VMDESC;
+pub use limits::{MAX_SECTIONS, MAX_VMDESC};
 pub use stream::{
     pci_path_of, section_type, vfio_flag, DeviceKind, PciDeviceEntry, RamBlock, Section, SectionKind, Stream,
-    VmdescInfo, MAX_SECTIONS, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT,
+    VmdescInfo, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT,
 };
 pub mod devices;

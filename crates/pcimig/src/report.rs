@@ -1,5 +1,6 @@
 //! Human-readable rendering of reports. JSON is the serde form of the same structs.
 
+use crate::check::emulated::UNSUPPORTED_VERSION;
 use crate::check::rom_length::RomLength;
 use crate::check::{CheckOutput, KernelLayer, StreamCheckOutput, Verdict};
 use std::fmt::Write;
@@ -45,6 +46,9 @@ fn verdict_line(o: &CheckOutput) -> String {
     }
     match (o.verdict, o.qemu_verdict) {
         (Verdict::Pass, Verdict::Pass) => format!("PASS: QEMU {qemu} would accept this config space on restore"),
+        (Verdict::Fail, _) if o.refusal.as_deref().is_some_and(|r| r.starts_with(UNSUPPORTED_VERSION)) => {
+            format!("FAIL: QEMU {qemu} refuses the saved section's version")
+        }
         (Verdict::Fail, _) if o.refusal.is_some() => {
             format!("FAIL: QEMU {qemu} cannot take this VM (its machine type)")
         }

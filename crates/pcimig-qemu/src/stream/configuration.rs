@@ -11,13 +11,10 @@ use super::format::{
 use super::section::Walker;
 use super::vmdesc::Vmdesc;
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::{MAX_CAPABILITIES, MAX_MACHINE_TYPE_LEN};
 
 /// The page size when neither the configuration nor the vmdesc gives one (x86's).
 const DEFAULT_PAGE_SIZE: u64 = 4096;
-/// Longest machine type name the reader accepts.
-const MACHINE_TYPE_MAX_LEN: u64 = 256;
-/// Most capabilities the configuration may list.
-const CAPABILITIES_MAX: u32 = 256;
 
 /// The stream's format: what the configuration section says, what the postcopy advise command
 /// says, and whether sections end with footers.
@@ -84,7 +81,7 @@ fn configuration(cur: &mut Cursor<'_>, format: &mut StreamFormat, desc: Option<&
     let at = cur.pos();
     let l = cur.be32("machine type length")?;
     let name = cur
-        .bytes(u64::from(l), MACHINE_TYPE_MAX_LEN, "machine type")
+        .bytes(u64::from(l), MAX_MACHINE_TYPE_LEN, "machine type")
         .map_err(|e| StreamError { offset: Some(at), ..e })?;
     format.machine_type = Some(String::from_utf8_lossy(&name).into_owned());
     while cur.peek_u8() == Some(QEMU_VM_SUBSECTION) {
@@ -137,7 +134,7 @@ fn target_page_size(cur: &mut Cursor<'_>, off: u64) -> Result<u64, StreamError> 
 /// vmstate_capabilites (sic): be32 count, then each capability's name (one-byte length).
 fn capabilities(cur: &mut Cursor<'_>, off: u64, into: &mut Vec<String>) -> Result<(), StreamError> {
     let n = cur.be32("capability count")?;
-    if n > CAPABILITIES_MAX {
+    if n > MAX_CAPABILITIES {
         return Err(cur.err(ErrorKind::TooLarge, off, format!("{n} capabilities")));
     }
     for _ in 0..n {

@@ -1,7 +1,8 @@
-//! The one big-endian reader of the stream code: a cursor with a small adaptive window
-//! (sequential reads grow it up to 64 KiB, a skip past it (RAM pages) drops it, so skipped bytes
-//! are never copied), positioned reads that bypass the window, and the big-endian decoding both
-//! use. Every error names the stream offset it happened at.
+//! The one big-endian reader of the stream code: a cursor over one buffer of
+//! [`READ_CHUNK`](crate::limits::READ_CHUNK) bytes (filled by one large read at the first byte
+//! needed past it, so page headers are parsed in memory and a skip past the buffer, a long run
+//! of page payloads, costs no read at all), positioned reads that bypass the buffer, and the
+//! big-endian decoding both use. Every error names the stream offset it happened at.
 
 use crate::error::{ErrorKind, StreamError};
 use std::io;
@@ -41,9 +42,12 @@ pub(crate) fn be_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
-/// After a seek: just a RAM page header (8 bytes) and a block name; smaller preads cost less.
-const MIN_WINDOW: usize = 32;
-const MAX_WINDOW: usize = 64 * 1024;
+use crate::limits::READ_CHUNK;
+
+/// Bytes read after a jump away from the buffer (a far seek, or the first read): a jump costs a
+/// small read, so a stream that makes the walk jump around (backwards over mapped-ram pages,
+/// many times) cannot make it copy a whole [`READ_CHUNK`] per jump.
+const JUMP_READ: usize = 4096;
 
 /// A cursor over a [`ReadAt`] of known length.
 pub(crate) struct Cursor<'a> {
@@ -51,10 +55,12 @@ pub(crate) struct Cursor<'a> {
     path: &'a str,
     len: u64,
     pos: u64,
+    /// The buffer (allocated on the first read, [`READ_CHUNK`] bytes).
     buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
     win_start: u64,
+    /// Bytes of `buf` that hold stream bytes.
     win_len: usize,
-    next_window: usize,
 }
 
 impl<'a> Cursor<'a> {
@@ -64,10 +70,9 @@ impl<'a> Cursor<'a> {
             path,
             len,
             pos: 0,
-            buf: vec![0; MAX_WINDOW],
+            buf: Vec::new(),
             win_start: 0,
             win_len: 0,
-            next_window: MIN_WINDOW,
         }
     }
 
@@ -99,38 +104,64 @@ impl<'a> Cursor<'a> {
         )
     }
 
-    /// Make `n` (<= MAX_WINDOW) bytes at `pos` available in the window.
+    /// Make `n` (<= [`READ_CHUNK`]) bytes at `pos` available in the buffer: when they are not
+    /// all there, one read of up to [`READ_CHUNK`] bytes at `pos` refills it.
     fn fill(&mut self, n: usize, what: &str) -> Result<&[u8], StreamError> {
         if (n as u64) > self.remaining() {
             return Err(self.truncated(n as u64, what));
         }
         let in_window = self.pos >= self.win_start && self.pos + n as u64 <= self.win_start + self.win_len as u64;
         if !in_window {
-            let sequential = self.win_len > 0 && self.pos == self.win_start + self.win_len as u64;
-            self.next_window = if sequential {
-                (self.next_window * 2).min(MAX_WINDOW)
-            } else {
-                MIN_WINDOW
-            };
-            let want = (self.next_window.max(n) as u64).min(self.remaining()) as usize;
-            let mut got = 0;
-            while got < want {
-                let r = self.src.read_at(&mut self.buf[got..want], self.pos + got as u64);
-                match r {
-                    Ok(0) => break,
-                    Ok(k) => got += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(self.err(ErrorKind::Io, self.pos + got as u64, format!("read error: {e}"))),
-                }
-            }
-            self.win_start = self.pos;
-            self.win_len = got;
-            if got < n {
-                return Err(self.truncated(n as u64, what));
-            }
+            self.refill(n, what)?;
         }
         let off = (self.pos - self.win_start) as usize;
         Ok(&self.buf[off..off + n])
+    }
+
+    /// Read at `pos` into the buffer: [`READ_CHUNK`] bytes when `pos` is at most that far past
+    /// the buffer's end (the walk goes on forward), [`JUMP_READ`] after a jump; at least `n`
+    /// must come.
+    fn refill(&mut self, n: usize, what: &str) -> Result<(), StreamError> {
+        if self.buf.is_empty() {
+            self.buf = vec![0; READ_CHUNK];
+        }
+        let end = self.win_start + self.win_len as u64;
+        let onward =
+            self.win_len > 0 && self.pos >= self.win_start && self.pos - end.min(self.pos) <= READ_CHUNK as u64;
+        let size = if onward { READ_CHUNK } else { JUMP_READ };
+        let want = (size.max(n) as u64).min(self.remaining()) as usize;
+        let mut got = 0;
+        while got < want {
+            match self.src.read_at(&mut self.buf[got..want], self.pos + got as u64) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.err(ErrorKind::Io, self.pos + got as u64, format!("read error: {e}"))),
+            }
+        }
+        self.win_start = self.pos;
+        self.win_len = got;
+        if got < n {
+            return Err(self.truncated(n as u64, what));
+        }
+        Ok(())
+    }
+
+    /// The bytes already in the buffer from `pos` on (possibly none): for a caller that parses
+    /// many small records in memory and then moves on with [`Cursor::advance`].
+    pub(crate) fn buffered(&self) -> &[u8] {
+        let end = self.win_start + self.win_len as u64;
+        if self.pos < self.win_start || self.pos >= end {
+            return &[];
+        }
+        &self.buf[(self.pos - self.win_start) as usize..self.win_len]
+    }
+
+    /// Move forward `n` bytes the caller has checked are in the file (records parsed from
+    /// [`Cursor::buffered`], page payloads skipped).
+    pub(crate) fn advance(&mut self, n: u64) {
+        debug_assert!(n <= self.remaining());
+        self.pos += n;
     }
 
     pub(crate) fn peek_u8(&mut self) -> Option<u8> {
@@ -181,7 +212,7 @@ impl<'a> Cursor<'a> {
         let mut out = Vec::with_capacity(n as usize);
         let mut left = n as usize;
         while left > 0 {
-            let k = left.min(MAX_WINDOW);
+            let k = left.min(READ_CHUNK);
             let chunk = self.fill(k, what)?;
             out.extend_from_slice(chunk);
             self.pos += k as u64;

@@ -3,9 +3,9 @@
 
 use super::cursor::Cursor;
 use super::entries::{pci_path_of, DeviceKind, PciDeviceEntry, Section};
-use super::format::{PCI_IRQ_STATE_LEN, PCI_STATE_VERSION_LEN};
+use super::format::{is_pci_irq_state, PCI_IRQ_STATE_LEN, PCI_STATE_VERSION_LEN};
 use super::pci_state::virtio_config_size;
-use super::scan::{find_footer, footer_at};
+use super::scan::{find_footer, footer_at, other_footer_at};
 use super::section::Walker;
 use super::vfio::is_vfio;
 use super::vmdesc::{Content, PciLoc};
@@ -37,6 +37,36 @@ fn field_path_of(kind: DeviceKind) -> Vec<String> {
     }
 }
 
+/// The PCIDevice state where the vmdesc places it (its config at `cfg`, `size` bytes) must be
+/// one QEMU loads (vmstate_pci_device): a be32 version_id in 0..=2 (get_int32_le: "Invalid
+/// value N expecting positive value <= 2") and an irq_state of 0s and 1s (get_pci_irq_state:
+/// "irq state N: must be 0 or 1."). Otherwise the vmdesc's field sizes disagree with the
+/// stream (QEMU does not read the vmdesc; pcimig would compare the wrong bytes), or QEMU
+/// refuses the state: refused either way.
+fn check_pci_state(cur: &Cursor<'_>, cfg: u64, size: u64) -> Result<(), StreamError> {
+    let state = cfg - PCI_STATE_VERSION_LEN;
+    let version = cur.be32_at(state, "PCIDevice version_id")? as i32;
+    let mut irq = [0u8; PCI_IRQ_STATE_LEN as usize];
+    cur.read_exact_at(&mut irq, cfg + size, "irq_state")?;
+    let irq_ok = irq.chunks(4).all(is_pci_irq_state);
+    if (0..=PCI_DEVICE_VMSTATE_VERSION).contains(&version) && irq_ok {
+        return Ok(());
+    }
+    let what = if irq_ok {
+        format!("version_id {version} (QEMU loads 0..={PCI_DEVICE_VMSTATE_VERSION})")
+    } else {
+        format!("an irq_state of other values than 0 and 1 at byte {:#x}", cfg + size)
+    };
+    Err(cur.err(
+        ErrorKind::Vmdesc,
+        state,
+        format!(
+            "the PCIDevice state where the vmdesc places it has {what}: the vmdesc's field sizes disagree with the \
+             stream, or QEMU refuses the state"
+        ),
+    ))
+}
+
 impl Walker {
     /// A FULL section's body: its size from its vmdesc entry (which must name the same section),
     /// checked against the footer that follows; then the PCI device in it, if any.
@@ -64,12 +94,26 @@ impl Walker {
         self.device_from_vmdesc(cur, sec, body, content, vmsd_name)
     }
 
-    /// The footer must follow a body the vmdesc delimited; if it does not, the vmdesc sizes are
-    /// off (a field whose elements differ in size): the body ends at the footer, and a warning
-    /// says so.
+    /// The footer must follow a body the vmdesc delimited. A footer of another section id there
+    /// is QEMU's check_section_footer failure (the section's id was changed, or the sections
+    /// merged): refused with QEMU's line. No footer there: the vmdesc sizes are off (a field whose
+    /// elements differ in size): the body ends at the footer, and a warning says so.
     fn end_at_footer(&mut self, cur: &mut Cursor<'_>, start: u64, sec: &Section) -> Result<(), StreamError> {
         let here = cur.pos();
-        if self.format.footers != Some(true) || footer_at(cur, here, sec.section_id) {
+        if self.format.footers == Some(false) || footer_at(cur, here, sec.section_id) {
+            return Ok(());
+        }
+        if let Some(read) = other_footer_at(cur, here) {
+            return Err(cur.err(
+                ErrorKind::Malformed,
+                here,
+                format!(
+                    "Mismatched section id in footer for {} - read {read:#x} expected {:#x}",
+                    sec.idstr, sec.section_id
+                ),
+            ));
+        }
+        if self.format.footers.is_none() {
             return Ok(());
         }
         if let Some(fpos) = find_footer(cur, start, sec.section_id, &mut self.budget.footer_scan)? {
@@ -131,9 +175,9 @@ impl Walker {
                 "the vmdesc places the PCIDevice state past the section",
             ));
         }
+        check_pci_state(cur, cfg, size)?;
         let dev = PciDeviceEntry::found_in(sec, DeviceKind::Vmsd, vmsd_name, loc.path, size as usize, cfg);
-        self.found.devices.push(dev);
-        Ok(())
+        self.found.push_device(cur, dev)
     }
 
     /// A virtio-pci proxy: its PCIDevice state starts the virtio field at `state`, `room`
@@ -159,8 +203,7 @@ impl Walker {
             cs,
             state + PCI_STATE_VERSION_LEN,
         );
-        self.found.devices.push(dev);
-        Ok(())
+        self.found.push_device(cur, dev)
     }
 
     /// vfio-pci's old-style section of `size` bytes at `start`; its config state may instead
@@ -170,7 +213,7 @@ impl Walker {
             Some((cs, cfg)) => {
                 let kind = DeviceKind::VfioPci;
                 let dev = PciDeviceEntry::found_in(sec, kind, None, field_path_of(kind), cs, cfg);
-                self.found.devices.push(dev);
+                self.found.push_device(cur, dev)?;
             }
             None => self.found.warn(format!(
                 "{}: the vfio config state is not in the main stream (multifd device-state transfer)",
@@ -198,8 +241,7 @@ impl Walker {
             return Ok(());
         };
         let dev = PciDeviceEntry::found_in(sec, kind, None, field_path_of(kind), cs, state + PCI_STATE_VERSION_LEN);
-        self.found.devices.push(dev);
-        Ok(())
+        self.found.push_device(cur, dev)
     }
 
     /// Where the footer of a section whose body starts at `start` is (its body's end), found by

@@ -21,10 +21,9 @@ mod vmdesc;
 pub use entries::{pci_path_of, DeviceKind, PciDeviceEntry, Section, SectionKind, VmdescInfo};
 pub use format::{section_type, vfio_flag, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT};
 pub use ram::RamBlock;
-pub use section::MAX_SECTIONS;
-pub use vmdesc::MAX_VMDESC;
 
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::MAX_FIELD_BYTES;
 use configuration::StreamFormat;
 use cursor::{Cursor, ReadAt};
 use entries::name_devices;
@@ -33,12 +32,9 @@ use pcimig_config::PciDeviceState;
 use section::{Found, Walker};
 use std::path::Path;
 
-/// Most bytes [`Stream::read_bytes`] reads at once.
-const MAX_READ_BYTES: usize = 1 << 20;
-
 /// A parsed migration stream: sections, PCI devices, machine type. The walk happens in
-/// [`Stream::open`]; RAM pages are skipped, never read, so memory stays bounded whatever the
-/// stream size. Config bytes are read on demand by [`Stream::read_config`].
+/// [`Stream::open`], in [`READ_CHUNK`](crate::limits::READ_CHUNK) reads; RAM pages are skipped,
+/// never kept, so memory stays bounded whatever the stream size. Config bytes are read on demand by [`Stream::read_config`].
 pub struct Stream {
     path: String,
     src: Box<dyn ReadAt + Send + Sync>,
@@ -245,7 +241,7 @@ impl Stream {
     /// at a device's [`PciDeviceEntry::config_offset`] (QEMU reads as many bytes as the
     /// destination device's config has, whatever the source saved).
     pub fn read_bytes(&self, offset: u64, len: usize) -> Result<Vec<u8>, StreamError> {
-        if len > MAX_READ_BYTES {
+        if len > MAX_FIELD_BYTES {
             return Err(StreamError::at(
                 &self.path,
                 ErrorKind::TooLarge,

@@ -12,9 +12,6 @@ use pcimig_config::regs::{PCIE_CONFIG_SPACE_SIZE, PCI_CONFIG_SPACE_SIZE, PCI_MSI
 use pcimig_config::vmstate::PCI_DEVICE_VMSTATE_VERSION;
 use pcimig_config::CapId;
 
-/// virtio sections whose layout may be searched exhaustively (damaged capability chains).
-pub(super) const VIRTIO_SEARCHES: u32 = 64;
-
 /// Whether a config size fits a section exactly (vfio), given the 256-byte header.
 pub(super) type SizeCheck<'a> = dyn Fn(usize, &[u8]) -> bool + 'a;
 

@@ -1,13 +1,15 @@
-//! The RAM section (migration/ram.c): page headers walked, page payloads skipped, never read;
+//! The RAM section (migration/ram.c): page headers walked (runs of them parsed in memory from
+//! the reader's buffer), page payloads skipped, never decoded or kept;
 //! the RAM block list (every block's idstr and length) kept as [`RamBlock`]s.
 
 use super::configuration::StreamFormat;
-use super::cursor::Cursor;
+use super::cursor::{be_u64, Cursor};
 use super::format::{
     MAPPED_RAM_HDR_VERSION, RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS, RAM_SAVE_FLAG_HOOK, RAM_SAVE_FLAG_MEM_SIZE,
     RAM_SAVE_FLAG_MULTIFD_FLUSH, RAM_SAVE_FLAG_PAGE, RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO,
 };
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::MAX_RAM_BLOCKS;
 use serde::Serialize;
 
 /// One entry of the RAM block list the RAM section starts with (ram_save_setup writes it,
@@ -25,15 +27,13 @@ pub struct RamBlock {
     pub offset: u64,
 }
 
-/// Most RAM blocks one RAM_SAVE_FLAG_MEM_SIZE list may name.
-const MAX_RAM_BLOCKS: u32 = 65536;
-
 /// One chunk of the RAM section (ram_load_precopy): be64 page headers (the page address, with
 /// RAM_SAVE_FLAG_* in the bits below the page size) and what each carries, until
 /// RAM_SAVE_FLAG_EOS.
 pub(super) fn ram_load_precopy(cur: &mut Cursor<'_>, format: &StreamFormat) -> Result<(), StreamError> {
     let ps = format.page_size;
     loop {
+        skip_buffered_pages(cur, ps);
         let off = cur.pos();
         let word = cur.be64("RAM page header")?;
         let flags = word & (ps - 1);
@@ -61,6 +61,34 @@ pub(super) fn ram_load_precopy(cur: &mut Cursor<'_>, format: &StreamFormat) -> R
             }
         }
     }
+}
+
+/// Length of a page header (be64 address and flags).
+const PAGE_HEADER_LEN: u64 = 8;
+/// RAM_SAVE_FLAG_ZERO with RAM_SAVE_FLAG_CONTINUE: a zero page of the previous page's block.
+const ZERO_CONTINUED: u64 = RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_CONTINUE;
+/// RAM_SAVE_FLAG_PAGE with RAM_SAVE_FLAG_CONTINUE: a whole page of the previous page's block.
+const PAGE_CONTINUED: u64 = RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_CONTINUE;
+
+/// The bulk of a RAM chunk, parsed in memory from the cursor's buffer: consecutive zero pages
+/// (fill byte 0) and whole pages of the previous page's block, the two records ram_save writes
+/// for nearly every page. Stops, without consuming it, at any other record, at a zero page
+/// with another fill byte, at a page the file is too short for, and where the buffer ends (a
+/// page's payload may run past it: it is skipped, not read); the general path of
+/// [`ram_load_precopy`] takes over there, so every error keeps its offset.
+fn skip_buffered_pages(cur: &mut Cursor<'_>, page_size: u64) {
+    let buf = cur.buffered();
+    let left = cur.remaining();
+    let whole_page = PAGE_HEADER_LEN + page_size;
+    let mut at: u64 = 0;
+    while let Some(header) = buf.get(at as usize..(at + PAGE_HEADER_LEN) as usize) {
+        match be_u64(header) & (page_size - 1) {
+            ZERO_CONTINUED if buf.get((at + PAGE_HEADER_LEN) as usize) == Some(&0) => at += PAGE_HEADER_LEN + 1,
+            PAGE_CONTINUED if at + whole_page <= left => at += whole_page,
+            _ => break,
+        }
+    }
+    cur.advance(at);
 }
 
 /// The RAM block name a page header is followed by, unless RAM_SAVE_FLAG_CONTINUE says it is

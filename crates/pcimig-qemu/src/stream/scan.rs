@@ -5,14 +5,9 @@ use super::cursor::{be_u32, Cursor};
 use super::format::{
     SectionType, QEMU_VM_SECTION_FOOTER, QEMU_VM_VMDESCRIPTION, SECTION_FOOTER_LEN, VMDESC_HEADER_LEN,
 };
-use super::vmdesc::MAX_VMDESC;
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::{FOOTER_SCAN_BUDGET, FOOTER_SCAN_LIMIT, MAX_VMDESC};
 
-/// How far the reader searches for a section footer when the vmdesc is missing.
-const FOOTER_SCAN_LIMIT: u64 = 64 * 1024 * 1024;
-/// Bytes all footer searches of one stream may read together (hostile streams could otherwise
-/// make every section search far).
-pub(super) const FOOTER_SCAN_BUDGET: u64 = 1 << 30;
 /// Bytes a search reads at a time (consecutive reads overlap by a footer and the type byte
 /// after it).
 const SCAN_CHUNK: usize = 64 * 1024;
@@ -34,6 +29,16 @@ fn footer_bytes(id: u32) -> [u8; SECTION_FOOTER_LEN] {
 pub(super) fn footer_at(cur: &Cursor<'_>, off: u64, id: u32) -> bool {
     let mut found = [0u8; SECTION_FOOTER_LEN];
     cur.read_exact_at(&mut found, off, "footer").is_ok() && found == footer_bytes(id)
+}
+
+/// The section id of a footer at `off` that is followed by a byte that may follow a footer
+/// (so that a footer, not a body byte that happens to be QEMU_VM_SECTION_FOOTER, is there).
+pub(super) fn other_footer_at(cur: &Cursor<'_>, off: u64) -> Option<u32> {
+    let mut found = [0u8; FOOTER_MATCH_LEN];
+    cur.read_exact_at(&mut found, off, "footer").ok()?;
+    let next = SectionType::from_byte(found[SECTION_FOOTER_LEN]);
+    (found[0] == QEMU_VM_SECTION_FOOTER && next.is_some_and(SectionType::may_follow_footer))
+        .then(|| be_u32(&found[1..]))
 }
 
 /// Where in `buf` a footer of the section is followed by a byte that may follow a footer

@@ -9,16 +9,12 @@ use super::format::{
     QEMU_VM_FILE_HEADER_LEN, QEMU_VM_FILE_MAGIC, QEMU_VM_FILE_VERSION, QEMU_VM_FILE_VERSION_COMPAT,
     QEMU_VM_SECTION_FOOTER, QEMU_VM_VMDESCRIPTION, RAM_IDSTR, RAM_SECTION_VERSION,
 };
-use super::pci_state::VIRTIO_SEARCHES;
 use super::ram::ram_load_precopy;
-use super::scan::FOOTER_SCAN_BUDGET;
 use super::vfio::{is_vfio, vfio_load_state};
 use super::vmdesc::Layout;
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::{FOOTER_SCAN_BUDGET, MAX_PCI_DEVICES, MAX_SECTIONS, MAX_VMDESC, VIRTIO_SEARCHES};
 use std::collections::HashMap;
-
-/// Most sections a stream may declare (QEMU has a few hundred at most).
-pub const MAX_SECTIONS: usize = 65536;
 
 /// Bounds on the work a hostile stream can cause.
 #[derive(Debug)]
@@ -50,6 +46,19 @@ impl Found {
         self.warnings.push(msg);
     }
 
+    /// Add a PCI device; refused past [`MAX_PCI_DEVICES`].
+    pub(super) fn push_device(&mut self, cur: &Cursor<'_>, dev: PciDeviceEntry) -> Result<(), StreamError> {
+        if self.devices.len() >= MAX_PCI_DEVICES {
+            return Err(cur.err(
+                ErrorKind::TooLarge,
+                dev.state_offset(),
+                format!("more than {MAX_PCI_DEVICES} PCI devices (the limit MAX_PCI_DEVICES)"),
+            ));
+        }
+        self.devices.push(dev);
+        Ok(())
+    }
+
     /// Add a section that starts (START or FULL); refused past [`MAX_SECTIONS`] or when its id
     /// is taken.
     fn start_section(&mut self, cur: &Cursor<'_>, mut sec: Section) -> Result<Section, StreamError> {
@@ -57,7 +66,7 @@ impl Found {
             return Err(cur.err(
                 ErrorKind::TooLarge,
                 sec.offset,
-                format!("more than {MAX_SECTIONS} sections"),
+                format!("more than {MAX_SECTIONS} sections (the limit MAX_SECTIONS)"),
             ));
         }
         let id = sec.section_id;
@@ -276,9 +285,13 @@ impl Walker {
     }
 
     /// What follows QEMU_VM_EOF (the end of qemu_loadvm_state): the vmdesc record read at the
-    /// start, nothing (suppress-vmdesc), or something QEMU warns about and ignores.
+    /// start, or nothing (suppress-vmdesc). Anything else is refused: QEMU stops loading at EOF
+    /// (printing "Expected vmdescription section, but got N" and going on), so the sections
+    /// after an EOF byte in the middle of a stream would never be loaded, and a vmdesc
+    /// describing more sections than came before EOF does not belong to what QEMU loads.
     fn after_eof(&mut self, cur: &mut Cursor<'_>) -> Result<(), StreamError> {
         let off = cur.pos();
+        self.check_vmdesc_covered(cur, off)?;
         match cur.peek_u8() {
             None if self.layout.desc.is_none() => self.found.warn(format!(
                 "no vmdesc after EOF (suppress-vmdesc): sections delimited by their footers; \
@@ -287,12 +300,47 @@ impl Walker {
             )),
             None => {}
             Some(QEMU_VM_VMDESCRIPTION) => self.check_vmdesc_record(cur, off)?,
-            // QEMU prints "Expected vmdescription section, but got %d" and goes on.
-            Some(b) => self.found.warn(format!(
-                "Expected vmdescription section, but got {b} (at byte {off:#x})"
-            )),
+            Some(b) => {
+                return Err(cur.err(
+                    ErrorKind::Malformed,
+                    off,
+                    format!(
+                        "{:#x} bytes follow the QEMU_VM_EOF byte at {:#x} (QEMU: \"Expected vmdescription section, but \
+                         got {b}\"): QEMU stops loading at EOF and never loads what follows",
+                        self.trailing_len(cur),
+                        self.found.eof_offset
+                    ),
+                ))
+            }
         }
         Ok(())
+    }
+
+    /// Bytes after the EOF byte up to the vmdesc record (or the end of the file).
+    fn trailing_len(&self, cur: &Cursor<'_>) -> u64 {
+        let end = self.layout.info.map_or(cur.len(), |v| v.offset.max(cur.pos()));
+        end - cur.pos()
+    }
+
+    /// At EOF the vmdesc must have described exactly the FULL sections the stream had: one it
+    /// has more entries than came before EOF describes sections QEMU never loads.
+    fn check_vmdesc_covered(&self, cur: &Cursor<'_>, off: u64) -> Result<(), StreamError> {
+        let Some(desc) = self.layout.desc.as_ref() else {
+            return Ok(());
+        };
+        if self.layout.next_entry >= desc.devices.len() {
+            return Ok(());
+        }
+        Err(cur.err(
+            ErrorKind::Malformed,
+            off,
+            format!(
+                "QEMU_VM_EOF after {} device (FULL) sections, but the vmdesc describes {}: the stream ends early (QEMU stops \
+                 loading at EOF, so the sections after it are never loaded)",
+                self.layout.next_entry,
+                desc.devices.len()
+            ),
+        ))
     }
 
     /// The vmdesc record after EOF must be the one found from the end of the file.
@@ -314,6 +362,13 @@ impl Walker {
         }
         if self.layout.info.is_some_and(|v| v.offset == off) {
             return Ok(());
+        }
+        if u64::from(l) > MAX_VMDESC {
+            return Err(cur.err(
+                ErrorKind::TooLarge,
+                off,
+                format!("vmdesc of {l:#x} bytes: larger than the limit MAX_VMDESC ({MAX_VMDESC:#x} bytes); not read"),
+            ));
         }
         Err(cur.err(
             ErrorKind::Vmdesc,

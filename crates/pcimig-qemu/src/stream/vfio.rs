@@ -10,11 +10,10 @@ use super::format::{
 use super::pci_state::msix_bytes;
 use super::section::Walker;
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::MAX_VFIO_RECORDS;
 
 /// The idstr of vfio-pci's sections (`vfio`, `0000:00:04.0/vfio`).
 const VFIO_IDSTR: &str = "vfio";
-/// Most records one iterable vfio chunk may hold.
-const MAX_VFIO_RECORDS: u64 = 1 << 32;
 
 /// Whether a section is vfio-pci's.
 pub(super) fn is_vfio(idstr: &str) -> bool {

@@ -6,10 +6,8 @@ use super::entries::VmdescInfo;
 use super::format::{subsection_header_len, TARGET_PAGE_BITS_MAX, TARGET_PAGE_BITS_MIN, VMDESC_HEADER_LEN};
 use super::scan::locate_vmdesc;
 use crate::error::{ErrorKind, StreamError};
+use crate::limits::{MAX_VMDESC, MAX_VMDESC_DEPTH};
 use serde::Deserialize;
-
-/// The largest vmdesc read (analyze-migration.py looks at the last 10 MiB only).
-pub const MAX_VMDESC: u64 = 10 * 1024 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Vmdesc {
@@ -122,12 +120,9 @@ impl DescEntry {
     }
 }
 
-/// Deepest struct nesting the layout search follows.
-const MAX_DEPTH: usize = 32;
-
 /// Find the PCIDevice struct (or a virtio field) in a layout, its body offset from `base`.
 fn find(fields: &[Field], subsections: &[Vmsd], base: u64, path: &mut Vec<String>, depth: usize) -> Option<Content> {
-    if depth > MAX_DEPTH {
+    if depth > MAX_VMDESC_DEPTH {
         return None;
     }
     let mut off = base;
@@ -228,7 +223,7 @@ impl Layout {
             return Err(cur.err(
                 ErrorKind::TooLarge,
                 off + 1,
-                format!("vmdesc length {len:#x} exceeds the limit {MAX_VMDESC:#x}"),
+                format!("vmdesc length {len:#x} exceeds the limit MAX_VMDESC ({MAX_VMDESC:#x} bytes)"),
             ));
         }
         Ok(Layout {

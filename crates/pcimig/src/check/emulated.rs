@@ -27,8 +27,7 @@ const INTX_PINS: std::ops::RangeInclusive<u8> = 1..=4;
 /// Run an emulated check: every PCI device of the saved stream when neither side names a
 /// device, else the one device `#DEV` names (on one side, it names the same device on the other).
 pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
-    let (saved, saved_sel) = open_stream(&req.saved, "saved")?;
-    let (dest, dest_sel) = open_stream(&req.dest, "dest")?;
+    let ((saved, saved_sel), (dest, dest_sel)) = open_both(&req.saved, &req.dest)?;
     let qp = load_query_pci(req.dest_query_pci.as_deref())?;
     let host = DestHost {
         query_pci: qp.as_ref(),
@@ -49,6 +48,24 @@ pub fn run(req: &EmulatedRequest) -> Result<Outcome, CheckError> {
         error: Box::new(error),
     })?;
     check_device(&saved, se, &dest, de, &host).map(|o| Outcome::Device(Box::new(o)))
+}
+
+/// A stream and the device its `#DEV` selector names, if any.
+type Selected = (Stream, Option<String>);
+
+/// Open the saved and the destination stream, each walked on its own thread (two streams of the
+/// same VM are about the same size, so the check takes the time of one walk).
+fn open_both(saved: &str, dest: &str) -> Result<(Selected, Selected), CheckError> {
+    std::thread::scope(|scope| {
+        let dest_walk = scope.spawn(|| open_stream(dest, "dest"));
+        let saved = open_stream(saved, "saved");
+        let dest = dest_walk.join().unwrap_or_else(|_| {
+            Err(CheckError::Options(format!(
+                "--dest {dest}: the stream reader stopped unexpectedly"
+            )))
+        });
+        Ok((saved?, dest?))
+    })
 }
 
 /// Open `stream:FILE[#DEV]` (or a file with the QEVM magic); returns the stream and the selector.
@@ -159,6 +176,31 @@ pub fn saved_machine_refusal(saved: &Stream, host: &DestHost<'_>) -> Result<Opti
     }
 }
 
+/// The start of QEMU's line for a section version it does not support.
+pub const UNSUPPORTED_VERSION: &str = "savevm: unsupported version";
+
+/// QEMU's version check of a section (qemu_loadvm_section_start_full, then vmstate_load_state):
+/// a saved section whose version_id is above the destination's is refused with QEMU's line. The
+/// destination's version is the one its own stream carries for the section (the saving side
+/// writes se->version_id, the vmsd's version_id, in every section header).
+pub fn version_refusal(idstr: &str, saved_version: u32, dest_version: u32) -> Option<String> {
+    (saved_version > dest_version)
+        .then(|| format!("{UNSUPPORTED_VERSION} {saved_version} for '{idstr}' v{dest_version}"))
+}
+
+/// The first section of the saved stream, in stream order, whose version the destination's QEMU
+/// refuses ([`version_refusal`] against the destination stream's section of the same idstr and
+/// instance).
+pub fn first_version_refusal(saved: &Stream, dest: &Stream) -> Option<String> {
+    saved.sections().iter().find_map(|s| {
+        let d = dest
+            .sections()
+            .iter()
+            .find(|d| d.idstr == s.idstr && d.instance_id == s.instance_id)?;
+        version_refusal(&s.idstr, s.version_id, d.version_id)
+    })
+}
+
 /// Compare one saved device with its emulated destination.
 pub fn check_device(
     saved: &Stream,
@@ -167,7 +209,8 @@ pub fn check_device(
     dest_entry: &PciDeviceEntry,
     host: &DestHost<'_>,
 ) -> Result<CheckOutput, CheckError> {
-    let refusal = saved_machine_refusal(saved, host)?;
+    let refusal = saved_machine_refusal(saved, host)?
+        .or_else(|| version_refusal(&saved_entry.idstr, saved_entry.version, dest_entry.version));
     let model = dest_model(dest, dest_entry, host)?;
     let saved_bytes = read_saved(saved, saved_entry, model.space.size())?;
     let report = restore_check(&saved_bytes, &model.space).map_err(CheckError::Incomparable)?;

@@ -113,4 +113,16 @@ pub enum CheckError {
         /// Its instance id.
         instance_id: u32,
     },
+    /// The saved stream holds no PCI device while the destination has some: nothing to check
+    /// (a stream cut short, or not this VM's).
+    #[error(
+        "{path}: the saved stream holds no PCI device while the destination has {dest_devices}: nothing to \
+         check (a stream cut short, or not this VM's)"
+    )]
+    NoSavedDevices {
+        /// The saved stream.
+        path: String,
+        /// PCI devices in the destination stream.
+        dest_devices: usize,
+    },
 }

@@ -66,7 +66,14 @@ impl StreamCheckOutput {
 /// A machine type the saving QEMU does not define is bad input; one the destination's QEMU does
 /// not define fails the migration before any section (the output's `refusal`).
 pub fn check_streams(saved: &Stream, dest: &Stream, host: &DestHost<'_>) -> Result<StreamCheckOutput, CheckError> {
-    let refusal = emulated::saved_machine_refusal(saved, host)?;
+    let refusal =
+        emulated::saved_machine_refusal(saved, host)?.or_else(|| emulated::first_version_refusal(saved, dest));
+    if saved.pci_devices().is_empty() && !dest.pci_devices().is_empty() {
+        return Err(CheckError::NoSavedDevices {
+            path: saved.path().to_string(),
+            dest_devices: dest.pci_devices().len(),
+        });
+    }
     let mut entries: Vec<&PciDeviceEntry> = saved.pci_devices().iter().collect();
     entries.sort_by_key(|e| e.section_index);
     let devices: Vec<StreamDeviceResult> = entries

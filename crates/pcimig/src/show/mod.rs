@@ -334,6 +334,7 @@ fn issue_entry(issue: ChainIssue, extended: bool, have: usize) -> CapReport {
         }
         ChainIssue::PastEnd { from, to } => ("past_end", to, Some(from), "<pointer past the end>"),
         ChainIssue::BelowExtended { from, to } => ("below_extended", to, Some(from), "<pointer below 0x100>"),
+        ChainIssue::TooManySteps { at, .. } => ("too_many_steps", at, None, "<chain too long>"),
     };
     let message = match kind {
         "not_in_dump" => format!("the chain continues at {offset:#x}, beyond the {have} bytes available"),
