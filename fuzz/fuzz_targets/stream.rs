@@ -14,8 +14,18 @@ fuzz_target!(|data: &[u8]| {
     let Ok(stream) = Stream::from_bytes("fuzz.mig", data.to_vec()) else {
         return;
     };
-    let _ = (stream.machine_type(), stream.page_size(), stream.capabilities(), stream.vmdesc());
-    let _ = (stream.ram_blocks(), stream.sections(), stream.warnings(), stream.eof_offset());
+    let _ = (
+        stream.machine_type(),
+        stream.page_size(),
+        stream.capabilities(),
+        stream.vmdesc(),
+    );
+    let _ = (
+        stream.ram_blocks(),
+        stream.sections(),
+        stream.warnings(),
+        stream.eof_offset(),
+    );
     let _ = stream.pci_sections_without_config();
     for dev in stream.pci_devices() {
         let _ = stream.read_config(dev);

@@ -11,7 +11,11 @@ const QEMUS: [&str; 6] = ["7.2", "8.2", "9.1", "9.2", "10.0", "11.1"];
 
 fn options(o: &[u8; 12]) -> VfioOptions {
     let slot = [Slot::PciePort, Slot::Q35Root, Slot::PciBridge, Slot::I440fx][usize::from(o[0] & 3)];
-    let family = if o[0] & 4 == 0 { MachineFamily::Q35 } else { MachineFamily::I440fx };
+    let family = if o[0] & 4 == 0 {
+        MachineFamily::Q35
+    } else {
+        MachineFamily::I440fx
+    };
     let qemu = QemuVersion::parse(QEMUS[usize::from(o[1]) % QEMUS.len()]).unwrap_or(QemuVersion::DEFAULT);
     let size = |b: u8| match b >> 6 {
         0 => None,
