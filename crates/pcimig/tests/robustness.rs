@@ -456,11 +456,13 @@ fn mutated_streams_end_cleanly() {
     std::fs::write(&base_file, &base).unwrap();
     let base_name = base_file.to_string_lossy().into_owned();
     let check_arg = ["check", "--emulated", "--saved", "{}", "--dest", base_name.as_str()];
-    let argvs: [&[&str]; 4] = [
+    let extract = ["stream", "extract", "-o", "{}.out", "{}#0000:00:02.0/e1000e"];
+    let argvs: [&[&str]; 5] = [
         &["stream", "ls", "{}"],
         &check_arg,
         &["show", "{}"],
         &["show", "--json", "{}"],
+        &extract,
     ];
     // The CLI: every truncation, then the first mutants of each kind.
     let cli: Vec<Mutant> = stream_mutants(&base, 300 * scale(), &mut Rng(SEED ^ 1));
