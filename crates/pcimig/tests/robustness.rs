@@ -624,8 +624,8 @@ fn mutated_dumps_and_lspci_text_end_cleanly() {
         .enumerate()
         .map(|(i, d)| lspci_text(&format!("00:{i:02x}.0"), d))
         .collect();
-    let dump_mutants: Vec<Mutant> = (0..1500 * scale()).map(|_| dump_mutant(&dumps, &mut rng)).collect();
-    let text_mutants: Vec<Mutant> = (0..1000 * scale()).map(|_| lspci_mutant(&text, &mut rng)).collect();
+    let dump_mutants: Vec<Mutant> = (0..1200 * scale()).map(|_| dump_mutant(&dumps, &mut rng)).collect();
+    let text_mutants: Vec<Mutant> = (0..800 * scale()).map(|_| lspci_mutant(&text, &mut rng)).collect();
     let t0 = Instant::now();
     let lib_file = dir.0.join("lib-input");
     for m in dump_mutants.iter().chain(&text_mutants) {
