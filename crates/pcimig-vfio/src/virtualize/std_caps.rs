@@ -142,10 +142,17 @@ impl Realize<'_> {
     /// vfio_msix_setup: msix_init with the layout vfio_msix_early_setup found (and the BAR
     /// sizes, when given, for msix_init's placement checks). Returns QEMU's message on failure.
     fn vfio_msix_setup(&mut self, pos: usize) -> Result<(), String> {
-        let mut layout = self.msix.expect("MSI-X found in the physical chain");
+        // The chain walked here (over the emulated header) can reach an MSI-X capability that
+        // vfio_msix_early_setup's walk of the physical chain did not (a broken physical chain).
+        let Some(mut layout) = self.msix else {
+            return Err(format!(
+                "MSI-X at {pos:#04x} is not on the physical capability chain vfio_msix_early_setup walked: no MSI-X layout"
+            ));
+        };
         if self.opts.bar_sizes.is_some() {
-            let t = self.bar_sizes[usize::from(layout.table_bar)].unwrap_or(0);
-            let p = self.bar_sizes[usize::from(layout.pba_bar)].unwrap_or(0);
+            // A BIR of 6 or 7 names no BAR: size 0, which msix_init's placement check refuses.
+            let size = |bar: u8| self.bar_sizes.get(usize::from(bar)).copied().flatten().unwrap_or(0);
+            let (t, p) = (size(layout.table_bar), size(layout.pba_bar));
             layout.bar_sizes = Some((t, p));
         }
         self.space.msix_init(pos, &layout).map(drop).map_err(|e| match e {
