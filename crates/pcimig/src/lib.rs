@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod fleet;
 pub mod report;
 pub mod show;
 pub mod source;
