@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 pub mod check;
 pub mod demo;
+pub mod fleet;
 pub mod show;
 pub mod stream;
 
@@ -32,6 +33,8 @@ pub enum Command {
     Stream(stream::StreamCommand),
     /// Run the bundled scenarios (vGPU across driver versions, GPU passthrough with DSNs).
     Demo(demo::DemoArgs),
+    /// Which VMs can move from which host to which: groups and a compatibility matrix over host snapshots.
+    Fleet(fleet::FleetArgs),
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Show(a) => show::run(a),
         Command::Stream(c) => stream::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Fleet(a) => fleet::run(a),
     }
 }
 

@@ -5,8 +5,9 @@ use super::engine::{DevState, Engine, Placement, Sparse};
 use super::{
     DeviceRow, FleetDevice, FleetOptions, FleetReport, Group, GroupByte, Hazard, MaskClass, MatrixEntry, SplitByte,
 };
+use pcimig_config::regs::PCI_DSN_SERIAL;
 use pcimig_config::{AnyCapId, ExtCapId};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Devices compared before a register whose every value differs counts as per device.
 const HAZARD_MIN_DEVICES: usize = 3;
@@ -232,16 +233,15 @@ fn byte_at(ctx: &Ctx, dev: usize, offset: usize) -> Option<u8> {
 fn candidate_registers(ctx: &Ctx) -> Vec<(usize, String, Vec<usize>, usize)> {
     let mut out = Vec::new();
     for (k, kind) in ctx.e.kinds.iter().enumerate() {
-        let mut offsets: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut offsets: BTreeSet<usize> = BTreeSet::new();
         for &c in &kind.classes {
             for key in &ctx.e.classes[c].keys {
-                for &(o, _) in key {
-                    offsets.entry(usize::from(o)).or_insert(c);
-                }
+                offsets.extend(key.iter().map(|&(o, _)| usize::from(o)));
             }
         }
         let mut regs: Vec<(usize, String, Vec<usize>, usize)> = Vec::new();
-        for (o, c) in offsets {
+        for o in offsets {
+            let c = innermost_class(ctx, &kind.classes, o);
             let name = ctx.e.classes[c].space.locate(o).to_string();
             match regs.last_mut() {
                 Some(last) if last.1 == name => last.2.push(o),
@@ -251,6 +251,17 @@ fn candidate_registers(ctx: &Ctx) -> Vec<(usize, String, Vec<usize>, usize)> {
         out.extend(regs);
     }
     out
+}
+
+/// The class whose device has the innermost capability at `offset` (one device of a kind may
+/// lack a capability another has there): it names the byte.
+fn innermost_class(ctx: &Ctx, classes: &[usize], offset: usize) -> usize {
+    classes
+        .iter()
+        .copied()
+        .filter(|&c| offset < ctx.e.classes[c].size)
+        .max_by_key(|&c| ctx.e.classes[c].space.locate(offset).capability.map(|l| l.offset))
+        .unwrap_or(classes[0])
 }
 
 /// Registers whose value is per device: every device of the kind (at least
@@ -269,7 +280,7 @@ fn hazards(ctx: &Ctx) -> Vec<Hazard> {
         let dsn = loc
             .capability
             .as_ref()
-            .is_some_and(|c| c.cap_id() == AnyCapId::Ext(ExtCapId::Dsn));
+            .is_some_and(|c| c.cap_id() == AnyCapId::Ext(ExtCapId::Dsn) && offsets[0] >= c.offset + PCI_DSN_SERIAL);
         let reason = if dsn && values.len() > 1 {
             "the Device Serial Number is per physical device: only a variant driver that hides it lets these devices move"
         } else if live.len() >= HAZARD_MIN_DEVICES && values.len() == live.len() {
