@@ -26,7 +26,7 @@ mod engine;
 pub mod export;
 mod text;
 
-pub use engine::run;
+pub use engine::{device_request, run, skip_vsc_check_on};
 pub use text::fleet_text;
 
 use crate::source::BarSizes;
