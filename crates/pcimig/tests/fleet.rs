@@ -30,7 +30,13 @@ fn dumps(devices: &[FleetDevice], dir: &Path) -> HashMap<Vec<u8>, PathBuf> {
 /// `pcimig check --vfio` of one pair, as the CLI runs it: the fleet's machine type, the
 /// destination's skip-vsc-check where its QEMU has the property, both hosts' QEMU versions.
 /// An error is a failed move only when the source's QEMU cannot run the machine type.
-fn direct(src: &FleetDevice, dst: &FleetDevice, files: &HashMap<Vec<u8>, PathBuf>, machine: &str, policy: Option<bool>) -> bool {
+fn direct(
+    src: &FleetDevice,
+    dst: &FleetDevice,
+    files: &HashMap<Vec<u8>, PathBuf>,
+    machine: &str,
+    policy: Option<bool>,
+) -> bool {
     let req = VfioRequest {
         saved: files[&src.config].display().to_string(),
         dest: files[&dst.config].display().to_string(),
@@ -47,11 +53,19 @@ fn direct(src: &FleetDevice, dst: &FleetDevice, files: &HashMap<Vec<u8>, PathBuf
         Ok(o) => o.verdict == Verdict::Pass,
         Err(e) => {
             let m = MachineType::parse(machine).unwrap();
-            assert!(src.qemu.lacks_machine(&m).is_some(), "{} -> {}: {e}", src.name, dst.name);
+            assert!(
+                src.qemu.lacks_machine(&m).is_some(),
+                "{} -> {}: {e}",
+                src.name,
+                dst.name
+            );
             false
         }
     }
 }
+
+/// A pair's inputs: source config and QEMU, destination config and QEMU.
+type PairKey<'a> = (&'a [u8], String, &'a [u8], String);
 
 /// Every ordered pair of same-kind devices: the fleet's group verdict equals the direct check
 /// (memoized on identical inputs: the check is a function of the two configs and QEMUs).
@@ -63,10 +77,13 @@ fn assert_every_pair(devices: &[FleetDevice], opts: &FleetOptions, dir: &Path) -
         .iter()
         .flat_map(|g| g.devices.iter().map(move |d| (d.as_str(), g.id.as_str())))
         .collect();
-    let verdict: HashMap<(&str, &str), bool> =
-        report.matrix.iter().map(|m| ((m.from.as_str(), m.to.as_str()), m.pass)).collect();
+    let verdict: HashMap<(&str, &str), bool> = report
+        .matrix
+        .iter()
+        .map(|m| ((m.from.as_str(), m.to.as_str()), m.pass))
+        .collect();
     let files = dumps(devices, dir);
-    let mut memo: HashMap<(&[u8], String, &[u8], String), bool> = HashMap::new();
+    let mut memo: HashMap<PairKey, bool> = HashMap::new();
     let mut pairs = 0;
     for s in devices {
         for d in devices.iter().filter(|d| (d.vendor, d.device) == (s.vendor, s.device)) {
@@ -101,7 +118,11 @@ fn every_pair_matches_the_direct_check_under_each_vsc_policy() {
         let r = assert_every_pair(&devices, &opts, &dir);
         assert_eq!(r.machine, "pc-q35-7.2", "the newest q35 machine type QEMU 7.2 defines");
         assert!(r.matrix.iter().any(|m| m.pass) && r.matrix.iter().any(|m| !m.pass));
-        assert!(r.hazards.iter().any(|h| h.register.contains("Serial Number")), "{:?}", r.hazards);
+        assert!(
+            r.hazards.iter().any(|h| h.register.contains("Serial Number")),
+            "{:?}",
+            r.hazards
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -125,8 +146,22 @@ fn the_vsc_policy_lets_driver_versions_move_where_qemu_has_it() {
     // With skip-vsc-check on, a vGPU on R550 moves onto R570 on QEMU 10.0 (payload exempt);
     // with it off, the payload is checked and the move fails.
     let devices = fleet(216);
-    let on = pfleet::run(&devices, &FleetOptions { skip_vsc_check: Some(true), ..FleetOptions::default() }).unwrap();
-    let off = pfleet::run(&devices, &FleetOptions { skip_vsc_check: Some(false), ..FleetOptions::default() }).unwrap();
+    let on = pfleet::run(
+        &devices,
+        &FleetOptions {
+            skip_vsc_check: Some(true),
+            ..FleetOptions::default()
+        },
+    )
+    .unwrap();
+    let off = pfleet::run(
+        &devices,
+        &FleetOptions {
+            skip_vsc_check: Some(false),
+            ..FleetOptions::default()
+        },
+    )
+    .unwrap();
     let passes = |r: &FleetReport| r.matrix.iter().filter(|m| m.pass).count();
     assert!(passes(&on) > passes(&off), "{} vs {}", passes(&on), passes(&off));
     assert!(off.split_bytes.iter().any(|b| b.register.contains("Vendor Specific")));

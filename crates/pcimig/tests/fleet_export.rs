@@ -37,16 +37,41 @@ fn duckdb_available() -> bool {
 #[test]
 fn the_readme_sql_reproduces_groups_and_matrix_in_duckdb() {
     if !duckdb_available() {
-        assert!(std::env::var_os("CI").is_none(), "python3 with duckdb is required under CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 with duckdb is required under CI"
+        );
         eprintln!("skipped: python3 with the duckdb package is not available (pip install duckdb)");
         return;
     }
     let devices = fleet_common::fleet(120);
-    let r = fleet::run(&devices, &FleetOptions { skip_vsc_check: Some(true), ..FleetOptions::default() }).unwrap();
-    let rep: BTreeMap<&str, String> = r.groups.iter().map(|g| (g.id.as_str(), g.devices.iter().min().unwrap().clone())).collect();
-    let want_groups: BTreeSet<Vec<String>> = r.groups.iter().map(|g| { let mut d = g.devices.clone(); d.sort(); d }).collect();
-    let want_matrix: BTreeSet<(String, String, bool)> =
-        r.matrix.iter().map(|m| (rep[m.from.as_str()].clone(), rep[m.to.as_str()].clone(), m.pass)).collect();
+    let r = fleet::run(
+        &devices,
+        &FleetOptions {
+            skip_vsc_check: Some(true),
+            ..FleetOptions::default()
+        },
+    )
+    .unwrap();
+    let rep: BTreeMap<&str, String> = r
+        .groups
+        .iter()
+        .map(|g| (g.id.as_str(), g.devices.iter().min().unwrap().clone()))
+        .collect();
+    let want_groups: BTreeSet<Vec<String>> = r
+        .groups
+        .iter()
+        .map(|g| {
+            let mut d = g.devices.clone();
+            d.sort();
+            d
+        })
+        .collect();
+    let want_matrix: BTreeSet<(String, String, bool)> = r
+        .matrix
+        .iter()
+        .map(|m| (rep[m.from.as_str()].clone(), rep[m.to.as_str()].clone(), m.pass))
+        .collect();
     let dir = std::env::temp_dir().join(format!("pcimig-fleet-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for name in ["fleet.parquet", "fleet.jsonl"] {
@@ -69,7 +94,11 @@ fn the_readme_sql_reproduces_groups_and_matrix_in_duckdb() {
             if row[0] == "group" {
                 groups.insert(serde_json::from_value::<Vec<String>>(row[4].clone()).unwrap());
             } else {
-                matrix.insert((row[1].as_str().unwrap().to_string(), row[2].as_str().unwrap().to_string(), row[3].as_bool().unwrap()));
+                matrix.insert((
+                    row[1].as_str().unwrap().to_string(),
+                    row[2].as_str().unwrap().to_string(),
+                    row[3].as_bool().unwrap(),
+                ));
             }
         }
         assert_eq!(groups, want_groups, "{name}: groups");

@@ -384,7 +384,10 @@ fn rows(ctx: &Ctx, devices: &[FleetDevice], hazards: &[Hazard]) -> Vec<DeviceRow
                 .zip(&ctx.fps[i])
                 .map(|(&c, fp)| {
                     let class = &ctx.e.classes[c];
-                    (class.id.clone(), fp.map(|v| format!("{:016x}", class.hashes[v as usize])))
+                    (
+                        class.id.clone(),
+                        fp.map(|v| format!("{:016x}", class.hashes[v as usize])),
+                    )
                 })
                 .collect();
             DeviceRow {

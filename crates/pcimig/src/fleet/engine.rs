@@ -67,7 +67,10 @@ pub(super) struct Kind {
 impl Kind {
     /// The reference config of `size` bytes.
     pub fn reference(&self, size: usize) -> &[u8] {
-        self.refs.iter().find(|r| r.len() == size).expect("a reference per size")
+        self.refs
+            .iter()
+            .find(|r| r.len() == size)
+            .expect("a reference per size")
     }
 }
 
@@ -258,7 +261,10 @@ impl Engine {
     fn new_class(&mut self, kind: usize, hash: u64, space: ConfigSpace) -> usize {
         let reference = self.kinds[kind].reference(space.size());
         let base = value_base(reference, space.checked());
-        let skip_vsc_check = space.exemptions().iter().any(|e| e.policy == pcimig_vfio::POLICY_SKIP_VSC_CHECK);
+        let skip_vsc_check = space
+            .exemptions()
+            .iter()
+            .any(|e| e.policy == pcimig_vfio::POLICY_SKIP_VSC_CHECK);
         let c = self.classes.len();
         self.classes.push(Class {
             id: format!("m{hash:016x}"),
@@ -313,7 +319,8 @@ impl Class {
         let chk = self.space.checked();
         let hash = key.iter().fold(self.base, |h, &(o, v)| {
             let o = usize::from(o);
-            h.wrapping_add(byte_term(o, v)).wrapping_sub(byte_term(o, reference[o] & chk[o]))
+            h.wrapping_add(byte_term(o, v))
+                .wrapping_sub(byte_term(o, reference[o] & chk[o]))
         });
         let id = self.keys.len() as u32;
         self.values.insert(key.clone(), id);
@@ -363,9 +370,13 @@ fn byte_term(offset: usize, value: u8) -> u64 {
 /// A mask's content ID: the wrapping sum of a term per checked byte, and its size.
 fn mask_hash(checked: &[u8]) -> u64 {
     let size = mix(1 << 62 | checked.len() as u64);
-    checked.iter().enumerate().filter(|(_, &m)| m != 0).fold(size, |h, (o, &m)| {
-        h.wrapping_add(mix(1 << 40 | (o as u64) << 8 | u64::from(m)))
-    })
+    checked
+        .iter()
+        .enumerate()
+        .filter(|(_, &m)| m != 0)
+        .fold(size, |h, (o, &m)| {
+            h.wrapping_add(mix(1 << 40 | (o as u64) << 8 | u64::from(m)))
+        })
 }
 
 /// The fingerprint of `config` under `checked`: the wrapping sum of a term per checked byte of

@@ -94,7 +94,11 @@ fn group_text(s: &mut String, g: &Group, moves: &[&MatrixEntry]) {
             _ => m.to.clone(),
         })
         .collect();
-    let _ = writeln!(s, "      can move to: {}", if pass.is_empty() { "-".into() } else { listed(&pass) });
+    let _ = writeln!(
+        s,
+        "      can move to: {}",
+        if pass.is_empty() { "-".into() } else { listed(&pass) }
+    );
     if !fail.is_empty() {
         let _ = writeln!(s, "      cannot move to: {}", listed(&fail));
     }
@@ -111,7 +115,14 @@ fn split_text(s: &mut String, r: &FleetReport) {
             .iter()
             .map(|v| format!("{}={}/{}", v.group, v.value, v.checked))
             .collect();
-        let _ = writeln!(s, "  [{}] {:#05x} {}: {}", b.kind, b.offset, b.register, listed(&values));
+        let _ = writeln!(
+            s,
+            "  [{}] {:#05x} {}: {}",
+            b.kind,
+            b.offset,
+            b.register,
+            listed(&values)
+        );
     }
 }
 

@@ -30,14 +30,16 @@ fn variant(h100: &[u8], i: usize) -> (Option<&'static str>, Vec<u8>) {
         (b"R570", 0x1f7, "570.124"),
     ];
     match i % 8 {
-        // Passthrough GPUs: the raw H100 with its own serial number.
-        0 => {
+        // Passthrough GPUs (among the first 400 devices): the raw H100 with its own serial
+        // number; each is a group of its own, so their number squared bounds the matrix.
+        0 if i < 400 => {
             let mut c = h100.to_vec();
             c[DSN_SERIAL..DSN_SERIAL + 8].copy_from_slice(&(0x1b2e_0000_0000_0000u64 + i as u64).to_le_bytes());
             (None, c)
         }
         n => {
             let (branch, caps, version) = BRANCHES[n % 3];
+            let n = n.max(1);
             let mut c = pcimig::demo::vgpu_config(h100, branch, caps);
             if n == 5 {
                 c[PCI_SUBSYSTEM_ID] ^= 0x01; // another board
