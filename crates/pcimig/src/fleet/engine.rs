@@ -301,7 +301,7 @@ impl Engine {
                     continue;
                 }
                 let reference = self.kinds[kind].reference(size);
-                let key = masked_key(diff, class.space.checked());
+                let key = masked_key(diff, reference, class.space.checked());
                 fps.push(Some(class.intern(key, reference)));
             }
             out.push(fps);
@@ -347,9 +347,9 @@ fn sparse_diff(config: &[u8], reference: &[u8]) -> Sparse {
 /// The fingerprint key of a config (its difference from the reference) under `checked`: the
 /// offsets where the masked byte differs from the reference's masked byte, with the masked
 /// byte. Two configs have equal keys iff they agree on every checked bit.
-pub(super) fn masked_key(diff: &Sparse, checked: &[u8]) -> Sparse {
+pub(super) fn masked_key(diff: &Sparse, reference: &[u8], checked: &[u8]) -> Sparse {
     diff.iter()
-        .filter(|&&(o, _)| checked[usize::from(o)] != 0)
+        .filter(|&&(o, v)| (v ^ reference[usize::from(o)]) & checked[usize::from(o)] != 0)
         .map(|&(o, v)| (o, v & checked[usize::from(o)]))
         .collect()
 }
@@ -402,7 +402,7 @@ mod tests {
         let b = [1u8, 0x32, 8, 10];
         let via_b = {
             let mut class_base = value_base(&b, &checked);
-            for (o, v) in masked_key(&sparse_diff(&a, &b), &checked) {
+            for (o, v) in masked_key(&sparse_diff(&a, &b), &b, &checked) {
                 let o = usize::from(o);
                 class_base = class_base
                     .wrapping_add(byte_term(o, v))
@@ -417,7 +417,7 @@ mod tests {
     fn masked_keys_are_equal_iff_the_checked_bits_agree() {
         let checked = [0xffu8, 0x0f, 0x00];
         let reference = [0u8, 0, 0];
-        let key = |c: [u8; 3]| masked_key(&sparse_diff(&c, &reference), &checked);
+        let key = |c: [u8; 3]| masked_key(&sparse_diff(&c, &reference), &reference, &checked);
         assert_eq!(key([0, 0xf0, 0x55]), key([0, 0, 0]));
         assert_ne!(key([0, 0x01, 0]), key([0, 0, 0]));
         assert_ne!(key([1, 0, 0]), key([2, 0, 0]));
