@@ -4,6 +4,7 @@
 pub mod check;
 pub mod demo;
 pub mod explain;
+pub mod fleet;
 pub mod report;
 pub mod report_html;
 pub mod show;

@@ -222,10 +222,21 @@ fn options(
     own: Option<BarSizes>,
     exempt_ext_vendor: bool,
 ) -> (VfioOptions, &'static str) {
+    options_at(req, (sides.slot, sides.machine), own, exempt_ext_vendor)
+}
+
+/// The realize options for one side placed at `(slot, machine)`, and how its BAR sizes were
+/// known.
+fn options_at(
+    req: &VfioRequest,
+    (slot, machine): (Slot, MachineType),
+    own: Option<BarSizes>,
+    exempt_ext_vendor: bool,
+) -> (VfioOptions, &'static str) {
     let (bar_sizes, rom_size, how) = bar_options(req, own);
     let opts = VfioOptions {
-        slot: sides.slot,
-        machine: sides.machine,
+        slot,
+        machine,
         skip_vsc_check: req.skip_vsc_check,
         qemu: req.qemu.dest,
         bar_sizes,
@@ -287,6 +298,27 @@ fn saved_config(req: &VfioRequest, sides: &Sides) -> Result<SavedConfig, CheckEr
             })
         }
     }
+}
+
+/// The placement [`run`] uses for `req`: `--slot` and `--machine` resolved against the
+/// destination's QEMU (the newest machine type of the slot's chipset when none is given).
+pub fn placement(req: &VfioRequest) -> Result<(Slot, MachineType), CheckError> {
+    slot_and_machine(req)
+}
+
+/// The destination device [`run`] builds from the physical config `src` at `placement`: through
+/// the kernel's layer (as `req` chooses for `src.origin`) and vfio-pci's realize with the
+/// destination's QEMU (`req.qemu.dest`), `req`'s skip-vsc-check and policies, and the BAR sizes
+/// `req` gives or `src` carries. Its `space.config()` is also the saved config a source running
+/// the same QEMU would send: skip-vsc-check only changes masks.
+pub fn destination_device(
+    req: &VfioRequest,
+    src: &ConfigSource,
+    placement: (Slot, MachineType),
+) -> Result<VfioDevice, CheckError> {
+    refuse_truncated(src)?;
+    let (o, _) = options_at(req, placement, src.bar_sizes, req.exempt_ext_vendor);
+    realize("dest", src, &o, LayerChoice::of(req, &src.origin, src)).map(|r| r.dev)
 }
 
 /// Stock QEMU: the same machine and skip-vsc-check, without pcimig's opt-in policy.

@@ -8,6 +8,7 @@ pub mod progress;
 
 pub mod explain;
 pub mod output;
+pub mod fleet;
 pub mod show;
 pub mod snapshot;
 pub mod stream;
@@ -43,6 +44,8 @@ pub enum Command {
     /// Explain a failed incoming migration from QEMU's error output: device, register, cause.
     /// Exit 0: explained, 2: no failure found or bad input.
     Explain(explain::ExplainArgs),
+    /// Which VMs can move from which host to which: groups and a compatibility matrix over host snapshots.
+    Fleet(fleet::FleetArgs),
 }
 
 /// Run a parsed command line; returns the exit code.
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Snapshot(a) => snapshot::run(a),
 
         Command::Explain(a) => explain::run(a),
+        Command::Fleet(a) => fleet::run(a),
     }
 }
 
