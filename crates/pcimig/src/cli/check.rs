@@ -260,8 +260,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         output::print_json(&out)?;
     } else {
         match &out {
-            Outcome::Device(o) => output::print_text(&report::check_text(o)),
-            Outcome::Streams(o) => output::print_text(&report::streams_text(o)),
+            Outcome::Device(o) => output::print_text(&report::check_text(o))?,
+            Outcome::Streams(o) => output::print_text(&report::streams_text(o))?,
         }
     }
     Ok(out.verdict().exit_code())

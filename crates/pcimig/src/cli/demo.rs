@@ -4,6 +4,7 @@ use clap::Args;
 use pcimig::check::WarningKind;
 use pcimig::demo;
 use pcimig::report::QEMU_PREFIX;
+use std::fmt::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -35,42 +36,49 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let dir = args.data.unwrap_or_else(demo::default_dir);
     let scenarios = demo::scenarios(&dir).with_context(|| format!("cannot read the demo data in {}", dir.display()))?;
     let mut ok = 0;
-    println!("pcimig demo: will QEMU 10.0.2 accept these PCI config spaces on live migration?\n");
+    let mut text = String::new();
+    writeln!(
+        text,
+        "pcimig demo: will QEMU 10.0.2 accept these PCI config spaces on live migration?\n"
+    )?;
     for s in &scenarios {
-        println!("== {}", s.title);
-        println!("   $ {}", s.command);
+        writeln!(text, "== {}", s.title)?;
+        writeln!(text, "   $ {}", s.command)?;
         match pcimig::check::vfio::run(&s.request) {
             Ok(out) => {
                 let good = demo::matches(&out, &s.expected);
-                println!(
+                writeln!(
+                    text,
                     "   verdict: {} (exit code {})",
                     out.verdict.as_str().to_uppercase(),
                     out.exit_code()
-                );
+                )?;
                 match &out.qemu_line {
-                    Some(l) => println!("   QEMU: {QEMU_PREFIX}{l}"),
-                    None => println!("   QEMU: restore accepted"),
+                    Some(l) => writeln!(text, "   QEMU: {QEMU_PREFIX}{l}")?,
+                    None => writeln!(text, "   QEMU: restore accepted")?,
                 }
                 if let Some(m) = out.mismatches.first() {
-                    println!("   first mismatch: {}", m.location);
+                    writeln!(text, "   first mismatch: {}", m.location)?;
                 }
                 for w in out.warnings.iter().filter(|w| w.kind == WarningKind::DsnHazard) {
-                    println!("   ! {w}");
+                    writeln!(text, "   ! {w}")?;
                 }
-                println!("   why: {}", s.why);
+                writeln!(text, "   why: {}", s.why)?;
                 if good {
                     ok += 1;
-                    println!("   as expected\n");
+                    writeln!(text, "   as expected\n")?;
                 } else {
-                    println!(
+                    writeln!(
+                        text,
                         "   NOT AS EXPECTED: wanted {} {:?}\n",
                         s.expected.verdict, s.expected.qemu_line
-                    );
+                    )?;
                 }
             }
-            Err(e) => println!("   NOT AS EXPECTED: could not decide: {e}\n"),
+            Err(e) => writeln!(text, "   NOT AS EXPECTED: could not decide: {e}\n")?,
         }
     }
-    println!("{ok}/{} scenarios came out as expected", scenarios.len());
+    writeln!(text, "{ok}/{} scenarios came out as expected", scenarios.len())?;
+    super::output::print_text(&text)?;
     Ok(if ok == scenarios.len() { 0 } else { 1 })
 }

@@ -56,9 +56,9 @@ pub fn run(a: ExplainArgs) -> anyhow::Result<u8> {
     let log = explain::read_log(&a.log)?;
     let out = explain::explain(&log, &req)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        super::output::print_json(&out)?;
     } else {
-        print!("{}", explain::text(&out));
+        super::output::print_text(&explain::text(&out))?;
     }
     Ok(super::EXIT_PASS)
 }

@@ -1,14 +1,16 @@
 //! `pcimig fleet`: which VMs can move from which host to which, over host snapshots.
 
 use super::check::{OnOff, SlotArg};
-use super::{write_atomic, EXIT_PASS};
-use anyhow::{anyhow, Context};
+use super::output::{self, path_text, terminal_safe};
+use super::progress::{self, Progress};
+use super::{EXIT_PASS, EXIT_UNDECIDED};
+use anyhow::anyhow;
 use clap::Args;
-use pcimig::fleet::{self, export, FleetDevice, FleetOptions, GroupBy};
-use pcimig::source::BarSizes;
+use pcimig::fleet::{self, export, FleetOptions, FleetReport, GroupBy};
+use pcimig::report_html::{self, FleetMatrixView};
+use pcimig::snapshot::read_snapshot;
 use pcimig_config::QemuVersion;
-use serde::Deserialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct FleetArgs {
@@ -34,12 +36,35 @@ pub struct FleetArgs {
     /// Write one row per (device, mask) for a query engine: FILE.parquet or FILE.jsonl.
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
+    /// Write the groups and the matrix as a self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// The QEMU version (7.2 … 11.1) of hosts whose snapshot records none. A host with several
+    /// QEMU installs is analysed with its newest.
+    #[arg(long, value_name = "VERSION")]
+    pub qemu: Option<String>,
 }
 
 pub fn run(args: FleetArgs) -> anyhow::Result<u8> {
+    let fallback = match &args.qemu {
+        Some(v) => Some(QemuVersion::parse(v).map_err(|e| anyhow!("--qemu: {e}"))?),
+        None => None,
+    };
+    let bar = Progress::new("reading snapshots", progress::wanted(args.json));
     let mut devices = Vec::new();
-    for s in &args.snapshots {
-        devices.extend(devices_from_snapshot(s)?);
+    for (i, name) in args.snapshots.iter().enumerate() {
+        let read = read_snapshot(name)
+            .map_err(|e| e.to_string())
+            .and_then(|snap| fleet::devices_from_snapshot(name, &snap, fallback));
+        match read {
+            Ok(d) => devices.extend(d),
+            Err(e) => {
+                drop(bar);
+                eprintln!("pcimig: error: {}", terminal_safe(&e));
+                return Ok(EXIT_UNDECIDED);
+            }
+        }
+        bar.update(i + 1, args.snapshots.len());
     }
     let opts = FleetOptions {
         machine: args.machine.clone(),
@@ -48,81 +73,41 @@ pub fn run(args: FleetArgs) -> anyhow::Result<u8> {
         group_by: GroupBy::parse(&args.group_by).map_err(|e| anyhow!("--group-by: {e}"))?,
         threads: 0,
     };
-    let report = fleet::run(&devices, &opts)?;
+    bar.stage("realizing devices");
+    let report = fleet::run_with_progress(&devices, &opts, &|done, total| bar.update(done, total))?;
+    drop(bar);
+    // Never written over a snapshot the run read.
+    let inputs: Vec<&Path> = args.snapshots.iter().map(Path::new).collect();
     if let Some(path) = &args.export {
         let bytes = export::export_bytes(&report, path).map_err(|e| anyhow!("--export {e}"))?;
-        write_atomic(path, &bytes)?;
+        output::write_output(path, &bytes, &inputs)?;
+    }
+    if let Some(path) = &args.html {
+        output::write_output(path, report_html::fleet_page(&matrix_view(&report)).as_bytes(), &inputs)?;
+        if !args.json {
+            eprintln!("pcimig: HTML report written to {}", path_text(path));
+        }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        output::print_json(&report)?;
     } else {
-        print!("{}", fleet::fleet_text(&report));
+        output::print_text(&fleet::fleet_text(&report))?;
     }
     Ok(EXIT_PASS)
 }
 
-/// The interim snapshot: `{"host", "qemu", "devices": [{"bdf", "driver", "driver_version",
-/// "config" (hex), "bars" [6], "rom"}]}`; replaced by `pcimig::snapshot::read_snapshot` at merge.
-#[derive(Deserialize)]
-struct MinimalSnapshot {
-    host: String,
-    qemu: String,
-    devices: Vec<MinimalDevice>,
-}
-
-#[derive(Deserialize)]
-struct MinimalDevice {
-    bdf: String,
-    driver: Option<String>,
-    driver_version: Option<String>,
-    config: String,
-    #[serde(default)]
-    bars: Option<[Option<u64>; 6]>,
-    #[serde(default)]
-    rom: Option<u64>,
-}
-
-/// The fleet devices of one snapshot file, named `PATH#BDF` with `PATH` as given.
-pub fn devices_from_snapshot(path: &str) -> anyhow::Result<Vec<FleetDevice>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
-    let snap: MinimalSnapshot = serde_json::from_str(&text).with_context(|| format!("{path}: not a snapshot"))?;
-    let qemu = QemuVersion::parse(&snap.qemu).with_context(|| format!("{path}: qemu"))?;
-    snap.devices
-        .into_iter()
-        .map(|d| {
-            let config = hex(&d.config).with_context(|| format!("{path}: device {}: config", d.bdf))?;
-            if config.len() < 4 {
-                return Err(anyhow!("{path}: device {}: config shorter than the IDs", d.bdf));
-            }
-            Ok(FleetDevice {
-                name: format!("{path}#{}", d.bdf),
-                snapshot: path.to_string(),
-                host: snap.host.clone(),
-                vendor: u16::from_le_bytes([config[0], config[1]]),
-                device: u16::from_le_bytes([config[2], config[3]]),
-                bdf: d.bdf,
-                driver: d.driver,
-                driver_version: d.driver_version,
-                qemu,
-                config,
-                bar_sizes: d.bars.map(|bars| BarSizes { bars, rom: d.rom }),
-            })
-        })
-        .collect()
-}
-
-/// Hex digits (whitespace ignored) to bytes.
-fn hex(s: &str) -> anyhow::Result<Vec<u8>> {
-    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
-        return Err(anyhow!("an odd number of hex digits"));
+/// The report's groups and matrix as the HTML page draws them.
+fn matrix_view(report: &FleetReport) -> FleetMatrixView {
+    FleetMatrixView {
+        groups: report
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), g.devices.clone()))
+            .collect(),
+        matrix: report
+            .matrix
+            .iter()
+            .map(|m| (m.from.clone(), m.to.clone(), m.pass))
+            .collect(),
     }
-    digits
-        .chunks(2)
-        .enumerate()
-        .map(|(i, p)| {
-            let t = std::str::from_utf8(p).unwrap_or("??");
-            u8::from_str_radix(t, 16).map_err(|_| anyhow!("not hex at byte {i:#x}: {t:?}"))
-        })
-        .collect()
 }

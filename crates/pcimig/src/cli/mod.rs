@@ -7,8 +7,8 @@ pub mod demo;
 pub mod progress;
 
 pub mod explain;
-pub mod output;
 pub mod fleet;
+pub mod output;
 pub mod show;
 pub mod snapshot;
 pub mod stream;

@@ -91,17 +91,27 @@ pub fn utf8_src(raw: &std::ffi::OsStr) -> Result<String, String> {
 }
 
 /// Print human text to stdout, terminal-safe.
-pub fn print_text(s: &str) {
-    print!("{}", terminal_safe(s));
+pub fn print_text(s: &str) -> anyhow::Result<()> {
+    write_stdout(terminal_safe(s).as_bytes())
 }
 
 /// Print a JSON document (and a newline) to stdout, terminal-safe.
 pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    let text = serde_json::to_vec_pretty(v)?;
+    let mut text = serde_json::to_vec_pretty(v)?;
+    text.push(b'\n');
+    write_stdout(&json_safe(&text))
+}
+
+/// Write to stdout. A reader that has gone (`pcimig … | head`) is not an error: the rest of
+/// the output is dropped and the command still ends with its own exit code.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(&json_safe(&text))?;
-    out.write_all(b"\n")?;
-    Ok(())
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing standard output"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Write `data` to `path` atomically (see [`write_output`]); no input to protect.

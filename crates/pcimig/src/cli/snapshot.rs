@@ -136,7 +136,10 @@ fn write(args: &SnapshotArgs, s: &Snapshot) -> anyhow::Result<u8> {
             }
             let n = s.devices.len();
             let plural = if n == 1 { "" } else { "s" };
-            eprintln!("pcimig: {n} device{plural} written to {}", super::output::path_text(path));
+            eprintln!(
+                "pcimig: {n} device{plural} written to {}",
+                super::output::path_text(path)
+            );
         }
     }
     Ok(super::EXIT_PASS)

@@ -62,7 +62,7 @@ fn ls(mut a: LsArgs) -> anyhow::Result<u8> {
         output::print_json(&v)?;
         return Ok(super::EXIT_PASS);
     }
-    output::print_text(&ls_text(&s, &name, a.all));
+    output::print_text(&ls_text(&s, &name, a.all))?;
     for w in s.warnings() {
         eprintln!("pcimig: warning: {}", output::terminal_safe(&format!("{name}: {w}")));
     }

@@ -103,6 +103,16 @@ pub(super) struct Engine {
 
 /// Analyse a fleet: group its devices and compute the compatibility matrix of the groups.
 pub fn run(devices: &[FleetDevice], opts: &FleetOptions) -> Result<FleetReport, FleetError> {
+    run_with_progress(devices, opts, &|_, _| {})
+}
+
+/// [`run`], calling `progress(devices realized, devices)` after each batch of the realize (the
+/// bulk of the time).
+pub fn run_with_progress(
+    devices: &[FleetDevice],
+    opts: &FleetOptions,
+    progress: &dyn Fn(usize, usize),
+) -> Result<FleetReport, FleetError> {
     let placement = placement(devices, opts)?;
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -115,6 +125,7 @@ pub fn run(devices: &[FleetDevice], opts: &FleetOptions) -> Result<FleetReport, 
             let input = b * BATCH + i;
             engine.add(input, &devices[input], r, opts);
         }
+        progress((b * BATCH + batch.len()).min(devices.len()), devices.len());
     }
     let fps = engine.fingerprints();
     Ok(analysis::report(&engine, &fps, devices, opts, placement))

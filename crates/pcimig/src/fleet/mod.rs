@@ -24,9 +24,11 @@
 mod analysis;
 mod engine;
 pub mod export;
+mod snapshots;
 mod text;
 
-pub use engine::{device_request, run, skip_vsc_check_on};
+pub use engine::{device_request, run, run_with_progress, skip_vsc_check_on};
+pub use snapshots::{devices_from_snapshot, host_qemu};
 pub use text::fleet_text;
 
 use crate::source::BarSizes;
