@@ -23,6 +23,8 @@ use serde_json::{json, Value};
 pub struct StreamBuilder {
     buf: Vec<u8>,
     next_id: u32,
+    /// The iterable sections started: (idstr, instance, section id).
+    started: Vec<(String, u32, u32)>,
     devices: Vec<Value>,
     /// Write section footers (QEMU does on machines >= 2.6).
     pub footers: bool,
@@ -71,6 +73,7 @@ impl StreamBuilder {
         StreamBuilder {
             buf,
             next_id: 0,
+            started: Vec::new(),
             devices: Vec::new(),
             footers: true,
             vmdesc: true,
@@ -115,8 +118,13 @@ impl StreamBuilder {
 
     /// A FULL section with `body` and its vmdesc entry `desc` (the object without
     /// "name"/"instance_id", which are added). Returns the stream offset of the body.
+    /// Like QEMU, a FULL section of an entry whose iterable section has started (vfio's config
+    /// state after its device state) reuses that section's id.
     pub fn full(&mut self, idstr: &str, instance: u32, version: u32, body: &[u8], desc: Value) -> u64 {
-        let id = self.alloc_id();
+        let id = match self.started.iter().find(|(s, i, _)| s == idstr && *i == instance) {
+            Some(&(_, _, id)) => id,
+            None => self.alloc_id(),
+        };
         self.header(st::FULL, id, idstr, instance, version);
         let at = self.buf.len() as u64;
         self.buf.extend_from_slice(body);
@@ -195,6 +203,7 @@ impl StreamBuilder {
     /// record of `data_len` bytes, END (END_OF_STATE). Returns the section id.
     pub fn vfio_iterable(&mut self, idstr: &str, data_len: usize) -> u32 {
         let id = self.alloc_id();
+        self.started.push((idstr.to_string(), 0, id));
         self.header(st::START, id, idstr, 0, 1);
         self.buf.extend_from_slice(&vfio_flag::DEV_SETUP_STATE.to_be_bytes());
         self.buf.extend_from_slice(&vfio_flag::END_OF_STATE.to_be_bytes());

@@ -1,5 +1,6 @@
 //! The reader on streams written by hand in QEMU 10.0.2's format (pcimig_qemu::build).
-//! vfio-pci is tested only this way: real QEMU cannot run vfio-pci on this machine.
+//! (Real vfio-pci streams, written by QEMU through the VFIO stand-in, are read in
+//! `crates/pcimig/tests/vfio_qemu.rs`.)
 
 use pcimig_qemu::build::StreamBuilder;
 use pcimig_qemu::{DeviceKind, ErrorKind, SectionKind, Stream};
@@ -142,10 +143,27 @@ fn vfio_pci_config_found_after_the_config_state_marker() {
         assert_eq!(d.vmsd_name, None);
         // The FULL section is a second section with the same idstr: "@0" is appended.
         assert_eq!(d.id, "0000:00:05.0/vfio@0");
-        let iter = s.sections().iter().find(|x| x.section_id == id).unwrap();
-        assert_eq!((iter.kind, iter.chunks), (SectionKind::Iterable, 3));
+        // Both under the same section id, as QEMU writes them.
+        let both: Vec<_> = s.sections().iter().filter(|x| x.section_id == id).collect();
+        assert_eq!(both.len(), 2);
+        assert_eq!((both[0].kind, both[0].chunks), (SectionKind::Iterable, 3));
+        assert_eq!((both[1].kind, both[1].chunks), (SectionKind::Full, 1));
         assert_eq!(s.read_config(d).unwrap(), config(size, express, msix));
     }
+}
+
+#[test]
+fn a_section_id_is_reused_only_by_the_full_section_of_its_own_iterable_entry() {
+    // Another entry's FULL section under a started section's id: refused.
+    let mut b = StreamBuilder::new("pc-q35-10.0");
+    let id = b.vfio_iterable("0000:00:05.0/vfio", 16);
+    b.raw(&[0x04]) // QEMU_VM_SECTION_FULL, the id, idstr "cpu", instance 0, version 1
+        .raw(&id.to_be_bytes())
+        .raw(b"\x03cpu")
+        .raw(&0u32.to_be_bytes())
+        .raw(&1u32.to_be_bytes());
+    let e = Stream::from_bytes("dup.mig", b.finish()).unwrap_err();
+    assert!(e.to_string().contains(&format!("section id {id} appears twice")), "{e}");
 }
 
 #[test]

@@ -247,24 +247,9 @@ impl Harness {
         let sysfs = make_sysfs(&dir.0)?;
         let mig = dir.0.join("state.mig");
         let uri = format!("file:{}", mig.display());
-        let mut src = self.spawn(&dir.0, "src", &case.saved, case, &sysfs, &[])?;
-        let deadline = Instant::now() + self.timeout;
-        let Some(mut qmp) = connect(&dir.0, "src", &mut src, deadline) else {
-            return realize_end(Stage::SourceRealize, &mut src, deadline);
-        };
-        if let Err(e) = qmp
-            .execute("migrate", json!({ "uri": uri }))
-            .unwrap_or(Err(Value::Null))
-        {
-            return stage_end(Stage::SourceMigrate, &mut src, Some(e));
+        if let Some(end) = self.source_save(&dir.0, &sysfs, case, &uri) {
+            return end;
         }
-        match self.wait_migration(&mut qmp) {
-            Some(true) => {}
-            Some(false) => return stage_end(Stage::SourceMigrate, &mut src, None),
-            None => return hung_or_exited(Stage::SourceMigrate, &mut src),
-        }
-        drop(qmp);
-        src.finish();
         let mut dst = self.spawn(&dir.0, "dst", &case.dest, case, &sysfs, &["-incoming", "defer"])?;
         let deadline = Instant::now() + self.timeout;
         let Some(mut qmp) = connect(&dir.0, "dst", &mut dst, deadline) else {
@@ -283,6 +268,50 @@ impl Harness {
             Some(false) => stage_end(Stage::DestLoad, &mut dst, None),
             None => hung_or_exited(Stage::DestLoad, &mut dst),
         }
+    }
+
+    /// Realize the case's saved image on a source QEMU and save the VM to `out`: the stream a
+    /// real vfio-pci migration writes (for the readers' tests). `Err` names the failing stage.
+    pub fn save_stream(&self, case: &Case, out: &Path) -> Result<(), String> {
+        let dir = WorkDir::new().map_err(|e| e.to_string())?;
+        let sysfs = make_sysfs(&dir.0).map_err(|e| e.to_string())?;
+        let mig = dir.0.join("state.mig");
+        if let Some(end) = self.source_save(&dir.0, &sysfs, case, &format!("file:{}", mig.display())) {
+            return Err(match end {
+                Ok(v) => format!("{v:?}"),
+                Err(e) => e.to_string(),
+            });
+        }
+        std::fs::copy(&mig, out)
+            .map(|_| ())
+            .map_err(|e| format!("{}: {e}", out.display()))
+    }
+
+    /// The source half of a case: realize and save to `uri`. `None` when saved; otherwise how
+    /// the case ended.
+    fn source_save(&self, dir: &Path, sysfs: &Path, case: &Case, uri: &str) -> Option<Result<Verdict, HarnessError>> {
+        let mut src = match self.spawn(dir, "src", &case.saved, case, sysfs, &[]) {
+            Ok(q) => q,
+            Err(e) => return Some(Err(e)),
+        };
+        let deadline = Instant::now() + self.timeout;
+        let Some(mut qmp) = connect(dir, "src", &mut src, deadline) else {
+            return Some(realize_end(Stage::SourceRealize, &mut src, deadline));
+        };
+        if let Err(e) = qmp
+            .execute("migrate", json!({ "uri": uri }))
+            .unwrap_or(Err(Value::Null))
+        {
+            return Some(stage_end(Stage::SourceMigrate, &mut src, Some(e)));
+        }
+        match self.wait_migration(&mut qmp) {
+            Some(true) => {}
+            Some(false) => return Some(stage_end(Stage::SourceMigrate, &mut src, None)),
+            None => return Some(hung_or_exited(Stage::SourceMigrate, &mut src)),
+        }
+        drop(qmp);
+        src.finish();
+        None
     }
 
     /// Start QEMU presenting `image`, stopped (`-S`), with QMP on `DIR/TAG.sock`.

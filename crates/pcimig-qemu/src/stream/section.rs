@@ -60,7 +60,11 @@ impl Found {
     }
 
     /// Add a section that starts (START or FULL); refused past [`MAX_SECTIONS`] or when its id
-    /// is taken.
+    /// is taken, except by a FULL section of the iterable section's own entry (same idstr and
+    /// instance): QEMU saves an entry that has both iterative handlers and `save_state` (vfio's
+    /// device state, then its config state) as START … END and then again as FULL under the same
+    /// section id (`qemu_savevm_state_complete_precopy_non_iterable`). PART/END chunks stay with
+    /// the iterable section.
     fn start_section(&mut self, cur: &Cursor<'_>, mut sec: Section) -> Result<Section, StreamError> {
         if self.sections.len() >= MAX_SECTIONS {
             return Err(cur.err(
@@ -70,7 +74,14 @@ impl Found {
             ));
         }
         let id = sec.section_id;
-        if self.by_id.contains_key(&id) {
+        let taken = self.by_id.get(&id).map(|&i| &self.sections[i]);
+        let full_of_iterable = taken.is_some_and(|t| {
+            t.kind == SectionKind::Iterable
+                && sec.kind == SectionKind::Full
+                && t.idstr == sec.idstr
+                && t.instance_id == sec.instance_id
+        });
+        if taken.is_some() && !full_of_iterable {
             return Err(cur
                 .err(
                     ErrorKind::Malformed,
@@ -80,7 +91,9 @@ impl Found {
                 .in_section(id, &sec.idstr));
         }
         sec.index = self.sections.len();
-        self.by_id.insert(id, sec.index);
+        if !full_of_iterable {
+            self.by_id.insert(id, sec.index);
+        }
         self.sections.push(sec.clone());
         Ok(sec)
     }
