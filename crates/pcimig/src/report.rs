@@ -62,27 +62,36 @@ fn verdict_line(o: &CheckOutput) -> String {
     }
 }
 
+/// The mismatch table: offset, saved and device bytes, the three masks, the location; one
+/// row per mismatch, indented two spaces. Nothing for none.
+pub fn mismatch_table(s: &mut String, mismatches: &[pcimig_config::Mismatch]) {
+    if mismatches.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "  {:<7} {:<6} {:<6} {:<5} {:<5} {:<7} location",
+        "offset", "saved", "device", "cmask", "wmask", "w1cmask"
+    );
+    for m in mismatches {
+        let _ = writeln!(
+            s,
+            "  {:<7} {:<6} {:<6} {:<5} {:<5} {:<7} {}",
+            format!("{:#05x}", m.offset),
+            format!("{:02x}", m.saved),
+            format!("{:02x}", m.device),
+            format!("{:02x}", m.cmask),
+            format!("{:02x}", m.wmask),
+            format!("{:02x}", m.w1cmask),
+            m.location
+        );
+    }
+}
+
 fn mismatches_text(s: &mut String, o: &CheckOutput) {
     if !o.mismatches.is_empty() {
         let _ = writeln!(s, "\nMismatches (QEMU stops at the first):");
-        let _ = writeln!(
-            s,
-            "  {:<7} {:<6} {:<6} {:<5} {:<5} {:<7} location",
-            "offset", "saved", "device", "cmask", "wmask", "w1cmask"
-        );
-        for m in &o.mismatches {
-            let _ = writeln!(
-                s,
-                "  {:<7} {:<6} {:<6} {:<5} {:<5} {:<7} {}",
-                format!("{:#05x}", m.offset),
-                format!("{:02x}", m.saved),
-                format!("{:02x}", m.device),
-                format!("{:02x}", m.cmask),
-                format!("{:02x}", m.wmask),
-                format!("{:02x}", m.w1cmask),
-                m.location
-            );
-        }
+        mismatch_table(s, &o.mismatches);
     }
 }
 
@@ -205,26 +214,32 @@ fn streams_qemu_lines(s: &mut String, o: &StreamCheckOutput) {
     }
 }
 
+/// A device's one-line result in a whole-stream check: the first failing byte, the ROM block
+/// that failed before it, the checked bytes, or why it is undecided.
+pub fn stream_device_detail(d: &crate::check::stream::StreamDeviceResult) -> String {
+    match (&d.report, &d.error) {
+        (Some(r), _) if r.rom_lengths.iter().any(RomLength::fails) => {
+            format!("option ROM block length ({} config bytes not reached)", r.checked_bytes)
+        }
+        (Some(r), _) => match r.mismatches.first() {
+            Some(m) => format!(
+                "{} failing byte(s), first i={:#x} ({})",
+                r.mismatches.len(),
+                m.offset,
+                m.location
+            ),
+            None => format!("{} checked bytes", r.checked_bytes),
+        },
+        (None, Some(e)) => e.clone(),
+        (None, None) => String::new(),
+    }
+}
+
 /// One line per device in stream order, then the full report of every failing or warned one.
 fn streams_devices(s: &mut String, o: &StreamCheckOutput) {
     let _ = writeln!(s, "\nDevices (stream order):");
     for d in &o.devices {
-        let detail = match (&d.report, &d.error) {
-            (Some(r), _) if r.rom_lengths.iter().any(RomLength::fails) => {
-                format!("option ROM block length ({} config bytes not reached)", r.checked_bytes)
-            }
-            (Some(r), _) => match r.mismatches.first() {
-                Some(m) => format!(
-                    "{} failing byte(s), first i={:#x} ({})",
-                    r.mismatches.len(),
-                    m.offset,
-                    m.location
-                ),
-                None => format!("{} checked bytes", r.checked_bytes),
-            },
-            (None, Some(e)) => e.clone(),
-            _ => String::new(),
-        };
+        let detail = stream_device_detail(d);
         let verdict = d.verdict.as_str().to_uppercase();
         let _ = writeln!(s, "  {verdict:<9} {:<40} {detail}", d.id);
     }

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use std::borrow::Cow;
 use std::io::Write;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// `path` for a message: lossy UTF-8 (a non-UTF-8 name is still named), controls escaped.
@@ -186,29 +186,10 @@ fn check_target(path: &Path, shown: &str) -> anyhow::Result<Option<std::fs::Meta
     } else {
         format!(
             "is {}, not a regular file; pcimig replaces only regular files (`-o -` writes to standard output)",
-            special_kind(&t)
+            pcimig::source::file_kind(&t)
         )
     };
     bail!("{shown}: refusing to write the output: it {what}")
-}
-
-/// What a non-regular file type is, for a message.
-pub fn special_kind(t: &std::fs::FileType) -> &'static str {
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_symlink() {
-        "a symbolic link"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// Refuse an output that is one of the inputs (same device and inode).

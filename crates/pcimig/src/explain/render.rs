@@ -87,26 +87,7 @@ fn recheck_text(s: &mut String, r: &Recheck) {
         r.mismatches.len(),
         if r.mismatches.len() == 1 { "" } else { "s" }
     );
-    if !r.mismatches.is_empty() {
-        let _ = writeln!(
-            s,
-            "  {:<7} {:<6} {:<6} {:<5} {:<5} {:<7} location",
-            "offset", "saved", "device", "cmask", "wmask", "w1cmask"
-        );
-        for m in &r.mismatches {
-            let _ = writeln!(
-                s,
-                "  {:<7} {:<6} {:<6} {:<5} {:<5} {:<7} {}",
-                format!("{:#05x}", m.offset),
-                format!("{:02x}", m.saved),
-                format!("{:02x}", m.device),
-                format!("{:02x}", m.cmask),
-                format!("{:02x}", m.wmask),
-                format!("{:02x}", m.w1cmask),
-                m.location
-            );
-        }
-    }
+    crate::report::mismatch_table(s, &r.mismatches);
     for o in &r.other_failures {
         let _ = writeln!(s, "  also: {o}");
     }

@@ -91,19 +91,7 @@ pub fn streams_page(o: &StreamCheckOutput) -> String {
 fn stream_devices_table(s: &mut String, o: &StreamCheckOutput) {
     s.push_str("<h2>Devices (stream order)</h2>\n<table class=\"list devices\"><tr><th>device</th><th>verdict</th><th>detail</th></tr>\n");
     for d in &o.devices {
-        let detail = match (&d.report, &d.error) {
-            (Some(r), _) => match r.mismatches.first() {
-                Some(m) => format!(
-                    "{} failing byte(s), first i={:#x} ({})",
-                    r.mismatches.len(),
-                    m.offset,
-                    m.location
-                ),
-                None => format!("{} checked bytes", r.checked_bytes),
-            },
-            (None, Some(e)) => e.clone(),
-            (None, None) => String::new(),
-        };
+        let detail = crate::report::stream_device_detail(d);
         let _ = writeln!(
             s,
             "<tr data-device=\"{}\" data-verdict=\"{}\"><td>{}</td><td>{}</td><td>{}</td></tr>",

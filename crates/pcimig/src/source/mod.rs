@@ -341,15 +341,13 @@ fn dump_or_error(spec: &SourceSpec, head: Vec<u8>, len: u64) -> Result<Vec<Confi
 /// The SRC that means standard input.
 pub const STDIN: &str = "-";
 
-/// Refuse what is not a regular file before opening it: opening a FIFO waits for a writer, a
-/// character device (`/dev/zero`) never ends, a directory has no bytes.
-fn regular_file(origin: &str, meta: &std::fs::Metadata) -> Result<(), SourceError> {
+/// What a file type is, for a message: `a directory`, `a FIFO (named pipe)`, `a character
+/// device`, … (`a regular file` for one).
+pub fn file_kind(t: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
     if t.is_file() {
-        return Ok(());
-    }
-    let what = if t.is_dir() {
+        "a regular file"
+    } else if t.is_dir() {
         "a directory"
     } else if t.is_fifo() {
         "a FIFO (named pipe)"
@@ -359,9 +357,21 @@ fn regular_file(origin: &str, meta: &std::fs::Metadata) -> Result<(), SourceErro
         "a block device"
     } else if t.is_socket() {
         "a socket"
+    } else if t.is_symlink() {
+        "a symbolic link"
     } else {
         "not a regular file"
-    };
+    }
+}
+
+/// Refuse what is not a regular file before opening it: opening a FIFO waits for a writer, a
+/// character device (`/dev/zero`) never ends, a directory has no bytes.
+fn regular_file(origin: &str, meta: &std::fs::Metadata) -> Result<(), SourceError> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(());
+    }
+    let what = file_kind(&t);
     Err(SourceError::new(
         origin,
         format!(
