@@ -5,6 +5,7 @@
 
 use super::locate::{Certainty, Named};
 use super::{ExplainError, Request};
+use crate::check::rom_length::RomLength;
 use crate::check::{self, CheckError, CheckOutput, EmulatedRequest, Outcome, QemuVersions, Verdict, VfioRequest};
 use crate::source::{SourceSpec, QEMU_VM_FILE_MAGIC};
 use pcimig_config::{locate_in_bytes, Mismatch, QemuVersion};
@@ -175,13 +176,7 @@ fn from_outcome(mode: &'static str, out: Outcome, idstr: Option<&str>) -> Rechec
         Outcome::Device(o) => return from_device(mode, &o, idstr.map(str::to_string)),
         Outcome::Streams(o) => o,
     };
-    let mut other: Vec<String> = o.refusal.iter().map(|r| format!("machine type: {r}")).collect();
-    other.extend(
-        o.rom_lengths
-            .iter()
-            .filter(|r| r.fails())
-            .map(|r| format!("option ROM block: {r}")),
-    );
+    let mut other = refusal_and_rom_failures(o.refusal.as_ref(), &o.rom_lengths);
     let mine = o.devices.iter().find(|d| Some(d.idstr.as_str()) == idstr);
     other.extend(
         o.devices
@@ -209,14 +204,19 @@ fn from_outcome(mode: &'static str, out: Outcome, idstr: Option<&str>) -> Rechec
     r
 }
 
-fn from_device(mode: &'static str, o: &CheckOutput, device: Option<String>) -> Recheck {
-    let mut other: Vec<String> = o.refusal.iter().map(|r| format!("machine type: {r}")).collect();
+/// The failures a check found beside config bytes: the machine-type refusal, failing ROM blocks.
+fn refusal_and_rom_failures(refusal: Option<&String>, roms: &[RomLength]) -> Vec<String> {
+    let mut other: Vec<String> = refusal.iter().map(|r| format!("machine type: {r}")).collect();
     other.extend(
-        o.rom_lengths
-            .iter()
+        roms.iter()
             .filter(|r| r.fails())
             .map(|r| format!("option ROM block: {r}")),
     );
+    other
+}
+
+fn from_device(mode: &'static str, o: &CheckOutput, device: Option<String>) -> Recheck {
+    let other = refusal_and_rom_failures(o.refusal.as_ref(), &o.rom_lengths);
     Recheck {
         mode,
         verdict: o.verdict,
