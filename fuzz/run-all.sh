@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 secs=${1:-600}
 [ $# -gt 0 ] && shift
-targets=${*:-stream lspci_text binary_dump sysfs cap_walk vfio_virtualize}
+targets=${*:-stream lspci_text binary_dump sysfs cap_walk vfio_virtualize snapshot explain_log}
 mkdir -p logs
 for t in $targets; do
     mkdir -p "corpus/$t" "artifacts/$t"

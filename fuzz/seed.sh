@@ -13,7 +13,8 @@ repo=$(dirname "$here")
 corpus_src=${PCIMIG_CORPUS:-/work/shared/corpus}
 qemu=${PCIMIG_QEMU:-/usr/bin/qemu-system-x86_64}
 out=$here/corpus
-mkdir -p "$out/binary_dump" "$out/lspci_text" "$out/sysfs" "$out/cap_walk" "$out/vfio_virtualize" "$out/stream"
+mkdir -p "$out/binary_dump" "$out/lspci_text" "$out/sysfs" "$out/cap_walk" "$out/vfio_virtualize" "$out/stream" \
+    "$out/snapshot" "$out/explain_log"
 
 # Binary dumps: every 64/256/4096-byte file of data/, the qemu test data and the corpus.
 dumps=$(mktemp -d)
@@ -67,6 +68,10 @@ save_stream q35-bare -machine q35
 save_stream pc-mixed -machine pc -device e1000,romfile= -device virtio-rng-pci -device ich9-usb-ehci1 -device ich9-intel-hda
 save_stream q35-9.1 -machine pc-q35-9.1 -device virtio-net-pci,romfile= -device nec-usb-xhci
 
-for t in binary_dump lspci_text sysfs cap_walk vfio_virtualize stream; do
+# Snapshots: the bundled examples. Logs: the real QEMU failure logs explain's tests keep.
+cp "$repo"/data/snapshots/*.json "$out/snapshot/"
+cp "$repo"/crates/pcimig/tests/data/explain/*.log "$out/explain_log/"
+
+for t in binary_dump lspci_text sysfs cap_walk vfio_virtualize stream snapshot explain_log; do
     echo "$t: $(ls "$out/$t" | wc -l) seeds"
 done
