@@ -83,6 +83,7 @@ pub(super) struct Dev {
 }
 
 /// A device's part in the fleet.
+#[derive(Clone)]
 pub(super) enum DevState {
     /// Its QEMU cannot run the VM: neither source nor destination.
     Refused(String),
@@ -113,18 +114,48 @@ pub fn run_with_progress(
     opts: &FleetOptions,
     progress: &dyn Fn(usize, usize),
 ) -> Result<FleetReport, FleetError> {
+    run_inner(devices, opts, progress, Seen::MAX)
+}
+
+/// [`run_with_progress`], keeping at most `seen_max` realized inputs for reuse.
+fn run_inner(
+    devices: &[FleetDevice],
+    opts: &FleetOptions,
+    progress: &dyn Fn(usize, usize),
+    seen_max: usize,
+) -> Result<FleetReport, FleetError> {
     let placement = placement(devices, opts)?;
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
     let mut engine = Engine::default();
+    let mut seen = Seen {
+        map: HashMap::new(),
+        max: seen_max,
+    };
     for (b, batch) in devices.chunks(BATCH).enumerate() {
-        let realized = realize_batch(batch, placement, opts.skip_vsc_check, threads);
-        for (i, r) in realized.into_iter().enumerate() {
+        // Realize only what this run has not realized yet: the first of identical inputs.
+        let mut firsts = std::collections::HashSet::new();
+        let todo: Vec<&FleetDevice> = batch
+            .iter()
+            .filter(|d| !seen.has(d, opts) && firsts.insert(seen_key(d, opts)))
+            .collect();
+        let mut realized = realize_batch(&todo, placement, opts.skip_vsc_check, threads).into_iter();
+        // This batch's own results, all kept until the batch is done.
+        let mut local: HashMap<SeenKey, Known> = HashMap::new();
+        for (i, d) in batch.iter().enumerate() {
             let input = b * BATCH + i;
-            engine.add(input, &devices[input], r, opts);
+            let key = seen_key(d, opts);
+            match seen.map.get(&key).or_else(|| local.get(&key)).cloned() {
+                Some(known) => engine.add_known(input, d, known, opts),
+                None => {
+                    let r = realized.next().expect("one realize per first input");
+                    local.insert(key, engine.add(input, d, r, opts));
+                }
+            }
         }
+        seen.keep(local);
         progress((b * BATCH + batch.len()).min(devices.len()), devices.len());
     }
     let fps = engine.fingerprints();
@@ -153,8 +184,50 @@ pub(super) fn placement(devices: &[FleetDevice], opts: &FleetOptions) -> Result<
     Ok(Placement { slot, machine })
 }
 
+/// What realizing a device gave, as the engine keeps it: its state, or why it was skipped.
+#[derive(Clone)]
+pub(super) enum Known {
+    State(DevState),
+    Skipped(String),
+}
+
+/// Everything a realize depends on that differs between devices: the kind, the host's QEMU,
+/// the BAR sizes and the physical config (placement and policy are fleet-wide).
+type SeenKey = (String, QemuVersion, Option<crate::source::BarSizes>, Vec<u8>);
+
+fn seen_key(d: &FleetDevice, opts: &FleetOptions) -> SeenKey {
+    (opts.group_by.kind_of(d), d.qemu, d.bar_sizes, d.config.clone())
+}
+
+/// Inputs already realized, so identical devices (vGPUs of one driver and profile, whose
+/// virtual configs are equal across hosts) are realized once. Compared exactly; bounded to
+/// `max` entries ([`Seen::MAX`] by default) (a fleet of unique configs gains nothing and keeps no more memory).
+struct Seen {
+    map: HashMap<SeenKey, Known>,
+    max: usize,
+}
+
+impl Seen {
+    /// Entries kept at most (each holds one physical config).
+    const MAX: usize = 8192;
+
+    fn has(&self, d: &FleetDevice, opts: &FleetOptions) -> bool {
+        !self.map.is_empty() && self.map.contains_key(&seen_key(d, opts))
+    }
+
+    /// Keep a batch's results while there is room.
+    fn keep(&mut self, batch: HashMap<SeenKey, Known>) {
+        for (k, v) in batch {
+            if self.map.len() >= self.max {
+                break;
+            }
+            self.map.insert(k, v);
+        }
+    }
+}
+
 /// Realize a batch on `threads` workers, in input order.
-fn realize_batch(batch: &[FleetDevice], p: Placement, policy: Option<bool>, threads: usize) -> Vec<Realized> {
+fn realize_batch(batch: &[&FleetDevice], p: Placement, policy: Option<bool>, threads: usize) -> Vec<Realized> {
     let per = batch.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
         let workers: Vec<_> = batch
@@ -206,25 +279,34 @@ pub fn skip_vsc_check_on(qemu: QemuVersion, policy: Option<bool>) -> Option<bool
 }
 
 impl Engine {
-    /// Take one realized device in.
-    fn add(&mut self, input: usize, d: &FleetDevice, r: Realized, opts: &FleetOptions) {
+    /// Take one realized device in; what it became, for devices with the same inputs.
+    fn add(&mut self, input: usize, d: &FleetDevice, r: Realized, opts: &FleetOptions) -> Known {
         let label = opts.group_by.kind_of(d);
-        let state = match r {
-            Realized::Skipped(reason) => {
-                self.skipped.push(Skipped {
-                    device: d.name.clone(),
-                    reason,
-                });
-                return;
-            }
-            Realized::Refused(why) => DevState::Refused(why),
+        let known = match r {
+            Realized::Skipped(reason) => Known::Skipped(reason),
+            Realized::Refused(why) => Known::State(DevState::Refused(why)),
             Realized::Device(space) => {
                 let kind = self.kind(&label);
-                self.live(kind, d, *space)
+                Known::State(self.live(kind, d, *space))
             }
         };
-        let kind = self.kind(&label);
-        self.devs.push(Dev { input, kind, state });
+        self.add_known(input, d, known.clone(), opts);
+        known
+    }
+
+    /// Take in a device whose inputs equal an earlier device's: the same state (its class
+    /// already counts this QEMU, its kind already has its reference).
+    fn add_known(&mut self, input: usize, d: &FleetDevice, known: Known, opts: &FleetOptions) {
+        match known {
+            Known::Skipped(reason) => self.skipped.push(Skipped {
+                device: d.name.clone(),
+                reason,
+            }),
+            Known::State(state) => {
+                let kind = self.kind(&opts.group_by.kind_of(d));
+                self.devs.push(Dev { input, kind, state });
+            }
+        }
     }
 
     /// The index of kind `label`, added when new.
@@ -432,5 +514,51 @@ mod tests {
         assert_eq!(key([0, 0xf0, 0x55]), key([0, 0, 0]));
         assert_ne!(key([0, 0x01, 0]), key([0, 0, 0]));
         assert_ne!(key([1, 0, 0]), key([2, 0, 0]));
+    }
+}
+
+#[cfg(test)]
+mod reuse_tests {
+    use super::*;
+    use crate::fleet::GroupBy;
+
+    /// Hosts with the same config and others with unique serial numbers, over two QEMU
+    /// versions: whatever the bound on kept realizes (0: only a batch's own duplicates are
+    /// reused; 1 and 3: full after a few devices), the report is the same. (That reuse gives
+    /// the verdicts of direct checks is `tests/fleet.rs`.)
+    #[test]
+    fn reused_realizes_give_the_same_report() {
+        let h100 = include_bytes!("../../../../data/demo/h100-gpu0.bin");
+        let devices: Vec<FleetDevice> = (0..40)
+            .map(|i| {
+                let mut config = h100.to_vec();
+                if i % 3 == 0 {
+                    config[0x2f4] = i as u8; // a serial number of its own
+                }
+                FleetDevice {
+                    name: format!("s{i}.json#0000:3b:00.0"),
+                    snapshot: format!("s{i}.json"),
+                    host: format!("h{i}"),
+                    bdf: "0000:3b:00.0".into(),
+                    vendor: 0x10de,
+                    device: 0x2330,
+                    driver: Some("vfio-pci".into()),
+                    driver_version: None,
+                    qemu: QemuVersion::parse(if i % 2 == 0 { "10.0.2" } else { "9.0" }).unwrap(),
+                    config,
+                    bar_sizes: None,
+                }
+            })
+            .collect();
+        let opts = FleetOptions {
+            group_by: GroupBy::VendorDevice,
+            threads: 2,
+            ..FleetOptions::default()
+        };
+        let json = |max| serde_json::to_string(&run_inner(&devices, &opts, &|_, _| {}, max).unwrap()).unwrap();
+        let all = json(0);
+        for max in [1, 3, Seen::MAX] {
+            assert_eq!(json(max), all, "bound {max}");
+        }
     }
 }

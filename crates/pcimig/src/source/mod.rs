@@ -23,7 +23,7 @@ use std::fmt;
 use std::path::Path;
 
 /// BAR and ROM sizes of a physical device (from sysfs `resource` or the command line).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct BarSizes {
     /// BAR 0..5 sizes in bytes (`None`: not implemented).
     pub bars: [Option<u64>; 6],
