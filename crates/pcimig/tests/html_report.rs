@@ -405,3 +405,58 @@ fn the_fleet_matrix_draws_every_pair_of_the_same_kind() {
     assert_eq!(got, want_sorted);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn fleet_html_over_the_example_snapshots_draws_the_json_matrix() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tmpdir("fleet-cli");
+    let html = dir.join("fleet.html");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcimig"))
+        .current_dir(&root)
+        .args(["fleet", "--json", "--html"])
+        .arg(&html)
+        .args([
+            "data/snapshots/host-a.json",
+            "data/snapshots/host-b.json",
+            "data/snapshots/gpu-host-c.json",
+            "data/snapshots/gpu-host-d.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut want: Vec<(String, String, String)> = report["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let pass = u8::from(m["pass"].as_bool().unwrap()).to_string();
+            (
+                m["from"].as_str().unwrap().to_string(),
+                m["to"].as_str().unwrap().to_string(),
+                pass,
+            )
+        })
+        .collect();
+    want.sort();
+    let dom = run_chromium(&chromium, &html, "--dump-dom", &dir);
+    let mut got: Vec<(String, String, String)> = tags(&dom, "td")
+        .into_iter()
+        .filter_map(|t| {
+            Some((
+                t.get("data-from")?.clone(),
+                t.get("data-to")?.clone(),
+                t.get("data-pass")?.clone(),
+            ))
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    // The two vGPU hosts are one group that takes its own VMs; the passthrough GPUs (their own
+    // serial numbers) refuse each other.
+    assert!(got.iter().any(|(f, t, p)| f == t && p == "1"));
+    assert!(got.iter().any(|(f, t, p)| f != t && p == "0"));
+    assert!(dom.contains("host-a.json#0000:3b:00.0"));
+    std::fs::remove_dir_all(&dir).ok();
+}
