@@ -464,9 +464,7 @@ impl ConfigSpace {
         self.bounds(offset, size)?;
         let next = self.config[offset + PCI_CAP_LIST_NEXT];
         self.set_byte(Array::Config, prev, next);
-        self.fill(Array::Wmask, offset..offset + size, 0xff);
-        self.fill(Array::W1cmask, offset..offset + size, 0);
-        self.fill(Array::Cmask, offset..offset + size, 0);
+        self.fill_masks(offset..offset + size, 0, 0xff, 0);
         let used_end = (offset + size.next_multiple_of(4)).min(self.size());
         self.fill(Array::Used, offset..used_end, 0);
         if self.config[PCI_CAPABILITY_LIST] == 0 {
@@ -519,9 +517,7 @@ impl ConfigSpace {
         }
         let header = pci_ext_cap(cap_id.value(), version, 0);
         self.set_long(Array::Config, offset, header);
-        self.fill(Array::Wmask, offset..offset + size, 0);
-        self.fill(Array::W1cmask, offset..offset + size, 0);
-        self.fill(Array::Cmask, offset..offset + size, 0xff);
+        self.fill_masks(offset..offset + size, 0xff, 0, 0);
         self.record_capability(CapRecord {
             id: AnyCapId::Ext(cap_id),
             offset,

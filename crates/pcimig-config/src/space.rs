@@ -565,16 +565,19 @@ impl ConfigSpace {
         // Written as zipped slices so the compiler vectorizes it (this runs over up to 4096 bytes
         // for every mask change of a builder).
         let r = range.clone();
-        let before = self.checked[r.clone()].iter().filter(|&&c| c != 0).count();
         let masks = self.cmask[r.clone()]
             .iter()
             .zip(&self.wmask[r.clone()])
-            .zip(&self.w1cmask[r.clone()]);
-        for (k, ((c, w), w1)) in self.checked[r.clone()].iter_mut().zip(masks) {
-            *k = c & !w & !w1;
+            .zip(&self.w1cmask[r]);
+        // One pass: the new checked bits and how many bytes gained (or lost) any.
+        let (mut gained, mut lost) = (0usize, 0usize);
+        for (k, ((c, w), w1)) in self.checked[range.clone()].iter_mut().zip(masks) {
+            let new = c & !w & !w1;
+            gained += usize::from(new != 0 && *k == 0);
+            lost += usize::from(new == 0 && *k != 0);
+            *k = new;
         }
-        let after = self.checked[r].iter().filter(|&&c| c != 0).count();
-        self.checked_count = self.checked_count + after - before;
+        self.checked_count = self.checked_count + gained - lost;
         self.checked_blocks = block_summary(&self.checked, range, self.checked_blocks);
     }
 
@@ -603,6 +606,14 @@ impl ConfigSpace {
 
     pub(crate) fn fill(&mut self, a: Array, range: Range<usize>, v: u8) {
         self.arr_mut(a)[range.clone()].fill(v);
+        self.refresh_checked(range);
+    }
+
+    /// Fill cmask, wmask and w1cmask over `range` with one refresh of the checked bits.
+    pub(crate) fn fill_masks(&mut self, range: Range<usize>, cmask: u8, wmask: u8, w1cmask: u8) {
+        self.cmask[range.clone()].fill(cmask);
+        self.wmask[range.clone()].fill(wmask);
+        self.w1cmask[range.clone()].fill(w1cmask);
         self.refresh_checked(range);
     }
 

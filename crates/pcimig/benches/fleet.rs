@@ -13,21 +13,48 @@ use pcimig::fleet::{self, device_request, FleetOptions};
 use pcimig::source::ConfigSource;
 use std::time::Instant;
 
+/// The CLI's allocator (`src/main.rs`), so the figures are what `pcimig fleet` gets.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
-    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    // `generated`, `distinct` or `compare` runs only that part (for its peak memory alone).
+    let only = args
+        .iter()
+        .find(|a| matches!(a.as_str(), "generated" | "distinct" | "compare"));
+    let part = |p: &str| only.is_none_or(|o| o == p);
     let devices = fleet_common::fleet(n);
+    if part("generated") {
+        generated(&devices);
+    }
+    if part("compare") {
+        compare(&devices);
+    }
+    if part("distinct") {
+        distinct(devices);
+    }
+}
+
+/// The generated fleet, as is.
+fn generated(devices: &[pcimig::fleet::FleetDevice]) {
+    let n = devices.len();
     let t = Instant::now();
-    let r = fleet::run(&devices, &FleetOptions::default()).unwrap();
+    let r = fleet::run(devices, &FleetOptions::default()).unwrap();
     println!(
         "fleet of {n}: {:?}, {} groups, {} matrix entries",
         t.elapsed(),
         r.groups.len(),
         r.matrix.len()
     );
-    // The same fleet with every physical config distinct (among the first 65,536) in bytes
-    // QEMU does not check (Cache Line Size, Interrupt Line: writable): no realize can be
-    // reused, the groups stay the same.
-    let mut distinct = devices.clone();
+}
+
+/// The same fleet with every physical config distinct (among the first 65,536) in bytes
+/// QEMU does not check (Cache Line Size, Interrupt Line: writable): no realize can be
+/// reused, the groups stay the same.
+fn distinct(mut distinct: Vec<pcimig::fleet::FleetDevice>) {
+    let n = distinct.len();
     for (i, d) in distinct.iter_mut().enumerate() {
         d.config[0x0c] = i as u8;
         d.config[0x3c] = (i >> 8) as u8;
@@ -40,14 +67,17 @@ fn main() {
         u.groups.len(),
         u.matrix.len()
     );
-    drop(distinct);
-    let sub = &devices[..2000.min(n)];
+}
+
+/// Grouped against naive pairwise on the first 2,000 devices.
+fn compare(devices: &[pcimig::fleet::FleetDevice]) {
+    let sub = &devices[..2000.min(devices.len())];
     let t = Instant::now();
-    let _ = fleet::run(sub, &FleetOptions::default()).unwrap();
+    let machine = fleet::run(sub, &FleetOptions::default()).unwrap().machine;
     let grouped = t.elapsed();
     let t = Instant::now();
     let p = placement(&VfioRequest {
-        machine: Some(r.machine.clone()),
+        machine: Some(machine),
         ..VfioRequest::default()
     })
     .unwrap();

@@ -136,17 +136,19 @@ fn run_inner(
     };
     for (b, batch) in devices.chunks(BATCH).enumerate() {
         // Realize only what this run has not realized yet: the first of identical inputs.
+        let keys: Vec<SeenKey> = batch.iter().map(|d| SeenKey::of(d, opts)).collect();
         let mut firsts = std::collections::HashSet::new();
         let todo: Vec<&FleetDevice> = batch
             .iter()
-            .filter(|d| !seen.has(d, opts) && firsts.insert(seen_key(d, opts)))
+            .zip(&keys)
+            .filter(|(_, k)| !seen.map.contains_key(*k) && firsts.insert(*k))
+            .map(|(d, _)| d)
             .collect();
         let mut realized = realize_batch(&todo, placement, opts.skip_vsc_check, threads).into_iter();
         // This batch's own results, all kept until the batch is done.
         let mut local: HashMap<SeenKey, Known> = HashMap::new();
-        for (i, d) in batch.iter().enumerate() {
+        for ((i, d), key) in batch.iter().enumerate().zip(keys) {
             let input = b * BATCH + i;
-            let key = seen_key(d, opts);
             match seen.map.get(&key).or_else(|| local.get(&key)).cloned() {
                 Some(known) => engine.add_known(input, d, known, opts),
                 None => {
@@ -192,11 +194,49 @@ pub(super) enum Known {
 }
 
 /// Everything a realize depends on that differs between devices: the kind, the host's QEMU,
-/// the BAR sizes and the physical config (placement and policy are fleet-wide).
-type SeenKey = (String, QemuVersion, Option<crate::source::BarSizes>, Vec<u8>);
+/// the BAR sizes and the physical config (placement and policy are fleet-wide). Hashed by a
+/// digest of the config, compared in full.
+#[derive(PartialEq, Eq)]
+struct SeenKey {
+    digest: u64,
+    kind: String,
+    qemu: QemuVersion,
+    bars: Option<crate::source::BarSizes>,
+    config: Vec<u8>,
+}
 
-fn seen_key(d: &FleetDevice, opts: &FleetOptions) -> SeenKey {
-    (opts.group_by.kind_of(d), d.qemu, d.bar_sizes, d.config.clone())
+impl std::hash::Hash for SeenKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.digest);
+    }
+}
+
+impl SeenKey {
+    fn of(d: &FleetDevice, opts: &FleetOptions) -> SeenKey {
+        SeenKey {
+            digest: config_digest(&d.config),
+            kind: opts.group_by.kind_of(d),
+            qemu: d.qemu,
+            bars: d.bar_sizes,
+            config: d.config.clone(),
+        }
+    }
+}
+
+/// A fast 64-bit digest of a config (8-byte words, multiply and rotate): only a hash-table
+/// key; equal digests are compared byte for byte.
+fn config_digest(config: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = config.len() as u64;
+    let mut words = config.chunks_exact(8);
+    for w in words.by_ref() {
+        let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        h = (h ^ v).wrapping_mul(K).rotate_left(29);
+    }
+    for &b in words.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(K).rotate_left(29);
+    }
+    h
 }
 
 /// Inputs already realized, so identical devices (vGPUs of one driver and profile, whose
@@ -210,10 +250,6 @@ struct Seen {
 impl Seen {
     /// Entries kept at most (each holds one physical config).
     const MAX: usize = 8192;
-
-    fn has(&self, d: &FleetDevice, opts: &FleetOptions) -> bool {
-        !self.map.is_empty() && self.map.contains_key(&seen_key(d, opts))
-    }
 
     /// Keep a batch's results while there is room.
     fn keep(&mut self, batch: HashMap<SeenKey, Known>) {
@@ -336,8 +372,9 @@ impl Engine {
 
     /// The class of `space`'s checked bits in `kind`, added when new.
     fn class(&mut self, kind: usize, qemu: QemuVersion, space: ConfigSpace) -> usize {
-        let hash = mask_hash(space.checked());
-        let found = self.class_index.get(&(kind, hash)).and_then(|cands| {
+        // Looked up by a fast digest, compared exactly; the content ID only for a new class.
+        let digest = config_digest(space.checked());
+        let found = self.class_index.get(&(kind, digest)).and_then(|cands| {
             cands
                 .iter()
                 .copied()
@@ -345,13 +382,14 @@ impl Engine {
         });
         let c = match found {
             Some(c) => c,
-            None => self.new_class(kind, hash, space),
+            None => self.new_class(kind, digest, space),
         };
         self.classes[c].qemu.insert(qemu.to_string());
         c
     }
 
-    fn new_class(&mut self, kind: usize, hash: u64, space: ConfigSpace) -> usize {
+    fn new_class(&mut self, kind: usize, digest: u64, space: ConfigSpace) -> usize {
+        let hash = mask_hash(space.checked());
         let reference = self.kinds[kind].reference(space.size());
         let base = value_base(reference, space.checked());
         let skip_vsc_check = space
@@ -372,7 +410,7 @@ impl Engine {
             hashes: Vec::new(),
         });
         self.kinds[kind].classes.push(c);
-        self.class_index.entry((kind, hash)).or_default().push(c);
+        self.class_index.entry((kind, digest)).or_default().push(c);
         c
     }
 
