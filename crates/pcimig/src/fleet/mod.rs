@@ -5,7 +5,8 @@
 //! realize, the skip-vsc-check policy and the destination's QEMU version) select the compared
 //! bytes, the source supplies the saved values. So instead of `n²` checks the engine
 //! ([`run`]) realizes every device once ([`crate::check::vfio::destination_device`], the same
-//! function `pcimig check` builds its destination with), interns the distinct masks per kind
+//! function `pcimig check` builds its destination with; devices with identical inputs share one
+//! realize), interns the distinct masks per kind
 //! (*mask classes*), and fingerprints every device's config under every mask class of its kind.
 //! A source passes onto a destination iff its fingerprint under the destination's class equals
 //! the destination's own: `(saved ^ dest) & checked == 0` on every byte, which is exactly
