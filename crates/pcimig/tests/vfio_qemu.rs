@@ -845,5 +845,35 @@ fn a_real_vfio_stream_is_read_and_checked() {
     };
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(v["qemu_line"].as_str(), Some(line.as_str()));
+
+    // explain on QEMU's line with the real stream and the destination: the register named, and
+    // the re-run check's first offset is QEMU's.
+    let log = dir.join("qemu.log");
+    let text = format!(
+        "qemu-system-x86_64: {line}\nqemu-system-x86_64: error while loading state for instance 0x0 of device \
+         '0000:00:02.0:00.0/vfio'\nqemu-system-x86_64: load of migration failed: Invalid argument\n"
+    );
+    std::fs::write(&log, text).unwrap();
+    let out = Command::new(bin())
+        .arg("explain")
+        .arg(&log)
+        .arg("--stream")
+        .arg(&mig)
+        .arg("--dest")
+        .arg(&dest)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["register"]["certainty"], "destination_model", "{e}");
+    assert!(
+        e["register"]["register"]
+            .as_str()
+            .unwrap()
+            .starts_with("Vendor Specific (09)"),
+        "{e}"
+    );
+    assert_eq!(e["recheck"]["first_offset"], e["bad_config"]["offset"], "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
