@@ -164,6 +164,14 @@ fn a_section_id_is_reused_only_by_the_full_section_of_its_own_iterable_entry() {
         .raw(&1u32.to_be_bytes());
     let e = Stream::from_bytes("dup.mig", b.finish()).unwrap_err();
     assert!(e.to_string().contains(&format!("section id {id} appears twice")), "{e}");
+
+    // The entry's own FULL section, twice: QEMU writes it once.
+    let mut b = StreamBuilder::new("pc-q35-10.0");
+    b.vfio_iterable("0000:00:05.0/vfio", 16);
+    b.vfio_pci("0000:00:05.0/vfio", &config(256, false, 0), 0);
+    b.vfio_pci("0000:00:05.0/vfio", &config(256, false, 0), 0);
+    let e = Stream::from_bytes("dup2.mig", b.finish()).unwrap_err();
+    assert!(e.to_string().contains("appears twice"), "{e}");
 }
 
 #[test]

@@ -214,10 +214,12 @@ fn streams_qemu_lines(s: &mut String, o: &StreamCheckOutput) {
     }
 }
 
-/// A device's one-line result in a whole-stream check: the first failing byte, the ROM block
-/// that failed before it, the checked bytes, or why it is undecided.
+/// A device's one-line result in a whole-stream check: why it was refused (a section version
+/// the destination does not load), the ROM block that failed before its config, its first
+/// failing byte, the checked bytes, or why it is undecided.
 pub fn stream_device_detail(d: &crate::check::stream::StreamDeviceResult) -> String {
     match (&d.report, &d.error) {
+        (Some(r), _) if r.refusal.is_some() => format!("refused: {}", r.refusal.as_deref().unwrap_or_default()),
         (Some(r), _) if r.rom_lengths.iter().any(RomLength::fails) => {
             format!("option ROM block length ({} config bytes not reached)", r.checked_bytes)
         }

@@ -191,6 +191,28 @@ fn output_over_an_input_is_refused_by_any_name() {
 }
 
 #[test]
+fn report_and_snapshot_outputs_never_replace_their_inputs() {
+    let d = temp_dir("harden-html-same");
+    let dump = write(&d, "saved.bin", &express_base());
+    let dest = write(&d, "dest.bin", &express_base());
+    // check --html onto the saved dump, named with a scheme.
+    let saved = format!("file:{}", s(&dump));
+    let err = fails(&["check", "--saved", &saved, "--dest", s(&dest), "--html", s(&dump)]);
+    assert!(err.contains("same file"), "{err}");
+    let err = fails(&["check", "--saved", s(&dump), "--dest", s(&dest), "--html", "-"]);
+    assert!(err.contains("--html -"), "{err}");
+    assert_eq!(std::fs::read(&dump).unwrap(), express_base(), "the dump is untouched");
+    // snapshot --out onto a dump of its --from directory.
+    let dumps = d.join("dumps");
+    std::fs::create_dir(&dumps).unwrap();
+    let one = write(&dumps, "0000:3b:00.0.config.bin", &express_base());
+    let err = fails(&["snapshot", "--from", s(&dumps), "--qemu", "10.0", "--out", s(&one)]);
+    assert!(err.contains("same file"), "{err}");
+    assert_eq!(std::fs::read(&one).unwrap(), express_base());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn output_dash_is_standard_output_and_a_regular_file_is_replaced_keeping_its_mode() {
     let d = temp_dir("harden-dash");
     let (stream, c) = stream_with(DEV);

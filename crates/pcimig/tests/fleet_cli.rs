@@ -142,6 +142,13 @@ fn the_example_snapshots_give_groups_a_matrix_and_an_html_page() {
     let out = pcimig(&["fleet", "--export", snaps[0], snaps[0], snaps[1]]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("the same file"), "{}", stderr(&out));
+    // Outputs of their own: not standard output, not each other.
+    let out = pcimig(&["fleet", "--html", "-", snaps[0]]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let same = dir.join("same").to_string_lossy().into_owned();
+    let out = pcimig(&["fleet", "--html", &same, "--export", &same, snaps[0]]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("same file"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -32,6 +32,8 @@ pub(super) struct Found {
     pub(super) sections: Vec<Section>,
     /// Section id → index in `sections`.
     by_id: HashMap<u32, usize>,
+    /// Ids of iterable sections whose FULL section (same entry, same id) has been read.
+    full_after_iterable: std::collections::HashSet<u32>,
     /// The PCI devices, in stream order.
     pub(super) devices: Vec<PciDeviceEntry>,
     /// Things noticed that do not stop the reader.
@@ -63,8 +65,8 @@ impl Found {
     /// is taken, except by a FULL section of the iterable section's own entry (same idstr and
     /// instance): QEMU saves an entry that has both iterative handlers and `save_state` (vfio's
     /// device state, then its config state) as START … END and then again as FULL under the same
-    /// section id (`qemu_savevm_state_complete_precopy_non_iterable`). PART/END chunks stay with
-    /// the iterable section.
+    /// section id (`qemu_savevm_state_complete_precopy_non_iterable`), once. PART/END chunks stay
+    /// with the iterable section.
     fn start_section(&mut self, cur: &Cursor<'_>, mut sec: Section) -> Result<Section, StreamError> {
         if self.sections.len() >= MAX_SECTIONS {
             return Err(cur.err(
@@ -81,7 +83,7 @@ impl Found {
                 && t.idstr == sec.idstr
                 && t.instance_id == sec.instance_id
         });
-        if taken.is_some() && !full_of_iterable {
+        if taken.is_some() && !(full_of_iterable && self.full_after_iterable.insert(id)) {
             return Err(cur
                 .err(
                     ErrorKind::Malformed,

@@ -243,6 +243,11 @@ fn request(a: &CheckArgs) -> Result<Request, CheckError> {
             "--saved and --dest both read standard input (`-`); at most one can".into(),
         ));
     }
+    if a.html.as_deref().is_some_and(|h| h.as_os_str() == "-") {
+        return Err(CheckError::Options(
+            "--html -: the report already goes to standard output; give the page a file name".into(),
+        ));
+    }
     if a.emulated {
         emulated_request(a).map(Request::Emulated)
     } else {
@@ -250,11 +255,26 @@ fn request(a: &CheckArgs) -> Result<Request, CheckError> {
     }
 }
 
+/// The files `--saved` and `--dest` read (the SRC as given and its path without a scheme or
+/// selector), which an output must not replace.
+fn input_files(a: &CheckArgs) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for raw in [&a.saved, &a.dest] {
+        files.push(std::path::PathBuf::from(raw));
+        if let Some(text) = raw.to_str() {
+            let spec = pcimig::source::SourceSpec::parse(text);
+            if !matches!(spec.scheme.as_deref(), Some("sysfs" | "vfio")) {
+                files.push(spec.path.into());
+            }
+        }
+    }
+    files
+}
+
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let out = request(&args).and_then(|r| check::run(&r))?;
     if let Some(path) = &args.html {
-        let inputs = [std::path::Path::new(&args.saved), std::path::Path::new(&args.dest)];
-        super::output::write_output(path, report_html::check_page(&out).as_bytes(), &inputs)?;
+        super::output::write_output(path, report_html::check_page(&out).as_bytes(), &input_files(&args))?;
     }
     if args.json {
         output::print_json(&out)?;

@@ -29,7 +29,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<u8> {
         std::fs::create_dir_all(&dir)?;
         for (name, bytes) in demo::derive_files(&h100) {
             super::write_atomic(&dir.join(name), &bytes)?;
-            println!("wrote {}", super::output::path_text(&dir.join(name)));
+            super::output::print_text(&format!("wrote {}\n", dir.join(name).display()))?;
         }
         return Ok(0);
     }

@@ -46,6 +46,10 @@ pub struct FleetArgs {
 }
 
 pub fn run(args: FleetArgs) -> anyhow::Result<u8> {
+    if let Err(e) = check_outputs(&args) {
+        eprintln!("pcimig: error: {e}");
+        return Ok(EXIT_UNDECIDED);
+    }
     let fallback = match &args.qemu {
         Some(v) => Some(QemuVersion::parse(v).map_err(|e| anyhow!("--qemu: {e}"))?),
         None => None,
@@ -94,6 +98,24 @@ pub fn run(args: FleetArgs) -> anyhow::Result<u8> {
         output::print_text(&fleet::fleet_text(&report))?;
     }
     Ok(EXIT_PASS)
+}
+
+/// `--export` and `--html` are files of their own: not standard output (the report goes
+/// there), not the same file.
+fn check_outputs(args: &FleetArgs) -> Result<(), String> {
+    for (opt, path) in [("--export", &args.export), ("--html", &args.html)] {
+        if path.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+            return Err(format!(
+                "{opt} -: the report already goes to standard output; give a file name"
+            ));
+        }
+    }
+    if let (Some(e), Some(h)) = (&args.export, &args.html) {
+        if e == h {
+            return Err(format!("--export and --html name the same file ({})", path_text(e)));
+        }
+    }
+    Ok(())
 }
 
 /// The report's groups and matrix as the HTML page draws them.

@@ -104,7 +104,7 @@ pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
 
 /// Write to stdout. A reader that has gone (`pcimig … | head`) is not an error: the rest of
 /// the output is dropped and the command still ends with its own exit code.
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
@@ -116,7 +116,7 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 
 /// Write `data` to `path` atomically (see [`write_output`]); no input to protect.
 pub fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    write_output(path, data, &[])
+    write_output::<&Path>(path, data, &[])
 }
 
 /// Write an output file: `-` is standard output; otherwise `path` must be absent or a regular
@@ -128,13 +128,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
 /// The data goes to a temporary file created exclusively (`O_EXCL`, an unpredictable name) in
 /// the target's directory, is flushed to disk, renamed over `path`, and the directory is
 /// flushed; on any failure the temporary file is removed and `path` is untouched.
-pub fn write_output(path: &Path, data: &[u8], inputs: &[&Path]) -> anyhow::Result<()> {
+pub fn write_output<P: AsRef<Path>>(path: &Path, data: &[u8], inputs: &[P]) -> anyhow::Result<()> {
     if path.as_os_str() == "-" {
-        let mut out = std::io::stdout().lock();
-        out.write_all(data)
-            .and_then(|()| out.flush())
-            .context("writing standard output")?;
-        return Ok(());
+        return write_stdout(data);
     }
     let shown = path_text(path);
     let existing = check_target(path, &shown)?;
@@ -193,8 +189,8 @@ fn check_target(path: &Path, shown: &str) -> anyhow::Result<Option<std::fs::Meta
 }
 
 /// Refuse an output that is one of the inputs (same device and inode).
-fn refuse_input(out: &std::fs::Metadata, inputs: &[&Path], shown: &str) -> anyhow::Result<()> {
-    for input in inputs {
+fn refuse_input<P: AsRef<Path>>(out: &std::fs::Metadata, inputs: &[P], shown: &str) -> anyhow::Result<()> {
+    for input in inputs.iter().map(AsRef::as_ref) {
         if let Ok(m) = std::fs::metadata(input) {
             if (m.dev(), m.ino()) == (out.dev(), out.ino()) {
                 bail!(

@@ -115,21 +115,29 @@ fn build_snapshot(args: &SnapshotArgs) -> Result<Snapshot, SnapshotError> {
     Ok(Snapshot::new(Some(source), host, devices))
 }
 
+/// The files `--from` reads, which `--out` must not replace: each PATH (and FILE of
+/// `FILE@BDF`), and the files of a directory.
+fn from_files(from: &[String]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for f in from {
+        let file = f.rsplit_once('@').map_or(f.as_str(), |(file, _)| file);
+        for p in [f.as_str(), file] {
+            let p = PathBuf::from(p);
+            if let Ok(entries) = std::fs::read_dir(&p) {
+                files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+            }
+            files.push(p);
+        }
+    }
+    files
+}
+
 fn write(args: &SnapshotArgs, s: &Snapshot) -> anyhow::Result<u8> {
     let text = s.to_json();
     match &args.out {
-        None => {
-            use std::io::Write;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
-        }
+        None => super::output::write_stdout(text.as_bytes())?,
         Some(path) => {
-            // Never over one of the dumps the snapshot was built from (`FILE@BDF` names FILE).
-            let inputs: Vec<&std::path::Path> = args
-                .from
-                .iter()
-                .flat_map(|f| [f.as_str(), f.rsplit_once('@').map_or(f.as_str(), |(file, _)| file)])
-                .map(std::path::Path::new)
-                .collect();
+            let inputs = from_files(&args.from);
             if let Err(e) = super::output::write_output(path, text.as_bytes(), &inputs) {
                 eprintln!("pcimig: error: {e:#}");
                 return Ok(super::EXIT_UNDECIDED);

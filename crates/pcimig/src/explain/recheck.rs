@@ -204,9 +204,10 @@ fn from_outcome(mode: &'static str, out: Outcome, idstr: Option<&str>) -> Rechec
     r
 }
 
-/// The failures a check found beside config bytes: the machine-type refusal, failing ROM blocks.
+/// The failures a check found beside config bytes: a refusal (machine type, section version),
+/// failing ROM blocks.
 fn refusal_and_rom_failures(refusal: Option<&String>, roms: &[RomLength]) -> Vec<String> {
-    let mut other: Vec<String> = refusal.iter().map(|r| format!("machine type: {r}")).collect();
+    let mut other: Vec<String> = refusal.iter().map(|r| format!("refused: {r}")).collect();
     other.extend(
         roms.iter()
             .filter(|r| r.fails())

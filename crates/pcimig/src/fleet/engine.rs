@@ -289,7 +289,20 @@ fn realize(d: &FleetDevice, p: Placement, policy: Option<bool>) -> Realized {
     src.bar_sizes = d.bar_sizes;
     match destination_device(&req, &src, (p.slot, p.machine)) {
         Ok(dev) => Realized::Device(Box::new(dev.space)),
-        Err(e) => Realized::Skipped(e.to_string()),
+        Err(e) => Realized::Skipped(skip_reason(&e)),
+    }
+}
+
+/// Why realize refused a device, without the device's name (the report names it; devices with
+/// the same inputs share the reason).
+fn skip_reason(e: &crate::check::CheckError) -> String {
+    use crate::check::CheckError;
+    match e {
+        CheckError::Realize { error, .. } => format!("QEMU would not realize this device as vfio-pci: {error}"),
+        CheckError::KernelLayer { error, .. } => {
+            format!("the host kernel's vfio-pci layer would not present this device to QEMU: {error}")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -594,9 +607,22 @@ mod reuse_tests {
             ..FleetOptions::default()
         };
         let json = |max| serde_json::to_string(&run_inner(&devices, &opts, &|_, _| {}, max).unwrap()).unwrap();
+
         let all = json(0);
         for max in [1, 3, Seen::MAX] {
             assert_eq!(json(max), all, "bound {max}");
+        }
+        // Devices vfio-pci refuses (a bridge's header type), several with the same inputs: each
+        // skipped device is named, and a shared reason names none.
+        let mut bridges = devices.clone();
+        for d in &mut bridges {
+            d.config[0x0e] = 0x01;
+        }
+        let report = run_inner(&bridges, &opts, &|_, _| {}, Seen::MAX).unwrap();
+        assert_eq!(report.skipped.len(), bridges.len());
+        for (s, d) in report.skipped.iter().zip(&bridges) {
+            assert_eq!(s.device, d.name);
+            assert!(!s.reason.contains(".json#"), "a reason names no device: {}", s.reason);
         }
     }
 }
