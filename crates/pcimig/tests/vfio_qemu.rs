@@ -846,8 +846,13 @@ fn a_real_vfio_stream_is_read_and_checked() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(v["qemu_line"].as_str(), Some(line.as_str()));
 
-    // explain on QEMU's line with the real stream and the destination: the register named, and
-    // the re-run check's first offset is QEMU's.
+    explain_names_the_vsc_byte(&dir, &mig, &dest, &line);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// explain on QEMU's `line` with the real stream and the destination: the register named, and
+/// the re-run check's first offset is QEMU's.
+fn explain_names_the_vsc_byte(dir: &Path, mig: &Path, dest: &Path, line: &str) {
     let log = dir.join("qemu.log");
     let text = format!(
         "qemu-system-x86_64: {line}\nqemu-system-x86_64: error while loading state for instance 0x0 of device \
@@ -858,9 +863,9 @@ fn a_real_vfio_stream_is_read_and_checked() {
         .arg("explain")
         .arg(&log)
         .arg("--stream")
-        .arg(&mig)
+        .arg(mig)
         .arg("--dest")
-        .arg(&dest)
+        .arg(dest)
         .arg("--json")
         .output()
         .unwrap();
@@ -875,5 +880,4 @@ fn a_real_vfio_stream_is_read_and_checked() {
         "{e}"
     );
     assert_eq!(e["recheck"]["first_offset"], e["bad_config"]["offset"], "{e}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
