@@ -13,10 +13,6 @@ use pcimig::fleet::{self, device_request, FleetOptions};
 use pcimig::source::ConfigSource;
 use std::time::Instant;
 
-/// The CLI's allocator (`src/main.rs`), so the figures are what `pcimig fleet` gets.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);

@@ -9,12 +9,6 @@ mod cli;
 #[allow(unused_imports)]
 use pcimig as _;
 
-/// mimalloc: `fleet` realizes config spaces on worker threads and frees them on the main
-/// thread, which makes glibc's malloc grow and trim its arenas (page faults, `mprotect`) for
-/// a third of the run.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {
