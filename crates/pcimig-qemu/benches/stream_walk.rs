@@ -21,17 +21,7 @@ const PAGE: u64 = 4096;
 /// (a continued zero page or a continued whole page), then an e1000 section.
 fn ram_stream(guest: u64, zero: bool) -> Vec<u8> {
     let mut b = StreamBuilder::new("pc-q35-10.0");
-    let id = b.alloc_id();
-    let mut raw = vec![0x01];
-    raw.extend_from_slice(&id.to_be_bytes());
-    raw.push(3);
-    raw.extend_from_slice(b"ram");
-    raw.extend_from_slice(&0u32.to_be_bytes());
-    raw.extend_from_slice(&4u32.to_be_bytes());
-    raw.extend_from_slice(&(guest | 0x04).to_be_bytes());
-    raw.push(6);
-    raw.extend_from_slice(b"pc.ram");
-    raw.extend_from_slice(&guest.to_be_bytes());
+    let (id, mut raw) = b.ram_start(guest);
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for p in 0..guest / PAGE {
         let named = if p == 0 { 0 } else { 0x20 };

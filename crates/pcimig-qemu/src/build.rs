@@ -15,6 +15,7 @@
 //! ```
 
 use crate::stream::{section_type as st, vfio_flag};
+
 use serde_json::{json, Value};
 
 /// Builds a stream: header and configuration on creation, sections in call order, then EOF
@@ -220,17 +221,30 @@ impl StreamBuilder {
         id
     }
 
+    /// The start of a RAM section written by hand: a new section id, the START header of "ram"
+    /// version 4 and the MEM_SIZE record listing one block "pc.ram" of `block` bytes. The
+    /// caller appends page records, EOS and the footer. Returns the id and the bytes (not yet
+    /// in the stream: append them with [`StreamBuilder::raw`]).
+    pub fn ram_start(&mut self, block: u64) -> (u32, Vec<u8>) {
+        let id = self.alloc_id();
+        let mut raw = vec![st::START];
+        raw.extend_from_slice(&id.to_be_bytes());
+        put_str(&mut raw, "ram");
+        raw.extend_from_slice(&0u32.to_be_bytes());
+        raw.extend_from_slice(&4u32.to_be_bytes()); // RAM_SECTION_VERSION
+        raw.extend_from_slice(&(block | 0x04).to_be_bytes());
+        put_str(&mut raw, "pc.ram");
+        raw.extend_from_slice(&block.to_be_bytes());
+        (id, raw)
+    }
+
     /// A RAM section ("ram", version 4) for one block "pc.ram" of 1 MiB: START with the block
     /// list and a data page for each address in `pages` (the first without CONTINUE), a zero
     /// page, EOS; then END with EOS. Returns the section id.
     pub fn ram_section(&mut self, pages: &[u64]) -> u32 {
         let ps = self.page_size;
-        let id = self.alloc_id();
-        let block = 1u64 << 20;
-        self.header(st::START, id, "ram", 0, 4);
-        self.buf.extend_from_slice(&(block | 0x04).to_be_bytes());
-        put_str(&mut self.buf, "pc.ram");
-        self.buf.extend_from_slice(&block.to_be_bytes());
+        let (id, start) = self.ram_start(1 << 20);
+        self.buf.extend_from_slice(&start);
         self.buf.extend_from_slice(&0x10u64.to_be_bytes());
         self.footer(id);
         self.header(st::PART, id, "", 0, 0);

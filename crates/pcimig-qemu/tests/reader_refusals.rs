@@ -114,18 +114,8 @@ fn a_vmdesc_over_the_limit_says_so() {
 /// the offset of the page after the runs.
 fn ram_runs(zeros: usize, pages: usize, bad: bool) -> (Vec<u8>, u64) {
     let mut b = StreamBuilder::new("pc-q35-10.0");
-    let id = b.alloc_id();
     let block = 1u64 << 32;
-    let mut raw = vec![0x01];
-    raw.extend_from_slice(&id.to_be_bytes());
-    raw.push(3);
-    raw.extend_from_slice(b"ram");
-    raw.extend_from_slice(&0u32.to_be_bytes());
-    raw.extend_from_slice(&4u32.to_be_bytes());
-    raw.extend_from_slice(&(block | 0x04).to_be_bytes());
-    raw.push(6);
-    raw.extend_from_slice(b"pc.ram");
-    raw.extend_from_slice(&block.to_be_bytes());
+    let (id, mut raw) = b.ram_start(block);
     raw.extend_from_slice(&0x02u64.to_be_bytes());
     raw.push(6);
     raw.extend_from_slice(b"pc.ram");

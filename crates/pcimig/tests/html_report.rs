@@ -359,6 +359,20 @@ fn a_256_byte_space_is_a_16_by_16_map_with_values() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The fleet matrix's cells in the rendered DOM: `(from, to, pass)`.
+fn matrix_cells(dom: &str) -> Vec<(String, String, String)> {
+    tags(dom, "td")
+        .into_iter()
+        .filter_map(|t| {
+            Some((
+                t.get("data-from")?.clone(),
+                t.get("data-to")?.clone(),
+                t.get("data-pass")?.clone(),
+            ))
+        })
+        .collect()
+}
+
 #[test]
 fn the_fleet_matrix_draws_every_pair_of_the_same_kind() {
     let Some(chromium) = chromium() else { return };
@@ -383,16 +397,7 @@ fn the_fleet_matrix_draws_every_pair_of_the_same_kind() {
     let html = dir.join("fleet.html");
     std::fs::write(&html, pcimig::report_html::fleet_page(&view)).unwrap();
     let dom = run_chromium(&chromium, &html, "--dump-dom", &dir);
-    let pairs: Vec<(String, String, String)> = tags(&dom, "td")
-        .into_iter()
-        .filter_map(|t| {
-            Some((
-                t.get("data-from")?.clone(),
-                t.get("data-to")?.clone(),
-                t.get("data-pass")?.clone(),
-            ))
-        })
-        .collect();
+    let pairs = matrix_cells(&dom);
     let want: Vec<(String, String, String)> = view
         .matrix
         .iter()
@@ -441,16 +446,7 @@ fn fleet_html_over_the_example_snapshots_draws_the_json_matrix() {
         .collect();
     want.sort();
     let dom = run_chromium(&chromium, &html, "--dump-dom", &dir);
-    let mut got: Vec<(String, String, String)> = tags(&dom, "td")
-        .into_iter()
-        .filter_map(|t| {
-            Some((
-                t.get("data-from")?.clone(),
-                t.get("data-to")?.clone(),
-                t.get("data-pass")?.clone(),
-            ))
-        })
-        .collect();
+    let mut got = matrix_cells(&dom);
     got.sort();
     assert_eq!(got, want);
     // The two vGPU hosts are one group that takes its own VMs; the passthrough GPUs (their own
