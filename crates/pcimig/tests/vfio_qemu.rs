@@ -590,6 +590,9 @@ static RUN_ID: AtomicUsize = AtomicUsize::new(0);
 /// `version`: the QEMU version the harness runs, when not pcimig's default (`--dest-qemu`).
 fn run_cases(h: &Harness, cases: &[DiffCase], workers: usize, version: Option<&str>) -> Vec<Outcome> {
     let _one_at_a_time = QEMU_RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(first) = cases.first() {
+        warm_up(h, &first.case);
+    }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Outcome>>> = Mutex::new((0..cases.len()).map(|_| None).collect());
     let root = std::env::temp_dir().join(format!(
@@ -627,6 +630,16 @@ fn run_cases(h: &Harness, cases: &[DiffCase], workers: usize, version: Option<&s
         .into_iter()
         .map(|o| o.expect("every case ran"))
         .collect()
+}
+
+/// How long the warm-up run may take.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Start QEMU once with a long timeout before a suite, its result unused: the first start of a
+/// QEMU (11.1 through its own loader and libraries, read from disk the first time) can take
+/// longer than the cases' short timeout on a busy machine, which would look like a hang.
+fn warm_up(h: &Harness, case: &Case) {
+    let _ = h.clone().with_timeout(WARM_UP_TIMEOUT).run(case);
 }
 
 /// Print the agreement figure and every disagreement (grouped by QEMU's and pcimig's verdict
