@@ -2,6 +2,8 @@
 //! the JSON schema, and clear errors for bad input. Expectations come from the data we write
 //! and QEMU's rules, not from the tool's own output.
 
+use pcimig_config::CapId;
+use pcimig_testkit::Phys;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -34,16 +36,12 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     p.to_string_lossy().to_string()
 }
 
-/// A minimal physical endpoint with one VSC at 0x40 (length 0x10) and nothing after it.
+/// A minimal physical endpoint with one VSC at 0x40 (length 0x10) and nothing after it, its
+/// payload byte at 0x45 `payload_byte`.
 fn vsc_device(payload_byte: u8) -> Vec<u8> {
-    let mut c = vec![0u8; 256];
-    c[0..4].copy_from_slice(&[0xde, 0x10, 0x30, 0x23]);
-    c[0x0b] = 0x03;
-    c[0x06] = 0x10;
-    c[0x34] = 0x40;
-    c[0x40..0x43].copy_from_slice(&[0x09, 0x00, 0x10]);
-    c[0x45] = payload_byte;
-    c
+    Phys::new(256)
+        .cap(0x40, CapId::Vndr, &[0x10, 0, 0, payload_byte])
+        .build()
 }
 
 #[test]

@@ -14,6 +14,8 @@
 //! (.ci/install-deps installs Debian's `chromium`).
 
 use pcimig::report_html::{ByteClass, FleetMatrixView, MISMATCH_COLOUR};
+use pcimig_config::CapId;
+use pcimig_testkit::Phys;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -314,16 +316,12 @@ fn with_skip_vsc_check_off_the_vsc_payload_is_checked_and_its_differences_marked
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A 256-byte endpoint with one Vendor Specific capability at 0x40 (length 0x10).
+/// A 256-byte endpoint with one Vendor Specific capability at 0x40 (length 0x10) whose payload
+/// byte at 0x45 is `payload_byte`.
 fn vsc_device(payload_byte: u8) -> Vec<u8> {
-    let mut c = vec![0u8; 256];
-    c[0..4].copy_from_slice(&[0xde, 0x10, 0x30, 0x23]);
-    c[0x0b] = 0x03;
-    c[0x06] = 0x10;
-    c[0x34] = 0x40;
-    c[0x40..0x43].copy_from_slice(&[0x09, 0x00, 0x10]);
-    c[0x45] = payload_byte;
-    c
+    Phys::new(256)
+        .cap(0x40, CapId::Vndr, &[0x10, 0, 0, payload_byte])
+        .build()
 }
 
 #[test]
