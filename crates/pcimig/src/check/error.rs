@@ -9,6 +9,11 @@ use pcimig_vfio::{KernelLayerError, VfioError};
 use std::path::PathBuf;
 use thiserror::Error;
 
+/// What [`CheckError::Realize`] says.
+const REALIZE_REFUSED: &str = "QEMU would not realize this device as vfio-pci";
+/// What [`CheckError::KernelLayer`] says.
+const KERNEL_LAYER_REFUSED: &str = "the host kernel's vfio-pci layer would not present this device to QEMU";
+
 /// Why a check could not decide (exit code 2).
 #[derive(Debug, Error)]
 pub enum CheckError {
@@ -16,7 +21,7 @@ pub enum CheckError {
     #[error(transparent)]
     Source(#[from] SourceError),
     /// QEMU would not realize the device on that side.
-    #[error("{side} ({origin}): QEMU would not realize this device as vfio-pci: {error}")]
+    #[error("{side} ({origin}): {}: {error}", REALIZE_REFUSED)]
     Realize {
         /// `saved` or `dest`.
         side: &'static str,
@@ -28,7 +33,8 @@ pub enum CheckError {
     },
     /// The host kernel's vfio-pci layer would not present the device on that side.
     #[error(
-        "{side} ({origin}): the host kernel's vfio-pci layer would not present this device to QEMU (with --kernel-layer off the bytes are taken as what QEMU reads): {error}"
+        "{side} ({origin}): {} (with --kernel-layer off the bytes are taken as what QEMU reads): {error}",
+        KERNEL_LAYER_REFUSED
     )]
     KernelLayer {
         /// `saved` or `dest`.
@@ -125,4 +131,16 @@ pub enum CheckError {
         /// PCI devices in the destination stream.
         dest_devices: usize,
     },
+}
+
+impl CheckError {
+    /// The error without the side and SRC it names (for a report that names the device
+    /// itself, and shares the reason between devices with the same inputs).
+    pub fn reason(&self) -> String {
+        match self {
+            CheckError::Realize { error, .. } => format!("{REALIZE_REFUSED}: {error}"),
+            CheckError::KernelLayer { error, .. } => format!("{KERNEL_LAYER_REFUSED}: {error}"),
+            other => other.to_string(),
+        }
+    }
 }

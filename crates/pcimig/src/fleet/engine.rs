@@ -289,20 +289,8 @@ fn realize(d: &FleetDevice, p: Placement, policy: Option<bool>) -> Realized {
     src.bar_sizes = d.bar_sizes;
     match destination_device(&req, &src, (p.slot, p.machine)) {
         Ok(dev) => Realized::Device(Box::new(dev.space)),
-        Err(e) => Realized::Skipped(skip_reason(&e)),
-    }
-}
-
-/// Why realize refused a device, without the device's name (the report names it; devices with
-/// the same inputs share the reason).
-fn skip_reason(e: &crate::check::CheckError) -> String {
-    use crate::check::CheckError;
-    match e {
-        CheckError::Realize { error, .. } => format!("QEMU would not realize this device as vfio-pci: {error}"),
-        CheckError::KernelLayer { error, .. } => {
-            format!("the host kernel's vfio-pci layer would not present this device to QEMU: {error}")
-        }
-        other => other.to_string(),
+        // Without the device's name: devices with the same inputs share the reason.
+        Err(e) => Realized::Skipped(e.reason()),
     }
 }
 
