@@ -11,6 +11,7 @@ mod fleet_common;
 use pcimig::check::vfio::{destination_device, placement, VfioRequest};
 use pcimig::fleet::{self, device_request, FleetOptions};
 use pcimig::source::ConfigSource;
+use pcimig_config::regs::{PCI_CACHE_LINE_SIZE, PCI_INTERRUPT_LINE};
 use std::time::Instant;
 
 fn main() {
@@ -52,8 +53,8 @@ fn generated(devices: &[pcimig::fleet::FleetDevice]) {
 fn distinct(mut distinct: Vec<pcimig::fleet::FleetDevice>) {
     let n = distinct.len();
     for (i, d) in distinct.iter_mut().enumerate() {
-        d.config[0x0c] = i as u8;
-        d.config[0x3c] = (i >> 8) as u8;
+        d.config[PCI_CACHE_LINE_SIZE] = i as u8;
+        d.config[PCI_INTERRUPT_LINE] = (i >> 8) as u8;
     }
     let t = Instant::now();
     let u = fleet::run(&distinct, &FleetOptions::default()).unwrap();

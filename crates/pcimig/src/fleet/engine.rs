@@ -560,6 +560,10 @@ mod tests {
 mod reuse_tests {
     use super::*;
     use crate::fleet::GroupBy;
+    use pcimig_config::regs;
+
+    /// The first byte of the H100's Device Serial Number (its DSN capability at 0x2f0).
+    const H100_DSN_SERIAL: usize = 0x2f4;
 
     /// Hosts with the same config and others with unique serial numbers, over two QEMU
     /// versions: whatever the bound on kept realizes (0: only a batch's own duplicates are
@@ -572,7 +576,7 @@ mod reuse_tests {
             .map(|i| {
                 let mut config = h100.to_vec();
                 if i % 3 == 0 {
-                    config[0x2f4] = i as u8; // a serial number of its own
+                    config[H100_DSN_SERIAL] = i as u8; // a serial number of its own
                 }
                 FleetDevice {
                     name: format!("s{i}.json#0000:3b:00.0"),
@@ -604,7 +608,7 @@ mod reuse_tests {
         // skipped device is named, and a shared reason names none.
         let mut bridges = devices.clone();
         for d in &mut bridges {
-            d.config[0x0e] = 0x01;
+            d.config[regs::PCI_HEADER_TYPE] = regs::PCI_HEADER_TYPE_BRIDGE;
         }
         let report = run_inner(&bridges, &opts, &|_, _| {}, Seen::MAX).unwrap();
         assert_eq!(report.skipped.len(), bridges.len());
