@@ -4,6 +4,7 @@
 //! of page payloads, costs no read at all), positioned reads that bypass the buffer, and the
 //! big-endian decoding both use. Every error names the stream offset it happened at.
 
+use super::ram_ahead::SharedSource;
 use crate::error::{ErrorKind, StreamError};
 use std::io;
 
@@ -61,6 +62,8 @@ pub(crate) struct Cursor<'a> {
     win_start: u64,
     /// Bytes of `buf` that hold stream bytes.
     win_len: usize,
+    /// The source again, shareable with a worker thread (the walk of [`crate::Stream::open`]).
+    shared: Option<SharedSource>,
 }
 
 impl<'a> Cursor<'a> {
@@ -73,7 +76,19 @@ impl<'a> Cursor<'a> {
             buf: Vec::new(),
             win_start: 0,
             win_len: 0,
+            shared: None,
         }
+    }
+
+    /// Let a long RAM walk share `src`, the cursor's source, with a worker thread
+    /// ([`super::ram_ahead`]).
+    pub(crate) fn with_shared_source(mut self, src: SharedSource) -> Self {
+        self.shared = Some(src);
+        self
+    }
+
+    pub(crate) fn shared_source(&self) -> Option<&SharedSource> {
+        self.shared.as_ref()
     }
 
     pub(crate) fn pos(&self) -> u64 {

@@ -2,9 +2,9 @@
 //!
 //! One job per file: `format` (the stream format's values), `cursor` (the big-endian reader),
 //! `section` (the walk: header, sections, footers, commands, EOF), `configuration`, `full` (FULL
-//! sections and the PCI device in each), `ram`, `vfio`, `pci_state` (the config size of a
-//! PCIDevice state), `scan` (footer and vmdesc searches), `vmdesc` (the vmdesc JSON), `entries`
-//! (sections and PCI device entries).
+//! sections and the PCI device in each), `ram`, `ram_ahead` (a long RAM walk on two cores),
+//! `vfio`, `pci_state` (the config size of a PCIDevice state), `scan` (footer and vmdesc
+//! searches), `vmdesc` (the vmdesc JSON), `entries` (sections and PCI device entries).
 
 mod configuration;
 mod cursor;
@@ -13,6 +13,7 @@ mod format;
 mod full;
 mod pci_state;
 mod ram;
+mod ram_ahead;
 mod scan;
 mod section;
 mod vfio;
@@ -25,19 +26,29 @@ pub use ram::RamBlock;
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::MAX_FIELD_BYTES;
 use configuration::StreamFormat;
-use cursor::{Cursor, ReadAt};
+use cursor::Cursor;
 use entries::name_devices;
 use format::RAM_IDSTR;
 use pcimig_config::PciDeviceState;
+use ram_ahead::SharedSource;
 use section::{Found, Walker};
 use std::path::Path;
+use std::sync::Arc;
+
+/// Whether a long RAM walk may use a second core ([`ram_ahead`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    TwoCores,
+    #[cfg_attr(not(test), allow(dead_code))]
+    OneCore,
+}
 
 /// A parsed migration stream: sections, PCI devices, machine type. The walk happens in
 /// [`Stream::open`], in [`READ_CHUNK`](crate::limits::READ_CHUNK) reads; RAM pages are skipped,
 /// never kept, so memory stays bounded whatever the stream size. Config bytes are read on demand by [`Stream::read_config`].
 pub struct Stream {
     path: String,
-    src: Box<dyn ReadAt + Send + Sync>,
+    src: SharedSource,
     len: u64,
     format: StreamFormat,
     vmdesc: Option<VmdescInfo>,
@@ -82,18 +93,29 @@ impl Stream {
         let file =
             std::fs::File::open(p).map_err(|e| StreamError::new(&name, ErrorKind::Io, format!("cannot open: {e}")))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(meta.len());
-        Self::parse(name, Box::new(file), len)
+        Self::parse(name, Arc::new(file), len, Walk::TwoCores)
     }
 
     /// Walk a stream held in memory (tests, fuzzing). `name` is used in messages.
     pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Result<Stream, StreamError> {
         let len = bytes.len() as u64;
-        Self::parse(name.into(), Box::new(bytes), len)
+        Self::parse(name.into(), Arc::new(bytes), len, Walk::TwoCores)
+    }
+
+    /// [`Stream::from_bytes`] walked on one thread only (tests compare the two walks).
+    #[cfg(test)]
+    pub(crate) fn from_bytes_one_core(name: &str, bytes: Vec<u8>) -> Result<Stream, StreamError> {
+        let len = bytes.len() as u64;
+        Self::parse(name.into(), Arc::new(bytes), len, Walk::OneCore)
     }
 
     /// Walk the stream, then name its devices.
-    fn parse(path: String, src: Box<dyn ReadAt + Send + Sync>, len: u64) -> Result<Stream, StreamError> {
-        let walker = Walker::walk(Cursor::new(src.as_ref(), &path, len))?;
+    fn parse(path: String, src: SharedSource, len: u64, walk: Walk) -> Result<Stream, StreamError> {
+        let mut cursor = Cursor::new(src.as_ref(), &path, len);
+        if walk == Walk::TwoCores {
+            cursor = cursor.with_shared_source(Arc::clone(&src));
+        }
+        let walker = Walker::walk(cursor)?;
         let Walker {
             format,
             layout,

@@ -1,5 +1,6 @@
 //! The RAM section (migration/ram.c): page headers walked (runs of them parsed in memory from
-//! the reader's buffer), page payloads skipped, never decoded or kept;
+//! the reader's buffer, zero pages 16 at a time, or skipped where the second core checked them:
+//! [`super::ram_ahead`]), page payloads skipped, never decoded or kept;
 //! the RAM block list (every block's idstr and length) kept as [`RamBlock`]s.
 
 use super::configuration::StreamFormat;
@@ -8,6 +9,7 @@ use super::format::{
     MAPPED_RAM_HDR_VERSION, RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS, RAM_SAVE_FLAG_HOOK, RAM_SAVE_FLAG_MEM_SIZE,
     RAM_SAVE_FLAG_MULTIFD_FLUSH, RAM_SAVE_FLAG_PAGE, RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO,
 };
+use super::ram_ahead::{RamAhead, Step};
 use crate::error::{ErrorKind, StreamError};
 use crate::limits::MAX_RAM_BLOCKS;
 use serde::Serialize;
@@ -30,10 +32,20 @@ pub struct RamBlock {
 /// One chunk of the RAM section (ram_load_precopy): be64 page headers (the page address, with
 /// RAM_SAVE_FLAG_* in the bits below the page size) and what each carries, until
 /// RAM_SAVE_FLAG_EOS.
-pub(super) fn ram_load_precopy(cur: &mut Cursor<'_>, format: &StreamFormat) -> Result<(), StreamError> {
+/// `ahead`: the second core's share of a long walk ([`RamAhead`]), started here when the walk
+/// meets its first long RAM chunk.
+pub(super) fn ram_load_precopy(
+    cur: &mut Cursor<'_>,
+    format: &StreamFormat,
+    ahead: &mut Option<RamAhead>,
+) -> Result<(), StreamError> {
     let ps = format.page_size;
+    let zero_run = ZeroRun::new(ps);
+    if ahead.is_none() {
+        *ahead = RamAhead::start(cur, ps);
+    }
     loop {
-        skip_buffered_pages(cur, ps);
+        skip_buffered_pages(cur, &zero_run, ahead.as_mut());
         let off = cur.pos();
         let word = cur.be64("RAM page header")?;
         let flags = word & (ps - 1);
@@ -70,25 +82,114 @@ const ZERO_CONTINUED: u64 = RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_CONTINUE;
 /// RAM_SAVE_FLAG_PAGE with RAM_SAVE_FLAG_CONTINUE: a whole page of the previous page's block.
 const PAGE_CONTINUED: u64 = RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_CONTINUE;
 
-/// The bulk of a RAM chunk, parsed in memory from the cursor's buffer: consecutive zero pages
-/// (fill byte 0) and whole pages of the previous page's block, the two records ram_save writes
-/// for nearly every page. Stops, without consuming it, at any other record, at a zero page
-/// with another fill byte, at a page the file is too short for, and where the buffer ends (a
-/// page's payload may run past it: it is skipped, not read); the general path of
+/// The bulk of a RAM chunk, parsed in memory from the cursor's buffer by [`fast_records`]; where
+/// the second core has already checked a run of such records starting exactly at the walk's
+/// position ([`RamAhead`]), the walk jumps to the run's end. Stops, without consuming it, at
+/// any record [`fast_records`] does not take and where the buffer ends; the general path of
 /// [`ram_load_precopy`] takes over there, so every error keeps its offset.
-fn skip_buffered_pages(cur: &mut Cursor<'_>, page_size: u64) {
-    let buf = cur.buffered();
-    let left = cur.remaining();
-    let whole_page = PAGE_HEADER_LEN + page_size;
-    let mut at: u64 = 0;
-    while let Some(header) = buf.get(at as usize..(at + PAGE_HEADER_LEN) as usize) {
-        match be_u64(header) & (page_size - 1) {
-            ZERO_CONTINUED if buf.get((at + PAGE_HEADER_LEN) as usize) == Some(&0) => at += PAGE_HEADER_LEN + 1,
-            PAGE_CONTINUED if at + whole_page <= left => at += whole_page,
-            _ => break,
+fn skip_buffered_pages(cur: &mut Cursor<'_>, zero_run: &ZeroRun, mut ahead: Option<&mut RamAhead>) {
+    loop {
+        let pos = cur.pos();
+        let limit = match ahead.as_deref_mut().map(|a| a.step(pos)) {
+            Some(Step::Jump(to)) if to > pos && to <= cur.len() => {
+                cur.advance(to - pos);
+                continue;
+            }
+            Some(Step::ParseUntil(limit)) => limit,
+            _ => u64::MAX,
+        };
+        let buf = cur.buffered();
+        let usable = buf.len().min(usize::try_from(limit - pos).unwrap_or(usize::MAX));
+        let n = fast_records(&buf[..usable], cur.remaining(), zero_run);
+        cur.advance(n);
+        // At (or, by a page whose payload ran past it, beyond) the limit: ask again.
+        if n == 0 || cur.pos() < limit {
+            return;
         }
     }
-    cur.advance(at);
+}
+
+/// How many bytes at the start of `buf` (a record boundary; `left` stream bytes from there on)
+/// are records the walk takes in memory: consecutive zero pages (fill byte 0) and whole pages
+/// of the previous page's block, the two records ram_save writes for nearly every page. Stops
+/// at any other record, at a zero page with another fill byte, at a page the file is too short
+/// for, and at a record whose header (or fill byte) is not whole in `buf`; a page's payload may
+/// run past `buf` (it is skipped, not read), so the result may exceed `buf.len()`.
+pub(super) fn fast_records(buf: &[u8], left: u64, zero_run: &ZeroRun) -> u64 {
+    let mut at: u64 = 0;
+    loop {
+        at += zero_run.skip(buf.get(at as usize..).unwrap_or_default());
+        match fast_record_len(buf, at, left - at.min(left), zero_run.page_size) {
+            Some(n) => at += n,
+            None => return at,
+        }
+    }
+}
+
+/// The length of the record at `buf[at..]` if [`fast_records`] takes it (`left`: stream bytes
+/// from `at` on).
+pub(super) fn fast_record_len(buf: &[u8], at: u64, left: u64, page_size: u64) -> Option<u64> {
+    let header = buf.get(at as usize..(at + PAGE_HEADER_LEN) as usize)?;
+    match be_u64(header) & (page_size - 1) {
+        ZERO_CONTINUED if buf.get((at + PAGE_HEADER_LEN) as usize) == Some(&0) => Some(ZERO_RECORD_LEN),
+        PAGE_CONTINUED if PAGE_HEADER_LEN + page_size <= left => Some(PAGE_HEADER_LEN + page_size),
+        _ => None,
+    }
+}
+
+/// Length of a zero-page record of the previous page's block: header and fill byte.
+const ZERO_RECORD_LEN: u64 = PAGE_HEADER_LEN + 1;
+/// Zero-page records [`ZeroRun::skip`] checks at once.
+const ZERO_RUN_RECORDS: usize = 16;
+/// Bytes of [`ZERO_RUN_RECORDS`] zero-page records.
+const ZERO_RUN_LEN: usize = ZERO_RUN_RECORDS * ZERO_RECORD_LEN as usize;
+
+/// The long runs of zero pages an idle guest's RAM becomes (RAM_SAVE_FLAG_ZERO |
+/// RAM_SAVE_FLAG_CONTINUE, fill byte 0, 9 bytes each), checked [`ZERO_RUN_RECORDS`] at a time
+/// without a branch per record: every record's flag bits and fill byte are compared under a
+/// mask; the page addresses are not looked at (as in the record-by-record path).
+pub(super) struct ZeroRun {
+    page_size: u64,
+    /// The bytes of a run that are compared: each record's flag bits and fill byte.
+    mask: [u8; ZERO_RUN_LEN],
+    /// What they must be: ZERO_CONTINUED in the flag bits, fill byte 0.
+    want: [u8; ZERO_RUN_LEN],
+}
+
+impl ZeroRun {
+    pub(super) fn new(page_size: u64) -> Self {
+        let mut mask = [0u8; ZERO_RUN_LEN];
+        let mut want = [0u8; ZERO_RUN_LEN];
+        for record in 0..ZERO_RUN_RECORDS {
+            let at = record * ZERO_RECORD_LEN as usize;
+            let header = at..at + PAGE_HEADER_LEN as usize;
+            mask[header.clone()].copy_from_slice(&(page_size - 1).to_be_bytes());
+            want[header].copy_from_slice(&ZERO_CONTINUED.to_be_bytes());
+            mask[at + PAGE_HEADER_LEN as usize] = 0xff;
+        }
+        ZeroRun { page_size, mask, want }
+    }
+
+    pub(super) fn page_size(&self) -> u64 {
+        self.page_size
+    }
+
+    /// How many bytes at the start of `buf` are whole runs of [`ZERO_RUN_RECORDS`] zero pages
+    /// (a multiple of [`ZERO_RUN_LEN`]); records after the last whole run are left to the
+    /// record-by-record path.
+    fn skip(&self, buf: &[u8]) -> u64 {
+        let runs = buf.chunks_exact(ZERO_RUN_LEN).take_while(|run| self.matches(run));
+        (runs.count() * ZERO_RUN_LEN) as u64
+    }
+
+    fn matches(&self, run: &[u8]) -> bool {
+        let diff = run
+            .iter()
+            .zip(&self.mask)
+            .zip(&self.want)
+            .fold(0u8, |acc, ((b, m), w)| acc | ((b & m) ^ w));
+        diff == 0
+    }
 }
 
 /// The RAM block name a page header is followed by, unless RAM_SAVE_FLAG_CONTINUE says it is

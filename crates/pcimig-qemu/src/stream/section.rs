@@ -10,6 +10,7 @@ use super::format::{
     QEMU_VM_SECTION_FOOTER, QEMU_VM_VMDESCRIPTION, RAM_IDSTR, RAM_SECTION_VERSION,
 };
 use super::ram::ram_load_precopy;
+use super::ram_ahead::RamAhead;
 use super::vfio::{is_vfio, vfio_load_state};
 use super::vmdesc::Layout;
 use crate::error::{ErrorKind, StreamError};
@@ -121,6 +122,8 @@ pub(super) struct Walker {
     pub(super) found: Found,
     /// Bounds on searches.
     pub(super) budget: Budget,
+    /// The second core's share of a long RAM walk, once started.
+    ram_ahead: Option<RamAhead>,
 }
 
 impl Walker {
@@ -138,6 +141,7 @@ impl Walker {
                 footer_scan: FOOTER_SCAN_BUDGET,
                 virtio_searches: VIRTIO_SEARCHES,
             },
+            ram_ahead: None,
         };
         w.load_configuration(&mut cur)?;
         w.sections_until_eof(&mut cur)?;
@@ -228,7 +232,7 @@ impl Walker {
                     ),
                 ));
             }
-            return ram_load_precopy(cur, &self.format);
+            return ram_load_precopy(cur, &self.format, &mut self.ram_ahead);
         }
         if is_vfio(&sec.idstr) {
             return vfio_load_state(cur);
