@@ -164,6 +164,40 @@ fn pci_list(v: &Value) -> Vec<(String, u16, u16, u16)> {
     out
 }
 
+/// What `check --emulated` takes from a destination stream: machine type, RAM blocks, every
+/// PCI device with its kind, config size, offset and config bytes, the warnings.
+fn devices_key(s: &Stream) -> String {
+    let devices: Vec<_> = s
+        .pci_devices()
+        .iter()
+        .map(|d| {
+            (
+                d.id.clone(),
+                d.kind,
+                d.config_size,
+                d.config_offset,
+                s.read_config(d).unwrap(),
+            )
+        })
+        .collect();
+    format!(
+        "{:?}\n{:?}\n{devices:?}\n{:?}\n{}",
+        s.machine_type(),
+        s.ram_blocks(),
+        s.warnings(),
+        s.eof_offset()
+    )
+}
+
+/// `Stream::open_devices` (the destination of `check --emulated`) finds what `Stream::open`
+/// finds; returns whether it jumped over RAM pages (its RAM section is shorter).
+fn devices_only_walk_agrees(whole: &Stream, file: &Path) -> bool {
+    let devices_only = Stream::open_devices(file).unwrap();
+    assert_eq!(devices_key(&devices_only), devices_key(whole), "{}", file.display());
+    let ram_len = |s: &Stream| s.sections().iter().find(|x| x.idstr == "ram").map(|x| x.body_len);
+    ram_len(&devices_only) < ram_len(whole)
+}
+
 fn check_machine(name: &str, machine: &str, devices: &[&str], expect: &[(&str, DeviceKind, usize)]) {
     if !qemu_available() {
         return;
@@ -172,6 +206,8 @@ fn check_machine(name: &str, machine: &str, devices: &[&str], expect: &[(&str, D
     let file = dir.join("vm.mig");
     let pci = save(&dir, machine, devices, &file);
     let s = Stream::open(&file).unwrap();
+    let ram_pages_jumped = devices_only_walk_agrees(&s, &file);
+    assert!(ram_pages_jumped, "{name}: the devices-only walk walked the RAM pages");
     assert!(s.machine_type().unwrap().starts_with(if machine.starts_with("q35") {
         "pc-q35-"
     } else {
@@ -454,6 +490,7 @@ fn reader_format_capabilities() {
         save_with(&dir, "q35", &devices, &f, caps);
         let s = Stream::open(&f).unwrap_or_else(|e| panic!("{caps:?}: {e}"));
         assert_eq!(key(&s), want, "{caps:?}");
+        devices_only_walk_agrees(&s, &f);
         for c in caps.iter().filter(|c| **c != "multifd" && **c != "xbzrle") {
             assert!(
                 s.capabilities().iter().any(|x| x == c),

@@ -16,6 +16,7 @@ mod ram;
 mod ram_ahead;
 mod scan;
 mod section;
+mod skip_ram;
 mod vfio;
 mod vmdesc;
 
@@ -35,12 +36,16 @@ use section::{Found, Walker};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Whether a long RAM walk may use a second core ([`ram_ahead`]).
+/// How a stream is walked.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Walk {
+    /// Everything; a long RAM walk may use a second core ([`ram_ahead`]).
     TwoCores,
+    /// Everything, on one thread (tests compare it with [`Walk::TwoCores`]).
     #[cfg_attr(not(test), allow(dead_code))]
     OneCore,
+    /// The devices: the RAM section's pages are jumped over ([`skip_ram`]).
+    DevicesOnly,
 }
 
 /// A parsed migration stream: sections, PCI devices, machine type. The walk happens in
@@ -72,7 +77,21 @@ impl Stream {
     /// Open and walk a stream file. Refuses anything that is not a regular file (pipes, FIFOs,
     /// sockets, character devices): the vmdesc is at the end, so the file must be seekable.
     pub fn open(path: impl AsRef<Path>) -> Result<Stream, StreamError> {
+        Self::open_walk(path.as_ref(), Walk::TwoCores)
+    }
+
+    /// Open a stream for its devices only (`check --emulated`'s destination: a freshly started
+    /// VM, whose RAM is as many zero pages as the guest has RAM): the RAM section's PART chunks
+    /// are jumped over, from the first to the section's END chunk found from the end of the
+    /// file; every other section is walked and checked as [`Stream::open`] does. The sections'
+    /// chunk lengths then leave out the RAM pages. When the END chunk is not found where QEMU
+    /// writes it, or the walk from it fails, the whole stream is walked ([`Stream::open`]).
+    pub fn open_devices(path: impl AsRef<Path>) -> Result<Stream, StreamError> {
         let p = path.as_ref();
+        Self::open_walk(p, Walk::DevicesOnly).or_else(|_| Self::open_walk(p, Walk::TwoCores))
+    }
+
+    fn open_walk(p: &Path, walk: Walk) -> Result<Stream, StreamError> {
         let name = p.display().to_string();
         let meta =
             std::fs::metadata(p).map_err(|e| StreamError::new(&name, ErrorKind::Io, format!("cannot open: {e}")))?;
@@ -93,7 +112,7 @@ impl Stream {
         let file =
             std::fs::File::open(p).map_err(|e| StreamError::new(&name, ErrorKind::Io, format!("cannot open: {e}")))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(meta.len());
-        Self::parse(name, Arc::new(file), len, Walk::TwoCores)
+        Self::parse(name, Arc::new(file), len, walk)
     }
 
     /// Walk a stream held in memory (tests, fuzzing). `name` is used in messages.
@@ -112,10 +131,10 @@ impl Stream {
     /// Walk the stream, then name its devices.
     fn parse(path: String, src: SharedSource, len: u64, walk: Walk) -> Result<Stream, StreamError> {
         let mut cursor = Cursor::new(src.as_ref(), &path, len);
-        if walk == Walk::TwoCores {
+        if walk != Walk::OneCore {
             cursor = cursor.with_shared_source(Arc::clone(&src));
         }
-        let walker = Walker::walk(cursor)?;
+        let walker = Walker::walk(cursor, walk == Walk::DevicesOnly)?;
         let Walker {
             format,
             layout,

@@ -11,6 +11,7 @@ use super::format::{
 };
 use super::ram::ram_load_precopy;
 use super::ram_ahead::RamAhead;
+use super::skip_ram::find_ram_end;
 use super::vfio::{is_vfio, vfio_load_state};
 use super::vmdesc::Layout;
 use crate::error::{ErrorKind, StreamError};
@@ -124,13 +125,16 @@ pub(super) struct Walker {
     pub(super) budget: Budget,
     /// The second core's share of a long RAM walk, once started.
     ram_ahead: Option<RamAhead>,
+    /// A devices-only walk: jump from the RAM section's first PART chunk to its END chunk
+    /// ([`super::skip_ram`]); cleared once tried.
+    pub(super) skip_ram: bool,
 }
 
 impl Walker {
     /// Walk a whole stream (qemu_loadvm_state): the file header, the vmdesc (read first, from
     /// the end: it delimits FULL sections), the configuration, the sections up to EOF, and what
     /// follows EOF.
-    pub(super) fn walk(mut cur: Cursor<'_>) -> Result<Walker, StreamError> {
+    pub(super) fn walk(mut cur: Cursor<'_>, skip_ram: bool) -> Result<Walker, StreamError> {
         check_file_header(&mut cur)?;
         let layout = Layout::load(&cur)?;
         let mut w = Walker {
@@ -142,6 +146,7 @@ impl Walker {
                 virtio_searches: VIRTIO_SEARCHES,
             },
             ram_ahead: None,
+            skip_ram,
         };
         w.load_configuration(&mut cur)?;
         w.sections_until_eof(&mut cur)?;
@@ -212,6 +217,12 @@ impl Walker {
                 .err(ErrorKind::Malformed, off, "PART/END chunk for a FULL section")
                 .in_section(id, &sec.idstr));
         }
+        if t == SectionType::Part && self.skip_ram && sec.idstr == RAM_IDSTR {
+            self.skip_ram = false;
+            if let Some(end) = self.ram_end(cur, id) {
+                return cur.seek_to(end, "RAM END chunk");
+            }
+        }
         let body = cur.pos();
         self.iterable(cur, &sec).map_err(|e| e.in_section(id, &sec.idstr))?;
         self.found.add_chunk(index, cur.pos() - body, false);
@@ -245,6 +256,16 @@ impl Walker {
                 sec.idstr
             ),
         ))
+    }
+
+    /// Where the devices-only walk goes on from: the RAM section's END chunk, when the stream
+    /// has a vmdesc (so where EOF is is known) and footers.
+    fn ram_end(&self, cur: &Cursor<'_>, id: u32) -> Option<u64> {
+        let eof = self.layout.info?.offset.checked_sub(1)?;
+        if self.format.footers != Some(true) {
+            return None;
+        }
+        find_ram_end(cur, cur.pos(), eof, id, self.format.page_size)
     }
 
     /// The section footer (check_section_footer): QEMU_VM_SECTION_FOOTER and the section id.
