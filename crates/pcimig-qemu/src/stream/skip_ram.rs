@@ -3,55 +3,68 @@
 //! first PART chunk of the RAM section, the walk jumps to the RAM section's END chunk, found
 //! from the end of the stream (where QEMU writes it: after every PART chunk, before the FULL
 //! sections of the devices, qemu_savevm_state_complete_precopy), and goes on from there as
-//! usual: the END chunk, every device section, EOF, the vmdesc, each checked as in a whole walk.
+//! usual: the END chunk's pages, every device section, EOF, the vmdesc, each checked as in a
+//! whole walk.
 //!
-//! Only an END chunk that is exactly RAM_SAVE_FLAG_EOS and the section's footer is taken (the
-//! pages of a guest stopped before it ran are all sent before it), found within
-//! [`END_SEARCH`] bytes of EOF, in a stream with a vmdesc and footers. Anything else, or a
-//! walk from there that fails, and [`crate::Stream::open_devices`] walks the whole stream.
+//! The END chunk is the last QEMU_VM_SECTION_END with the RAM section's id followed by a RAM
+//! page header within [`END_SEARCH`] bytes of EOF, in a stream with a vmdesc and footers. When
+//! there is none, or the walk from it fails, [`crate::Stream::open_devices`] walks the whole
+//! stream.
 
-use super::cursor::{be_u32, be_u64, Cursor};
-use super::format::{QEMU_VM_SECTION_END, QEMU_VM_SECTION_FOOTER, RAM_SAVE_FLAG_EOS};
+use super::cursor::{be_u64, Cursor};
+use super::format::{
+    QEMU_VM_SECTION_END, RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS, RAM_SAVE_FLAG_MULTIFD_FLUSH, RAM_SAVE_FLAG_PAGE,
+    RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO,
+};
 
-/// Bytes before EOF searched for the RAM section's END chunk (the device sections of a VM are
-/// far less).
+/// Bytes before EOF searched for the RAM section's END chunk (its pages and the device
+/// sections after it).
 const END_SEARCH: u64 = 64 << 20;
 /// Bytes read at a time by the backward search.
-const SEARCH_CHUNK: u64 = 64 << 10;
-/// The END chunk looked for: type, be32 id, be64 EOS, footer type, be32 id.
-const END_CHUNK_LEN: usize = 1 + 4 + 8 + 1 + 4;
+const SEARCH_CHUNK: usize = 256 << 10;
+/// The start of an END chunk looked for: type, be32 id, a be64 page header.
+const END_START_LEN: usize = 1 + 4 + 8;
 
 /// The offset of the RAM section's END chunk (section `id`), searched backward from the EOF
-/// byte at `eof` down to `from`: the last place with QEMU_VM_SECTION_END, the id, an EOS page
-/// header (`page_size` gives its flag bits) and the footer.
+/// byte at `eof` down to `from`: the last QEMU_VM_SECTION_END with the id followed by a page
+/// header of a record the RAM section has (`page_size` gives its flag bits).
 pub(super) fn find_ram_end(cur: &Cursor<'_>, from: u64, eof: u64, id: u32, page_size: u64) -> Option<u64> {
+    let mut start = [QEMU_VM_SECTION_END; 5];
+    start[1..].copy_from_slice(&id.to_be_bytes());
+    let finder = memchr::memmem::FinderRev::new(&start);
     let lowest = from.max(eof.saturating_sub(END_SEARCH));
     let mut hi = eof;
-    let mut buf = vec![0u8; (SEARCH_CHUNK as usize) + END_CHUNK_LEN];
+    let mut buf = vec![0u8; SEARCH_CHUNK + END_START_LEN];
     while hi > lowest {
-        let lo = hi.saturating_sub(SEARCH_CHUNK).max(lowest);
-        let n = ((hi - lo) as usize + END_CHUNK_LEN).min((eof - lo) as usize);
+        let lo = hi.saturating_sub(SEARCH_CHUNK as u64).max(lowest);
+        let n = ((hi - lo) as usize + END_START_LEN).min((eof - lo) as usize);
         cur.read_exact_at(&mut buf[..n], lo, "RAM END chunk search").ok()?;
-        for at in (0..(hi - lo) as usize).rev() {
-            if buf
-                .get(at..at + END_CHUNK_LEN)
-                .is_some_and(|c| is_ram_end(c, id, page_size))
-            {
-                return Some(lo + at as u64);
-            }
+        let found = finder
+            .rfind_iter(&buf[..n])
+            .filter(|&at| at < (hi - lo) as usize)
+            .find(|&at| {
+                buf.get(at + 5..at + END_START_LEN)
+                    .is_some_and(|h| is_page_header(h, page_size))
+            });
+        if let Some(at) = found {
+            return Some(lo + at as u64);
         }
         hi = lo;
     }
     None
 }
 
-/// Whether `c` is an END chunk of section `id` holding only RAM_SAVE_FLAG_EOS, with its footer.
-fn is_ram_end(c: &[u8], id: u32, page_size: u64) -> bool {
-    c[0] == QEMU_VM_SECTION_END
-        && be_u32(&c[1..5]) == id
-        && be_u64(&c[5..13]) & (page_size - 1) == RAM_SAVE_FLAG_EOS
-        && c[13] == QEMU_VM_SECTION_FOOTER
-        && be_u32(&c[14..18]) == id
+/// Whether `h` is a page header of a record ram_load_precopy reads in an END chunk.
+fn is_page_header(h: &[u8], page_size: u64) -> bool {
+    let flags = be_u64(h) & (page_size - 1) & !RAM_SAVE_FLAG_CONTINUE;
+    [
+        RAM_SAVE_FLAG_EOS,
+        RAM_SAVE_FLAG_ZERO,
+        RAM_SAVE_FLAG_PAGE,
+        RAM_SAVE_FLAG_XBZRLE,
+        RAM_SAVE_FLAG_MULTIFD_FLUSH,
+    ]
+    .contains(&flags)
 }
 
 #[cfg(test)]
@@ -151,8 +164,8 @@ mod tests {
     }
 
     #[test]
-    fn an_end_chunk_with_pages_is_walked() {
-        assert!(!agree("end-pages", &fresh_vm(true, false, true)));
+    fn an_end_chunk_with_pages_is_found_too() {
+        assert!(agree("end-pages", &fresh_vm(true, false, true)));
     }
 
     #[test]
