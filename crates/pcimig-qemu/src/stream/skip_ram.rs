@@ -6,15 +6,17 @@
 //! usual: the END chunk's pages, every device section, EOF, the vmdesc, each checked as in a
 //! whole walk.
 //!
-//! The END chunk is the last QEMU_VM_SECTION_END with the RAM section's id followed by a RAM
-//! page header within [`END_SEARCH`] bytes of EOF, in a stream with a vmdesc and footers. When
-//! there is none, or the walk from it fails, [`crate::Stream::open_devices`] walks the whole
-//! stream.
+//! The END chunk is searched for within [`END_SEARCH`] bytes of EOF, in a stream with a vmdesc
+//! and footers: first the last END chunk of the RAM section's id that is RAM_SAVE_FLAG_EOS and
+//! the footer alone (a freshly started VM: its pages all went in PART chunks); failing that,
+//! the last QEMU_VM_SECTION_END with the id followed by a RAM page header (the END chunk of a
+//! VM whose last pages went in it). When there is none, or the walk from it fails,
+//! [`crate::Stream::open_devices`] walks the whole stream.
 
 use super::cursor::{be_u64, Cursor};
 use super::format::{
-    QEMU_VM_SECTION_END, RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS, RAM_SAVE_FLAG_MULTIFD_FLUSH, RAM_SAVE_FLAG_PAGE,
-    RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO,
+    QEMU_VM_SECTION_END, QEMU_VM_SECTION_FOOTER, RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS,
+    RAM_SAVE_FLAG_MULTIFD_FLUSH, RAM_SAVE_FLAG_PAGE, RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO,
 };
 
 /// Bytes before EOF searched for the RAM section's END chunk (its pages and the device
@@ -22,30 +24,37 @@ use super::format::{
 const END_SEARCH: u64 = 64 << 20;
 /// Bytes read at a time by the backward search.
 const SEARCH_CHUNK: usize = 256 << 10;
-/// The start of an END chunk looked for: type, be32 id, a be64 page header.
-const END_START_LEN: usize = 1 + 4 + 8;
+/// The bytes looked at from an END chunk's start: type, be32 id, a be64 page header, and for
+/// an END chunk of RAM_SAVE_FLAG_EOS alone, the footer (type, be32 id).
+const END_CHUNK_LEN: usize = 1 + 4 + 8 + 1 + 4;
 
 /// The offset of the RAM section's END chunk (section `id`), searched backward from the EOF
-/// byte at `eof` down to `from`: the last QEMU_VM_SECTION_END with the id followed by a page
-/// header of a record the RAM section has (`page_size` gives its flag bits).
+/// byte at `eof` down to `from` (`page_size` gives a page header's flag bits).
 pub(super) fn find_ram_end(cur: &Cursor<'_>, from: u64, eof: u64, id: u32, page_size: u64) -> Option<u64> {
-    let mut start = [QEMU_VM_SECTION_END; 5];
-    start[1..].copy_from_slice(&id.to_be_bytes());
-    let finder = memchr::memmem::FinderRev::new(&start);
+    let mut eos_only = vec![QEMU_VM_SECTION_END];
+    eos_only.extend_from_slice(&id.to_be_bytes());
+    eos_only.extend_from_slice(&RAM_SAVE_FLAG_EOS.to_be_bytes());
+    eos_only.push(QEMU_VM_SECTION_FOOTER);
+    eos_only.extend_from_slice(&id.to_be_bytes());
+    search_back(cur, from, eof, &eos_only, |_| true)
+        .or_else(|| search_back(cur, from, eof, &eos_only[..5], |c| is_page_header(&c[5..13], page_size)))
+}
+
+/// The last offset in `from..eof`, within [`END_SEARCH`] of `eof`, where `pattern` is and
+/// `accept` takes the [`END_CHUNK_LEN`] bytes there (fewer at the very end are never taken).
+fn search_back(cur: &Cursor<'_>, from: u64, eof: u64, pattern: &[u8], accept: impl Fn(&[u8]) -> bool) -> Option<u64> {
+    let finder = memchr::memmem::FinderRev::new(pattern);
     let lowest = from.max(eof.saturating_sub(END_SEARCH));
     let mut hi = eof;
-    let mut buf = vec![0u8; SEARCH_CHUNK + END_START_LEN];
+    let mut buf = vec![0u8; SEARCH_CHUNK + END_CHUNK_LEN];
     while hi > lowest {
         let lo = hi.saturating_sub(SEARCH_CHUNK as u64).max(lowest);
-        let n = ((hi - lo) as usize + END_START_LEN).min((eof - lo) as usize);
+        let n = ((hi - lo) as usize + END_CHUNK_LEN).min((eof - lo) as usize);
         cur.read_exact_at(&mut buf[..n], lo, "RAM END chunk search").ok()?;
         let found = finder
             .rfind_iter(&buf[..n])
             .filter(|&at| at < (hi - lo) as usize)
-            .find(|&at| {
-                buf.get(at + 5..at + END_START_LEN)
-                    .is_some_and(|h| is_page_header(h, page_size))
-            });
+            .find(|&at| buf.get(at..at + END_CHUNK_LEN).is_some_and(&accept));
         if let Some(at) = found {
             return Some(lo + at as u64);
         }
