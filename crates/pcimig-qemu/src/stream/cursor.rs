@@ -45,6 +45,10 @@ pub(crate) fn be_u64(b: &[u8]) -> u64 {
 
 use crate::limits::READ_CHUNK;
 
+/// Bytes an onward read goes past [`Cursor::read_until`]'s offset: the record that straddles it
+/// (a whole page) and the records up to where the walk jumps.
+const READ_END_SLACK: usize = 16 << 10;
+
 /// Bytes read after a jump away from the buffer (a far seek, or the first read): a jump costs a
 /// small read, so a stream that makes the walk jump around (backwards over mapped-ram pages,
 /// many times) cannot make it copy a whole [`READ_CHUNK`] per jump.
@@ -64,6 +68,9 @@ pub(crate) struct Cursor<'a> {
     win_len: usize,
     /// The source again, shareable with a worker thread (the walk of [`crate::Stream::open`]).
     shared: Option<SharedSource>,
+    /// Where onward reads stop for now (with [`READ_END_SLACK`] more): the walk jumps from
+    /// about there ([`Cursor::read_until`]).
+    read_end: u64,
 }
 
 impl<'a> Cursor<'a> {
@@ -77,7 +84,15 @@ impl<'a> Cursor<'a> {
             win_start: 0,
             win_len: 0,
             shared: None,
+            read_end: u64::MAX,
         }
+    }
+
+    /// The walk expects to jump away from about `end` (the start of a block the second core
+    /// read): onward reads stop [`READ_END_SLACK`] past it instead of a whole [`READ_CHUNK`]
+    /// on, until the walk passes it.
+    pub(crate) fn read_until(&mut self, end: u64) {
+        self.read_end = end;
     }
 
     /// Let a long RAM walk share `src`, the cursor's source, with a worker thread
@@ -143,7 +158,11 @@ impl<'a> Cursor<'a> {
         let end = self.win_start + self.win_len as u64;
         let onward =
             self.win_len > 0 && self.pos >= self.win_start && self.pos - end.min(self.pos) <= READ_CHUNK as u64;
-        let size = if onward { READ_CHUNK } else { JUMP_READ };
+        let mut size = if onward { READ_CHUNK } else { JUMP_READ };
+        if self.pos < self.read_end {
+            let ahead = usize::try_from(self.read_end - self.pos).unwrap_or(usize::MAX);
+            size = size.min(ahead.saturating_add(READ_END_SLACK));
+        }
         let want = (size.max(n) as u64).min(self.remaining()) as usize;
         let mut got = 0;
         while got < want {

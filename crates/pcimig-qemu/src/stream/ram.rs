@@ -95,7 +95,10 @@ fn skip_buffered_pages(cur: &mut Cursor<'_>, zero_run: &ZeroRun, mut ahead: Opti
                 cur.advance(to - pos);
                 continue;
             }
-            Some(Step::ParseUntil(limit)) => limit,
+            Some(Step::ParseUntil(limit)) => {
+                cur.read_until(limit);
+                limit
+            }
             _ => u64::MAX,
         };
         let buf = cur.buffered();

@@ -104,6 +104,7 @@ impl RamAhead {
             buf: vec![0; READ_CHUNK + RUN_WINDOW],
             buf_start: 0,
             buf_len: 0,
+            read_end: 0,
         };
         let stopped = Arc::clone(&stop);
         let handle = std::thread::Builder::new()
@@ -199,6 +200,9 @@ struct Worker {
     buf_start: u64,
     /// Bytes of `buf` that hold stream bytes.
     buf_len: usize,
+    /// Where reads stop: the current block's end and [`RUN_WINDOW`] (the block after it is the
+    /// walk's).
+    read_end: u64,
 }
 
 impl Worker {
@@ -213,6 +217,7 @@ impl Worker {
                 return;
             }
             let to = (from + BLOCK).min(self.len);
+            self.read_end = to.saturating_add(RUN_WINDOW as u64);
             let Ok(runs) = self.block_runs(from, to, stop) else {
                 return;
             };
@@ -293,13 +298,14 @@ impl Worker {
     }
 
     /// Make at least `want` bytes from `off` on buffered, where the stream has them: one read of
-    /// [`READ_CHUNK`] plus [`RUN_WINDOW`] at `off` when they are not.
+    /// [`READ_CHUNK`] plus [`RUN_WINDOW`] at `off` (not past `read_end`) when they are not.
     fn load(&mut self, off: u64, want: usize) -> io::Result<()> {
         let want_end = off.saturating_add(want as u64).min(self.len);
         if off >= self.buf_start && want_end <= self.buf_end() {
             return Ok(());
         }
-        let size = (self.len - off.min(self.len)).min(self.buf.len() as u64) as usize;
+        let end = self.len.min(self.read_end.max(want_end));
+        let size = (end - off.min(end)).min(self.buf.len() as u64) as usize;
         let mut got = 0;
         while got < size {
             match self.src.read_at(&mut self.buf[got..size], off + got as u64) {
