@@ -46,9 +46,7 @@ fn ram_stream(guest: u64, zero: bool) -> Vec<u8> {
     raw.push(0x7e);
     raw.extend_from_slice(&id.to_be_bytes());
     b.raw(&raw);
-    let mut c = vec![0u8; 256];
-    c[..4].copy_from_slice(&[0x86, 0x80, 0x0e, 0x10]);
-    b.pci_vmsd("0000:00:02.0/e1000", "e1000", 2, &c, 0);
+    b.e1000();
     b.finish()
 }
 

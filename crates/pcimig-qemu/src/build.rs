@@ -164,6 +164,14 @@ impl StreamBuilder {
         self.full(idstr, 0, version, &body, desc) + before as u64 + 4
     }
 
+    /// An e1000 at 00:02.0 ([`StreamBuilder::pci_vmsd`]) whose config holds only its IDs: the
+    /// device after hand-written RAM in tests and benchmarks.
+    pub fn e1000(&mut self) -> u64 {
+        let mut c = vec![0u8; 256];
+        c[..4].copy_from_slice(&[0x86, 0x80, 0x0e, 0x10]);
+        self.pci_vmsd("0000:00:02.0/e1000", "e1000", 2, &c, 0)
+    }
+
     /// A virtio-pci device section: the proxy's PCIDevice state, MSI-X table and PBA for
     /// `vectors` (0: no MSI-X), be16 config vector, virtio_save's common part (8-byte config,
     /// one queue), then `tail` bytes of device state, all in one "virtio" field. Returns the stream offset of the config.

@@ -28,6 +28,21 @@ impl ReadAt for Vec<u8> {
     }
 }
 
+/// Read `buf.len()` bytes at `off`, or up to the end of the file: how many came; on an error,
+/// the offset it happened at.
+pub(crate) fn read_full_at(src: &dyn ReadAt, buf: &mut [u8], off: u64) -> Result<usize, (u64, io::Error)> {
+    let mut got = 0;
+    while got < buf.len() {
+        match src.read_at(&mut buf[got..], off + got as u64) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((off + got as u64, e)),
+        }
+    }
+    Ok(got)
+}
+
 /// A big-endian u16 from the first 2 bytes of `b`.
 pub(crate) fn be_u16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
@@ -164,15 +179,8 @@ impl<'a> Cursor<'a> {
             size = size.min(ahead.saturating_add(READ_END_SLACK));
         }
         let want = (size.max(n) as u64).min(self.remaining()) as usize;
-        let mut got = 0;
-        while got < want {
-            match self.src.read_at(&mut self.buf[got..want], self.pos + got as u64) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.err(ErrorKind::Io, self.pos + got as u64, format!("read error: {e}"))),
-            }
-        }
+        let got = read_full_at(self.src, &mut self.buf[..want], self.pos)
+            .map_err(|(at, e)| self.err(ErrorKind::Io, at, format!("read error: {e}")))?;
         self.win_start = self.pos;
         self.win_len = got;
         if got < n {
@@ -309,20 +317,14 @@ impl<'a> Cursor<'a> {
                 format!("{what}: {} bytes needed, the file ends first", buf.len()),
             ));
         }
-        let mut got = 0;
-        while got < buf.len() {
-            match self.src.read_at(&mut buf[got..], off + got as u64) {
-                Ok(0) => {
-                    return Err(self.err(
-                        ErrorKind::Truncated,
-                        off + got as u64,
-                        format!("{what}: unexpected end of file"),
-                    ))
-                }
-                Ok(k) => got += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.err(ErrorKind::Io, off + got as u64, format!("read error: {e}"))),
-            }
+        let got = read_full_at(self.src, buf, off)
+            .map_err(|(at, e)| self.err(ErrorKind::Io, at, format!("read error: {e}")))?;
+        if got < buf.len() {
+            return Err(self.err(
+                ErrorKind::Truncated,
+                off + got as u64,
+                format!("{what}: unexpected end of file"),
+            ));
         }
         Ok(())
     }

@@ -17,7 +17,7 @@
 //! Bounded: the worker is at most [`AHEAD`] blocks' results ahead of the walk, each at most
 //! [`MAX_RUNS`] runs; its buffer is one [`READ_CHUNK`] plus [`RUN_WINDOW`].
 
-use super::cursor::{Cursor, ReadAt};
+use super::cursor::{read_full_at, Cursor, ReadAt};
 use super::ram::{fast_record_len, fast_records, ZeroRun};
 use crate::limits::READ_CHUNK;
 use std::collections::VecDeque;
@@ -306,17 +306,8 @@ impl Worker {
         }
         let end = self.len.min(self.read_end.max(want_end));
         let size = (end - off.min(end)).min(self.buf.len() as u64) as usize;
-        let mut got = 0;
-        while got < size {
-            match self.src.read_at(&mut self.buf[got..size], off + got as u64) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        self.buf_len = read_full_at(self.src.as_ref(), &mut self.buf[..size], off).map_err(|(_, e)| e)?;
         self.buf_start = off;
-        self.buf_len = got;
         Ok(())
     }
 
@@ -439,9 +430,7 @@ mod tests {
             raw.extend_from_slice(&id.to_be_bytes());
         }
         b.raw(&raw);
-        let mut c = vec![0u8; 256];
-        c[..4].copy_from_slice(&[0x86, 0x80, 0x0e, 0x10]);
-        b.pci_vmsd("0000:00:02.0/e1000", "e1000", 2, &c, 0);
+        b.e1000();
         b.finish()
     }
 
