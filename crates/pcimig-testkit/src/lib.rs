@@ -2,7 +2,7 @@
 //!
 //! Test fixtures shared by pcimig's crates (a dev-dependency only, never published): [`Phys`],
 //! a builder of physical config spaces with named capabilities, linked in the order they are
-//! added.
+//! added; [`Rng`], a deterministic generator for tests that make many inputs.
 //!
 //! ```
 //! use pcimig_config::{CapId, ExtCapId};
@@ -122,4 +122,28 @@ impl Phys {
 
 fn le_u32(b: &[u8], offset: usize) -> u32 {
     pcimig_config::le::long(b, offset)
+}
+
+/// A small deterministic generator (xorshift64): tests that make many inputs make the same ones
+/// on every run.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator started from `seed` (0 is replaced: xorshift never leaves 0).
+    pub fn new(seed: u64) -> Self {
+        Rng(if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed })
+    }
+
+    /// The next 64 bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
 }

@@ -14,6 +14,7 @@
 //! `q35-root`; machine types `pc-q35-9.0`/`9.1`/`10.0`; `skip-vsc-check` on, off and default;
 //! BAR sizes given. Skipped (printing `SKIPPED: <reason>`) without QEMU 10.0.x or a C compiler.
 
+use pcimig_testkit::Rng;
 use pcimig_vfio::kernel::{present, KernelFacts};
 use pcimig_vfio_standin::{harness, Case, Harness, Slot, Verdict};
 use serde_json::Value;
@@ -249,22 +250,6 @@ fn kernel_layer_cases(plain: &[DiffCase], out: &mut Vec<DiffCase>) {
     }
 }
 
-/// A small deterministic generator (xorshift64) for the multi-byte changes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Every base unchanged, in a third of the combinations each.
 fn identity_cases(bases: &[Base], out: &mut Vec<DiffCase>) {
     for (n, b) in bases.iter().enumerate() {
@@ -307,22 +292,22 @@ fn single_byte_cases(bases: &[Base], out: &mut Vec<DiffCase>) {
 
 /// 2 to 4 random bytes changed, on one side or both, at interesting offsets.
 fn multi_byte_cases(bases: &[Base], per_base: usize, out: &mut Vec<DiffCase>) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for b in bases {
         let offs = interesting_offsets(&b.image);
         for i in 0..per_base {
             let (mut saved, mut dest) = (b.image.clone(), b.image.clone());
             let mut what = Vec::new();
-            for _ in 0..2 + rng.below(3) {
-                let off = offs[rng.below(offs.len())];
-                let val = rng.next() as u8;
-                let side = rng.below(2);
+            for _ in 0..2 + rng.below(3) as usize {
+                let off = offs[rng.below(offs.len() as u64) as usize];
+                let val = rng.next_u64() as u8;
+                let side = rng.below(2) as usize;
                 let target = if side == 0 { &mut saved } else { &mut dest };
                 target[off] = val;
                 what.push(format!("{}@0x{off:03x}={val:02x}", ["saved", "dest"][side]));
             }
             let name = format!("{}/multi{i}:{}", b.name, what.join(","));
-            out.push(make_case(name, b, saved, dest, rng.below(18)));
+            out.push(make_case(name, b, saved, dest, rng.below(18) as usize));
         }
     }
 }

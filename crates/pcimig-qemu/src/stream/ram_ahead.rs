@@ -326,6 +326,7 @@ mod tests {
 
     use crate::build::StreamBuilder;
     use crate::Stream;
+    use pcimig_testkit::Rng;
     use std::cell::Cell;
 
     thread_local! {
@@ -339,20 +340,6 @@ mod tests {
     const CONTINUE: u64 = 0x20;
     const EOS: u64 = 0x10;
     const MULTIFD_FLUSH: u64 = 0x200;
-
-    /// A small deterministic generator (xorshift64).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
 
     /// How a test stream's pages are written.
     #[derive(Clone, Copy)]
@@ -389,7 +376,7 @@ mod tests {
             raw.extend_from_slice(&payload[..PAGE as usize]);
         } else {
             for _ in 0..PAGE / 8 {
-                raw.extend_from_slice(&rng.next().to_le_bytes());
+                raw.extend_from_slice(&rng.next_u64().to_le_bytes());
             }
         }
     }
@@ -397,7 +384,7 @@ mod tests {
     /// A stream of about `bytes` bytes of RAM records in PART sections of random sizes (each
     /// starting with a named page, ending with EOS and a footer), then an e1000.
     fn stream(shape: Shape, bytes: usize, seed: u64) -> Vec<u8> {
-        let mut rng = Rng(seed | 1);
+        let mut rng = Rng::new(seed);
         let mut b = StreamBuilder::new("pc-q35-10.0");
         let guest: u64 = 64 << 30;
         let (id, mut raw) = b.ram_start(guest);
@@ -489,7 +476,7 @@ mod tests {
     #[test]
     fn an_error_in_a_block_of_the_worker_is_the_same_error_at_the_same_offset() {
         let bytes = stream(Shape::Zero, 20 << 20, 6);
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         for _ in 0..12 {
             let mut bad = bytes.clone();
             // A fill byte of a zero page (records are 9 bytes from the first PART's pages on),
