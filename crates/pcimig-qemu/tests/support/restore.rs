@@ -691,7 +691,8 @@ pub fn prepare(sc: &'static Scenario) -> Result<Prepared, String> {
     let base_path = dir.0.join("base.mig");
     let pci = save_stream(&qemu_bin(), sc.machine, sc.devices, &dir.0, &base_path)?;
     let qp = QueryPci::parse(&pci.to_string()).map_err(|e| e.to_string())?;
-    let stream = Stream::open(&base_path).map_err(|e| e.to_string())?;
+    // The destination's stream, opened as `check --emulated` opens its --dest: devices only.
+    let stream = Stream::open_devices(&base_path).map_err(|e| e.to_string())?;
     let machine = stream
         .machine_type()
         .ok_or("stream without a machine type")?
