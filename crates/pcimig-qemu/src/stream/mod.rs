@@ -121,6 +121,15 @@ impl Stream {
         Self::parse(name.into(), Arc::new(bytes), len, Walk::TwoCores)
     }
 
+    /// [`Stream::open_devices`] of a stream held in memory (tests, fuzzing).
+    pub fn devices_from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Result<Stream, StreamError> {
+        let name = name.into();
+        let len = bytes.len() as u64;
+        let src: SharedSource = Arc::new(bytes);
+        Self::parse(name.clone(), Arc::clone(&src), len, Walk::DevicesOnly)
+            .or_else(|_| Self::parse(name, src, len, Walk::TwoCores))
+    }
+
     /// [`Stream::from_bytes`] walked on one thread only (tests compare the two walks).
     #[cfg(test)]
     pub(crate) fn from_bytes_one_core(name: &str, bytes: Vec<u8>) -> Result<Stream, StreamError> {
