@@ -15,7 +15,6 @@
 //! ```
 
 use crate::stream::{section_type as st, vfio_flag};
-
 use serde_json::{json, Value};
 
 /// Builds a stream: header and configuration on creation, sections in call order, then EOF

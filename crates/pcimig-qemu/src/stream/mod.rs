@@ -77,7 +77,8 @@ impl Stream {
     /// Open and walk a stream file. Refuses anything that is not a regular file (pipes, FIFOs,
     /// sockets, character devices): the vmdesc is at the end, so the file must be seekable.
     pub fn open(path: impl AsRef<Path>) -> Result<Stream, StreamError> {
-        Self::open_walk(path.as_ref(), Walk::TwoCores)
+        let (name, src, len) = Self::open_file(path.as_ref())?;
+        Self::parse(name, src, len, Walk::TwoCores)
     }
 
     /// Open a stream for its devices only (`check --emulated`'s destination: a freshly started
@@ -87,11 +88,12 @@ impl Stream {
     /// chunk lengths then leave out the RAM pages. When the END chunk is not found where QEMU
     /// writes it, or the walk from it fails, the whole stream is walked ([`Stream::open`]).
     pub fn open_devices(path: impl AsRef<Path>) -> Result<Stream, StreamError> {
-        let p = path.as_ref();
-        Self::open_walk(p, Walk::DevicesOnly).or_else(|_| Self::open_walk(p, Walk::TwoCores))
+        let (name, src, len) = Self::open_file(path.as_ref())?;
+        Self::parse_devices(name, src, len)
     }
 
-    fn open_walk(p: &Path, walk: Walk) -> Result<Stream, StreamError> {
+    /// The file at `p` as a source: its name for messages, the open file, its length.
+    fn open_file(p: &Path) -> Result<(String, SharedSource, u64), StreamError> {
         let name = p.display().to_string();
         let meta =
             std::fs::metadata(p).map_err(|e| StreamError::new(&name, ErrorKind::Io, format!("cannot open: {e}")))?;
@@ -112,7 +114,7 @@ impl Stream {
         let file =
             std::fs::File::open(p).map_err(|e| StreamError::new(&name, ErrorKind::Io, format!("cannot open: {e}")))?;
         let len = file.metadata().map(|m| m.len()).unwrap_or(meta.len());
-        Self::parse(name, Arc::new(file), len, walk)
+        Ok((name, Arc::new(file), len))
     }
 
     /// Walk a stream held in memory (tests, fuzzing). `name` is used in messages.
@@ -123,9 +125,12 @@ impl Stream {
 
     /// [`Stream::open_devices`] of a stream held in memory (tests, fuzzing).
     pub fn devices_from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Result<Stream, StreamError> {
-        let name = name.into();
         let len = bytes.len() as u64;
-        let src: SharedSource = Arc::new(bytes);
+        Self::parse_devices(name.into(), Arc::new(bytes), len)
+    }
+
+    /// The devices-only walk, or the whole walk when it fails ([`Stream::open_devices`]).
+    fn parse_devices(name: String, src: SharedSource, len: u64) -> Result<Stream, StreamError> {
         Self::parse(name.clone(), Arc::clone(&src), len, Walk::DevicesOnly)
             .or_else(|_| Self::parse(name, src, len, Walk::TwoCores))
     }

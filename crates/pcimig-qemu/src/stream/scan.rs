@@ -1,5 +1,6 @@
 //! Searches of raw stream bytes: a section's footer (when no vmdesc delimits the section, or the
-//! vmdesc is off), and the vmdesc record from the end of the file.
+//! vmdesc is off), and the vmdesc record from the end of the file; [`scan_back`], the backward
+//! search the vmdesc search and the devices-only walk's END-chunk search share.
 
 use super::cursor::{be_u32, Cursor};
 use super::format::{
@@ -16,7 +17,7 @@ const FOOTER_MATCH_LEN: usize = SECTION_FOOTER_LEN + 1;
 /// The vmdesc record's header and the first byte of its JSON (`{`).
 const VMDESC_MATCH_LEN: usize = VMDESC_HEADER_LEN as usize + 1;
 /// Overlap of consecutive reads of the backward vmdesc search.
-const VMDESC_SCAN_OVERLAP: u64 = 8;
+const VMDESC_SCAN_OVERLAP: usize = 8;
 
 /// The footer of section `id`: QEMU_VM_SECTION_FOOTER, be32 id (save_section_footer).
 fn footer_bytes(id: u32) -> [u8; SECTION_FOOTER_LEN] {
@@ -95,20 +96,47 @@ fn is_vmdesc_header(h: &[u8], rest: u64) -> bool {
 pub(super) fn locate_vmdesc(cur: &Cursor<'_>) -> Result<Option<(u64, u32)>, StreamError> {
     let len = cur.len();
     let start = len - len.min(MAX_VMDESC + VMDESC_MATCH_LEN as u64);
-    let chunk = SCAN_CHUNK as u64;
-    let mut buf = vec![0u8; (chunk + VMDESC_SCAN_OVERLAP) as usize];
-    // Walk backwards in overlapping chunks; the candidate nearest the end wins (JSON text holds
-    // no raw QEMU_VM_VMDESCRIPTION byte, so only the real header can satisfy the length check).
-    let mut hi = len;
-    while hi > start {
-        let lo = hi.saturating_sub(chunk).max(start);
-        let n = ((hi + VMDESC_SCAN_OVERLAP).min(len) - lo) as usize;
-        cur.read_exact_at(&mut buf[..n], lo, "vmdesc search")?;
-        for i in (0..=n.saturating_sub(VMDESC_MATCH_LEN)).rev() {
-            let p = lo + i as u64;
-            if i + VMDESC_MATCH_LEN <= n && is_vmdesc_header(&buf[i..i + VMDESC_MATCH_LEN], len - p) {
-                return Ok(Some((p, be_u32(&buf[i + 1..]))));
-            }
+    // The candidate nearest the end wins (JSON text holds no raw QEMU_VM_VMDESCRIPTION byte, so
+    // only the real header can satisfy the length check).
+    scan_back(
+        cur,
+        start,
+        len,
+        VMDESC_SCAN_OVERLAP,
+        "vmdesc search",
+        |lo, buf, starts| {
+            (0..starts)
+                .rev()
+                .find(|&i| {
+                    buf.get(i..i + VMDESC_MATCH_LEN)
+                        .is_some_and(|h| is_vmdesc_header(h, len - (lo + i as u64)))
+                })
+                .map(|i| (lo + i as u64, be_u32(&buf[i + 1..])))
+        },
+    )
+}
+
+/// Search `lowest..end` backward, [`SCAN_CHUNK`] bytes at a time, each read with the `overlap`
+/// bytes after it (up to `end`) so that a match of up to `overlap` bytes starting in the chunk
+/// is whole in the read. `find` gets a read's stream offset, its bytes and how many of them
+/// may start a match (the chunk's), and returns its match nearest the end; the first one found,
+/// nearest `end`, is the result.
+pub(super) fn scan_back<T>(
+    cur: &Cursor<'_>,
+    lowest: u64,
+    end: u64,
+    overlap: usize,
+    what: &str,
+    mut find: impl FnMut(u64, &[u8], usize) -> Option<T>,
+) -> Result<Option<T>, StreamError> {
+    let mut buf = vec![0u8; SCAN_CHUNK + overlap];
+    let mut hi = end;
+    while hi > lowest {
+        let lo = hi.saturating_sub(SCAN_CHUNK as u64).max(lowest);
+        let n = (hi.saturating_add(overlap as u64).min(end) - lo) as usize;
+        cur.read_exact_at(&mut buf[..n], lo, what)?;
+        if let Some(found) = find(lo, &buf[..n], (hi - lo) as usize) {
+            return Ok(Some(found));
         }
         hi = lo;
     }

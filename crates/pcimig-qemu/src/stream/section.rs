@@ -127,7 +127,7 @@ pub(super) struct Walker {
     ram_ahead: Option<RamAhead>,
     /// A devices-only walk: jump from the RAM section's first PART chunk to its END chunk
     /// ([`super::skip_ram`]); cleared once tried.
-    pub(super) skip_ram: bool,
+    skip_ram: bool,
 }
 
 impl Walker {

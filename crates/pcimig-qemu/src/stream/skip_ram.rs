@@ -18,12 +18,11 @@ use super::format::{
     QEMU_VM_SECTION_END, QEMU_VM_SECTION_FOOTER, RAM_SAVE_FLAG_CONTINUE, RAM_SAVE_FLAG_EOS,
     RAM_SAVE_FLAG_MULTIFD_FLUSH, RAM_SAVE_FLAG_PAGE, RAM_SAVE_FLAG_XBZRLE, RAM_SAVE_FLAG_ZERO,
 };
+use super::scan::scan_back;
 
 /// Bytes before EOF searched for the RAM section's END chunk (its pages and the device
 /// sections after it).
 const END_SEARCH: u64 = 64 << 20;
-/// Bytes read at a time by the backward search.
-const SEARCH_CHUNK: usize = 256 << 10;
 /// The bytes looked at from an END chunk's start: type, be32 id, a be64 page header, and for
 /// an END chunk of RAM_SAVE_FLAG_EOS alone, the footer (type, be32 id).
 const END_CHUNK_LEN: usize = 1 + 4 + 8 + 1 + 4;
@@ -45,22 +44,21 @@ pub(super) fn find_ram_end(cur: &Cursor<'_>, from: u64, eof: u64, id: u32, page_
 fn search_back(cur: &Cursor<'_>, from: u64, eof: u64, pattern: &[u8], accept: impl Fn(&[u8]) -> bool) -> Option<u64> {
     let finder = memchr::memmem::FinderRev::new(pattern);
     let lowest = from.max(eof.saturating_sub(END_SEARCH));
-    let mut hi = eof;
-    let mut buf = vec![0u8; SEARCH_CHUNK + END_CHUNK_LEN];
-    while hi > lowest {
-        let lo = hi.saturating_sub(SEARCH_CHUNK as u64).max(lowest);
-        let n = ((hi - lo) as usize + END_CHUNK_LEN).min((eof - lo) as usize);
-        cur.read_exact_at(&mut buf[..n], lo, "RAM END chunk search").ok()?;
-        let found = finder
-            .rfind_iter(&buf[..n])
-            .filter(|&at| at < (hi - lo) as usize)
-            .find(|&at| buf.get(at..at + END_CHUNK_LEN).is_some_and(&accept));
-        if let Some(at) = found {
-            return Some(lo + at as u64);
-        }
-        hi = lo;
-    }
-    None
+    let found = scan_back(
+        cur,
+        lowest,
+        eof,
+        END_CHUNK_LEN,
+        "RAM END chunk search",
+        |lo, buf, starts| {
+            finder
+                .rfind_iter(buf)
+                .filter(|&at| at < starts)
+                .find(|&at| buf.get(at..at + END_CHUNK_LEN).is_some_and(&accept))
+                .map(|at| lo + at as u64)
+        },
+    );
+    found.ok().flatten()
 }
 
 /// Whether `h` is a page header of a record ram_load_precopy reads in an END chunk.
